@@ -1,0 +1,37 @@
+"""Packaging for hf_learngene."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+setup(
+    name="hf_learngene",
+    version="0.1.0",
+    description="Learngene for the Hugging Face ecosystem: condense a pretrained ancestry model into a "
+    "few integral layers and let small descendant models inherit them.",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["hf_learngene", "hf_learngene.*"]),
+    package_data={"hf_learngene": ["py.typed", "hub_cards/*.md"]},
+    include_package_data=True,
+    install_requires=[
+        "torch>=2.1",
+        "transformers>=5.0,<6",
+        "huggingface_hub>=1.0,<3",
+        "datasets>=4.0,<6",
+        "accelerate>=1.0,<2",
+        "safetensors>=0.4",
+        "evaluate>=0.4,<0.5",
+        "matplotlib>=3.7",
+        "numpy>=1.24",
+        "pillow>=10",
+        "tqdm>=4.60",
+        "scikit-learn>=1.3",
+    ],
+    extras_require={"dev": ["pytest>=8", "ruff>=0.5"]},
+    entry_points={"console_scripts": ["learngene=hf_learngene.cli:main"]},
+)
