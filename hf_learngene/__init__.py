@@ -1,3 +1,38 @@
-"""hf_learngene: Learngene (condense an ancestry model, inherit its layers) for Hugging Face."""
+"""hf_learngene: Learngene for Hugging Face.
+
+Condense a pretrained *ancestry* model into a few of its integral layers (the *learngene*), share it on
+the Hub, and let small *descendant* models inherit those layers.
+
+Example:
+    >>> from hf_learngene import LearngeneModel, from_learngene  # doctest: +SKIP
+    >>> learngene = LearngeneModel.from_ancestry("my-vit", layer_indices=[0, 1, 2, 3, 4, 5])  # doctest: +SKIP
+    >>> child = from_learngene(learngene, num_labels=5, seed=0)  # doctest: +SKIP
+"""
 
 __version__ = "0.1.0"
+
+from transformers import AutoConfig, AutoModel
+
+from .configuration_learngene import LearngeneConfig
+from .errors import LearngeneConfigError, LearngeneError, UnsafeWeightsError, UnsupportedArchitectureError
+from .families import ArchitectureFamily, get_family, register_family, supported_families
+from .modeling_learngene import LearngeneModel
+from .inherit import from_learngene, save_descendant_card  # noqa: E402  isort: skip
+
+AutoConfig.register("learngene", LearngeneConfig, exist_ok=True)
+AutoModel.register(LearngeneConfig, LearngeneModel, exist_ok=True)
+
+__all__ = [
+    "ArchitectureFamily",
+    "LearngeneConfig",
+    "LearngeneConfigError",
+    "LearngeneError",
+    "LearngeneModel",
+    "UnsafeWeightsError",
+    "UnsupportedArchitectureError",
+    "from_learngene",
+    "get_family",
+    "register_family",
+    "save_descendant_card",
+    "supported_families",
+]

@@ -1,0 +1,161 @@
+"""Model cards for learngenes and descendants, rendered from the templates in ``hub_cards/``.
+
+Cards are rendered with :class:`huggingface_hub.ModelCard`. The generated part of the body sits between two
+HTML comment markers; when a card already exists, only that part and the metadata keys hf_learngene owns are
+replaced, so text and metadata a user added survive a re-save.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import ModelCard, ModelCardData
+
+from . import __version__
+
+START = "<!-- hf_learngene:generated:start -->"
+END = "<!-- hf_learngene:generated:end -->"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def template_path(name: str) -> Path:
+    """Path of a card template (``learngene_card.md`` or ``descendant_card.md``)."""
+    for folder in (Path(__file__).parent / "hub_cards", Path(__file__).resolve().parents[1] / "hub_cards"):
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(f"Model card template {name} not found; reinstall hf_learngene.")
+
+
+def hub_id_or_none(name: str | None) -> str | None:
+    """``name`` if it looks like a Hub repo id (``user/name``) and is not a local path, else ``None``."""
+    if not name or os.path.exists(name) or not _REPO_ID.match(name):
+        return None
+    return name
+
+
+def _ref(name: str | None) -> str:
+    hub_id = hub_id_or_none(name)
+    if hub_id:
+        return f"[`{hub_id}`](https://huggingface.co/{hub_id})"
+    return f"`{name}`" if name else "(unknown)"
+
+
+def merge_card(new: ModelCard, existing_text: str | None) -> ModelCard:
+    """Put the generated part of ``new`` into an existing card, keeping what the user wrote."""
+    if not existing_text:
+        return new
+    try:
+        old = ModelCard(existing_text, ignore_metadata_errors=True)
+    except Exception:  # an unreadable card is replaced, not merged
+        return new
+    data = old.data.to_dict()
+    data.update({k: v for k, v in new.data.to_dict().items() if v is not None})
+    text = old.text
+    generated = new.text[new.text.index(START): new.text.index(END) + len(END)]
+    if START in text and END in text:
+        text = text[: text.index(START)] + generated + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + generated + "\n"
+    return ModelCard(f"---\n{ModelCardData(**data).to_yaml()}\n---\n{text}")
+
+
+def _fmt_int(value: int | None) -> str:
+    return f"{value:,}" if isinstance(value, int) else "unknown"
+
+
+def learngene_card(config: Any, repo_id: str | None = None, existing_text: str | None = None,
+                   plots: list[str] | None = None) -> ModelCard:
+    """The model card of a learngene described by ``config`` (a :class:`LearngeneConfig`).
+
+    Example:
+        >>> card = learngene_card(learngene.config, repo_id="user/vit-learngene")  # doctest: +SKIP
+        >>> card.save("README.md")  # doctest: +SKIP
+    """
+    from .families import get_family
+
+    family = get_family(config.family)
+    ancestry = config.ancestry_transformers_config()
+    scores = config.layer_scores
+    threshold = 1.0 / config.ancestry_num_layers
+    rows = ["| ancestry layer | | score | in learngene |", "|---|---|---|---|"]
+    for index in range(config.ancestry_num_layers):
+        score = f"{scores[index]:.4f}" if scores is not None else "-"
+        mark = "yes" if index in config.layer_indices else ""
+        rows.append(f"| {index} | {family.describe_layer(ancestry, index)} | {score} | {mark} |")
+    note = ""
+    if scores is not None and config.selection_method == "auto":
+        note = (f"Scores are the meta-network's normalised layer scores; layers scoring above 1/L = {threshold:.4f} "
+                "form the learngene (paper Eq. 10).\n")
+    elif scores is not None:
+        note = f"Scores come from the `{config.selection_method}` selection.\n"
+    data = config.condense_data or {}
+    condense = "-"
+    if data:
+        condense = f"{_ref(data.get('name_or_path'))}"
+        if data.get("revision"):
+            condense += f" @ `{data['revision']}`"
+        if data.get("classes") is not None:
+            condense += f", classes {data['classes']}"
+        if data.get("num_images") is not None:
+            condense += f", {data['num_images']} images"
+    card_data = ModelCardData(
+        library_name="hf_learngene",
+        license=config.license,
+        tags=["learngene", config.family, "image-classification"],
+        base_model=hub_id_or_none(config.ancestry_name_or_path),
+        datasets=[d] if (d := hub_id_or_none(data.get("name_or_path"))) else None,
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(template_path("learngene_card.md")),
+        title=f"Learngene: {repo_id.split('/')[-1] if repo_id else config.family} ({len(config.layer_indices)} layers)",
+        num_layers=len(config.layer_indices),
+        family=config.family,
+        family_label={"vit": "ViT", "dinov2": "DINOv2", "resnet": "ResNet"}.get(config.family, config.family),
+        ancestry_ref=_ref(config.ancestry_name_or_path),
+        ancestry_revision=f"`{config.ancestry_revision}`" if config.ancestry_revision else "-",
+        method=config.selection_method,
+        layer_table="\n".join(rows),
+        selection_note=note,
+        plots="".join(f"![{Path(p).stem}]({p})\n\n" for p in plots or []),
+        num_parameters=_fmt_int(config.num_parameters),
+        ancestry_num_parameters=_fmt_int(config.ancestry_num_parameters),
+        parameter_fraction=f"{config.parameter_fraction:.1%}" if config.parameter_fraction else "unknown",
+        condense_data=condense,
+        version=config.hf_learngene_version or __version__,
+        repo_ref=repo_id or "path/to/learngene",
+        descendant_class=family.descendant_class.__name__,
+    )
+    return merge_card(card, existing_text)
+
+
+def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
+                    existing_text: str | None = None) -> ModelCard:
+    """The model card of a descendant whose ``config.learngene`` records its origin."""
+    origin = getattr(config, "learngene", None) or {}
+    rows = ["| descendant layer | ancestry layer |", "|---|---|"]
+    rows += [f"| `{item['descendant'].rstrip('.')}` | {item['ancestry_layer']} |" for item in origin.get("layer_map", [])]
+    seed = origin.get("seed")
+    card_data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="image-classification",
+        license=origin.get("license"),
+        tags=["learngene", "learngene-descendant", origin.get("family", "")],
+        base_model=hub_id_or_none(origin.get("learngene")),
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(template_path("descendant_card.md")),
+        title=f"Descendant of {origin.get('learngene', 'a learngene')}",
+        model_class=model_class,
+        num_inherited=len(origin.get("layer_map", [])),
+        learngene_ref=_ref(origin.get("learngene")),
+        learngene_revision=f"`{origin['revision']}`" if origin.get("revision") else "local",
+        seed_note=f" with seed {seed}" if seed is not None else "",
+        layer_table="\n".join(rows),
+        repo_ref=repo_id or "path/to/descendant",
+    )
+    return merge_card(card, existing_text)

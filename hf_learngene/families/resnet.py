@@ -1,0 +1,211 @@
+"""ResNet (basic and bottleneck blocks): the integral layers are the residual blocks (paper Eq. 5).
+
+Blocks are numbered globally across stages: ResNet-18 (depths ``[2, 2, 2, 2]``) has 8 integral layers,
+blocks 0-1 in stage 0, 2-3 in stage 1, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedConfig, PreTrainedModel, ResNetConfig, ResNetForImageClassification
+from transformers.models.resnet.modeling_resnet import ResNetBasicLayer, ResNetBottleNeckLayer
+
+from ..errors import LearngeneError
+from .base import ArchitectureFamily, DescendantPlan, copy_config_dict
+from .registry import register_family
+
+
+@dataclass(frozen=True)
+class BlockSignature:
+    """Where a residual block sits and what it maps: ``in_channels -> out_channels`` at ``stride``."""
+
+    stage: int
+    position: int
+    in_channels: int
+    out_channels: int
+    stride: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.out_channels, self.stride)
+
+
+def _stage_first(config: PreTrainedConfig, stage: int) -> tuple[int, int, int]:
+    hidden = list(config.hidden_sizes)
+    if stage == 0:
+        return (config.embedding_size, hidden[0], 2 if config.downsample_in_first_stage else 1)
+    return (hidden[stage - 1], hidden[stage], 2)
+
+
+def block_signatures(config: PreTrainedConfig) -> list[BlockSignature]:
+    """Signature of every residual block of a ResNet config, in global order."""
+    signatures = []
+    for stage, depth in enumerate(config.depths):
+        first = _stage_first(config, stage)
+        out = config.hidden_sizes[stage]
+        for position in range(depth):
+            shape = first if position == 0 else (out, out, 1)
+            signatures.append(BlockSignature(stage, position, *shape))
+    return signatures
+
+
+class ConvAlignment(nn.Module):
+    """``h(.; zeta)`` for CNNs: a pointwise convolution, then resizing to the ancestry's spatial size."""
+
+    def __init__(self, source_channels: int, target_channels: int, target_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(source_channels, target_channels, kernel_size=1, bias=False)
+        self.target_size = tuple(target_size)
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        feature = self.conv(feature)
+        if tuple(feature.shape[-2:]) != self.target_size:
+            if feature.shape[-2] >= self.target_size[0] and feature.shape[-1] >= self.target_size[1]:
+                feature = F.adaptive_avg_pool2d(feature, self.target_size)
+            else:
+                feature = F.interpolate(feature, size=self.target_size, mode="bilinear", align_corners=False)
+        return feature
+
+
+class ResNetFamily(ArchitectureFamily):
+    """ResNet checkpoints (`ResNetModel`, `ResNetForImageClassification`), basic or bottleneck blocks."""
+
+    name = "resnet"
+    model_types = ("resnet",)
+    descendant_class = ResNetForImageClassification
+
+    def config_from_dict(self, config_dict: dict[str, Any]) -> PreTrainedConfig:
+        data = dict(config_dict)
+        data.pop("model_type", None)
+        return ResNetConfig(**data)
+
+    def num_layers(self, config: PreTrainedConfig) -> int:
+        return int(sum(config.depths))
+
+    def hidden_size(self, config: PreTrainedConfig) -> list[int]:
+        return [sig.out_channels for sig in block_signatures(config)]
+
+    def backbone(self, model: PreTrainedModel) -> nn.Module:
+        inner = getattr(model, "resnet", None)
+        return inner if isinstance(inner, nn.Module) else model
+
+    def integral_layers(self, model: PreTrainedModel) -> list[nn.Module]:
+        return [block for stage in self.backbone(model).encoder.stages for block in stage.layers]
+
+    def build_layer(self, config: PreTrainedConfig, index: int) -> nn.Module:
+        return self._block(config, block_signatures(config)[index].shape)
+
+    @staticmethod
+    def _block(config: PreTrainedConfig, shape: tuple[int, int, int]) -> nn.Module:
+        in_channels, out_channels, stride = shape
+        if config.layer_type == "bottleneck":
+            return ResNetBottleNeckLayer(
+                in_channels, out_channels, stride=stride, activation=config.hidden_act,
+                downsample_in_bottleneck=config.downsample_in_bottleneck,
+            )
+        return ResNetBasicLayer(in_channels, out_channels, stride=stride, activation=config.hidden_act)
+
+    def pool(self, feature: torch.Tensor) -> torch.Tensor:
+        return feature.mean(dim=(2, 3))
+
+    def make_alignment(self, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> nn.Module:
+        return ConvAlignment(source_shape[0], target_shape[0], (target_shape[1], target_shape[2]))
+
+    def plan_descendant(
+        self,
+        ancestry_config: PreTrainedConfig,
+        layer_indices: list[int],
+        *,
+        num_labels: int,
+        num_random_layers: int | None = None,
+        image_size: int | None = None,
+        **options: Any,
+    ) -> DescendantPlan:
+        fresh_per_stage = 1 if num_random_layers is None else int(num_random_layers)
+        if fresh_per_stage < 1:
+            raise LearngeneError(
+                f"num_random_layers={num_random_layers}: every ResNet stage needs at least one block, so stages "
+                "without inherited blocks get num_random_layers >= 1 fresh blocks."
+            )
+        data = copy_config_dict(ancestry_config)
+        for key in ("model_type", "id2label", "label2id", "num_labels", "problem_type", "stage_names",
+                    "out_features", "out_indices"):
+            data.pop(key, None)
+        data.update(options)
+        ancestry_blocks = block_signatures(ancestry_config)
+        num_stages = len(ancestry_config.depths)
+        if len(data["hidden_sizes"]) != num_stages:
+            raise LearngeneError(
+                f"hidden_sizes={data['hidden_sizes']} has {len(data['hidden_sizes'])} stages but the learngene's "
+                f"ancestry has {num_stages}; keep one width per stage."
+            )
+        by_stage: dict[int, list[int]] = {stage: [] for stage in range(num_stages)}
+        for index in layer_indices:
+            by_stage[ancestry_blocks[index].stage].append(index)
+
+        # Lay out each stage: inherited blocks keep their stage; a fresh transition block is prepended when the
+        # first inherited block cannot take the stage's input; empty stages get `fresh_per_stage` fresh blocks.
+        probe = ResNetConfig(**{**data, "depths": [1] * num_stages})
+        depths, inherited, fresh = [], [], []
+        for stage in range(num_stages):
+            prefix = f"resnet.encoder.stages.{stage}.layers."
+            first = _stage_first(probe, stage)
+            out = probe.hidden_sizes[stage]
+            blocks = by_stage[stage]
+            if not blocks:
+                depths.append(fresh_per_stage)
+                fresh.extend(f"{prefix}{p}." for p in range(fresh_per_stage))
+                continue
+            position = 0
+            if ancestry_blocks[blocks[0]].shape != first:
+                fresh.append(f"{prefix}0.")
+                position = 1
+            for index in blocks:
+                expected = first if position == 0 else (out, out, 1)
+                got = ancestry_blocks[index].shape
+                if got != expected:
+                    raise LearngeneError(
+                        f"Channel widths do not line up: inherited block {index} (stage {stage}) maps "
+                        f"{got[0]}->{got[1]} channels at stride {got[2]}, but position {position} of the "
+                        f"descendant's stage {stage} needs {expected[0]}->{expected[1]} at stride {expected[2]}. "
+                        "Keep the ancestry's embedding_size/hidden_sizes for stages around inherited blocks."
+                    )
+                inherited.append((index, f"{prefix}{position}."))
+                position += 1
+            depths.append(position)
+        data["depths"] = depths
+        config = ResNetConfig(num_labels=num_labels, **data)
+        order = {index: i for i, index in enumerate(layer_indices)}
+        inherited.sort(key=lambda item: order[item[0]])
+        return DescendantPlan(config=config, inherited=inherited, fresh=fresh)
+
+    def pseudo_descendant_config(
+        self, ancestry_config: PreTrainedConfig, num_layers: int | None, num_labels: int
+    ) -> PreTrainedConfig:
+        stages = len(ancestry_config.depths)
+        if num_layers is None:
+            depths = [max(1, d // 2) for d in ancestry_config.depths]
+        else:
+            if num_layers < stages:
+                raise LearngeneError(
+                    f"A ResNet pseudo-descendant needs at least one block per stage ({stages}), got {num_layers}."
+                )
+            depths = [num_layers // stages + (1 if s < num_layers % stages else 0) for s in range(stages)]
+        data = copy_config_dict(ancestry_config)
+        for key in ("model_type", "id2label", "label2id", "num_labels", "problem_type", "stage_names",
+                    "out_features", "out_indices"):
+            data.pop(key, None)
+        data["depths"] = depths
+        return ResNetConfig(num_labels=num_labels, **data)
+
+    def describe_layer(self, config: PreTrainedConfig, index: int) -> str:
+        sig = block_signatures(config)[index]
+        return f"stage {sig.stage} block {sig.position} ({sig.in_channels}->{sig.out_channels})"
+
+
+register_family(ResNetFamily())

@@ -1,0 +1,168 @@
+"""Resolving models from a local directory or the Hub (with revision pinning), safely.
+
+Only safetensors weights are ever loaded and no code from a repository is executed
+(no pickle, no ``trust_remote_code``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import ModelCard, snapshot_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from transformers import AutoConfig, AutoModel, AutoModelForImageClassification, PreTrainedModel
+
+from .errors import LearngeneError, UnsafeWeightsError
+from .families import ArchitectureFamily, family_for_config
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+DEFAULT_PATTERNS = ["*.json", "*.safetensors", "*.md", "*.txt", "*.png", "*.bin", "*.pt", "*.pth"]
+
+
+@dataclass
+class ResolvedRepo:
+    """A local folder holding a model's files, and the commit it came from (``None`` for local folders)."""
+
+    path: Path
+    name_or_path: str
+    revision: str | None
+
+
+def resolve_repo(
+    name_or_path: str | os.PathLike,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    allow_patterns: list[str] | None = None,
+) -> ResolvedRepo:
+    """A local directory as is, or a Hub repo downloaded (or taken from the cache when offline).
+
+    Example:
+        >>> resolved = resolve_repo("my-learngene")  # doctest: +SKIP
+        >>> resolved = resolve_repo("user/vit-learngene", revision="3f2a...")  # doctest: +SKIP
+    """
+    local = Path(name_or_path)
+    if local.is_dir():
+        return ResolvedRepo(local, str(name_or_path), None)
+    name = str(name_or_path)
+    if local.exists() or name.count("/") > 1 or name.startswith((".", "/", "~")):
+        raise LearngeneError(f"{name!r} is neither a local directory nor a Hub repo id ('user/name').")
+    try:
+        folder = snapshot_download(
+            name, revision=revision, token=token, allow_patterns=allow_patterns or DEFAULT_PATTERNS
+        )
+    except RepositoryNotFoundError as err:
+        raise LearngeneError(
+            f"Repository {name!r} was not found on the Hub ({err.__class__.__name__}). Check the id; for a private "
+            "repo pass token=... or log in with `hf auth login`."
+        ) from err
+    except RevisionNotFoundError as err:
+        raise LearngeneError(f"Revision {revision!r} does not exist in {name!r}: pass a branch, tag or commit sha.") from err
+    except LocalEntryNotFoundError as err:
+        raise LearngeneError(
+            f"{name!r} (revision {revision or 'main'}) is not in the local cache and the Hub cannot be reached "
+            "(HF_HUB_OFFLINE=1?). Download it once while online."
+        ) from err
+    path = Path(folder)
+    return ResolvedRepo(path, name, path.name if path.parent.name == "snapshots" else revision)
+
+
+def check_safetensors(folder: Path, what: str) -> list[Path]:
+    """The ``*.safetensors`` files of ``folder``; refuses pickled-only checkpoints and truncated files."""
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        pickled = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
+        if pickled:
+            raise UnsafeWeightsError(
+                f"{what} only has pickled weights ({', '.join(pickled)}). hf_learngene loads safetensors only, "
+                "because unpickling can execute code. Convert it once with `model.save_pretrained(dir)` from a "
+                "trusted environment, then load that directory."
+            )
+        raise LearngeneError(f"{what} has no weight file (model.safetensors) in {folder}. Re-save or re-upload it.")
+    for weight in weights:
+        _check_safetensors_file(weight, what)
+    return weights
+
+
+def _check_safetensors_file(weight: Path, what: str) -> None:
+    """Check the header of a safetensors file and that the file holds every byte the header promises."""
+    hint = "Delete it and download it again (force_download=True) or re-save the model."
+    size = weight.stat().st_size
+    try:
+        with open(weight, "rb") as handle:
+            header_len = struct.unpack("<Q", handle.read(8))[0]
+            if header_len > size - 8:
+                raise ValueError("header longer than the file")
+            header = json.loads(handle.read(header_len))
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except Exception as err:  # struct/json/key errors all mean a damaged file
+        raise LearngeneError(f"{what}: weight file {weight.name} is corrupt ({err}). {hint}") from err
+    needed = 8 + header_len + max(ends, default=0)
+    if size < needed:
+        raise LearngeneError(
+            f"{what}: weight file {weight.name} is truncated ({size} of {needed} bytes). {hint}"
+        )
+
+
+def read_license(folder: Path) -> str | None:
+    """The ``license`` of a model card in ``folder``, if there is one."""
+    readme = folder / "README.md"
+    if not readme.exists():
+        return None
+    try:
+        return ModelCard.load(readme).data.to_dict().get("license")
+    except Exception:  # a malformed card must not stop loading the model
+        return None
+
+
+@dataclass
+class LoadedAncestry:
+    """An ancestry model with where it came from."""
+
+    model: PreTrainedModel
+    family: ArchitectureFamily
+    name_or_path: str | None
+    revision: str | None
+    license: str | None
+
+
+def load_ancestry(
+    ancestry: PreTrainedModel | str | os.PathLike, revision: str | None = None, token: str | bool | None = None
+) -> LoadedAncestry:
+    """Load an ancestry from a model object, a local directory or a Hub id (+ revision).
+
+    Example:
+        >>> loaded = load_ancestry("google/vit-base-patch16-224", revision="main")  # doctest: +SKIP
+        >>> loaded.family.name, loaded.revision  # doctest: +SKIP
+        ('vit', '3f49326...')
+    """
+    if isinstance(ancestry, PreTrainedModel):
+        family = family_for_config(ancestry.config)
+        name = getattr(ancestry, "name_or_path", None) or None
+        return LoadedAncestry(ancestry, family, name, getattr(ancestry.config, "_commit_hash", None), None)
+    if not isinstance(ancestry, (str, os.PathLike)):
+        raise LearngeneError(
+            f"ancestry must be a transformers model, a local directory or a Hub id, got {type(ancestry).__name__}."
+        )
+    resolved = resolve_repo(ancestry, revision=revision, token=token)
+    if not (resolved.path / "config.json").exists():
+        raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a transformers checkpoint.")
+    config = AutoConfig.from_pretrained(resolved.path)
+    family = family_for_config(config)
+    check_safetensors(resolved.path, f"Ancestry {resolved.name_or_path!r}")
+    architectures = config.architectures or []
+    auto_cls = AutoModelForImageClassification if any("ForImageClassification" in a for a in architectures) else AutoModel
+    try:
+        model = auto_cls.from_pretrained(resolved.path, use_safetensors=True)
+    except (OSError, EntryNotFoundError) as err:
+        raise LearngeneError(f"Could not load ancestry {resolved.name_or_path!r}: {err}") from err
+    model.name_or_path = resolved.name_or_path
+    return LoadedAncestry(model, family, resolved.name_or_path, resolved.revision, read_license(resolved.path))

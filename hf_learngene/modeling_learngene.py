@@ -1,0 +1,287 @@
+"""`LearngeneModel`: the inherited layers of an ancestry, and nothing else."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import CommitInfo, HfApi, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutput
+
+from . import __version__
+from .cards import learngene_card
+from .configuration_learngene import LearngeneConfig
+from .errors import LearngeneError
+from .families import get_family
+from .hub import check_safetensors, load_ancestry, resolve_repo
+from .utils import atomic_directory, count_parameters
+
+
+class LearngenePreTrainedModel(PreTrainedModel):
+    """Base class wiring :class:`LearngeneConfig` into `transformers`' loading machinery."""
+
+    config_class = LearngeneConfig
+    base_model_prefix = "learngene"
+    main_input_name = "hidden_states"
+    supports_gradient_checkpointing = False
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # Learngene layers always receive inherited weights; fresh ones use PyTorch's defaults.
+        if hasattr(module, "reset_parameters") and not any(True for _ in module.children()):
+            module.reset_parameters()
+
+
+class LearngeneModel(LearngenePreTrainedModel):
+    """A learngene: the integral layers of an ancestry model that descendants inherit.
+
+    It holds **only** those layers (no patch/stem embedding, no final norm, no head). ``forward`` runs them
+    on hidden states (ViT/DINOv2 tokens ``(batch, tokens, width)``) or feature maps (ResNet
+    ``(batch, channels, height, width)``).
+
+    Example:
+        >>> from transformers import ViTConfig, ViTModel
+        >>> ancestry = ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
+        ...                               intermediate_size=64, image_size=32, patch_size=8))
+        >>> learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1])
+        >>> learngene.config.layer_indices
+        [0, 1]
+        >>> learngene(torch.zeros(2, 17, 32)).last_hidden_state.shape
+        torch.Size([2, 17, 32])
+    """
+
+    def __init__(self, config: LearngeneConfig) -> None:
+        super().__init__(config)
+        if config.family is None:
+            raise LearngeneError("LearngeneModel needs a LearngeneConfig describing a learngene (family, "
+                                 "layer_indices, ancestry_config); use LearngeneModel.from_ancestry(...).")
+        family = get_family(config.family)
+        ancestry_config = config.ancestry_transformers_config()
+        self.layers = nn.ModuleList([family.build_layer(ancestry_config, i) for i in config.layer_indices])
+        self.post_init()
+
+    @property
+    def family(self):  # noqa: ANN201 - returns an ArchitectureFamily
+        """The :class:`~hf_learngene.families.ArchitectureFamily` of this learngene."""
+        return get_family(self.config.family)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        start: int = 0,
+        end: int | None = None,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+        **kwargs: Any,
+    ) -> BaseModelOutput | tuple:
+        """Run learngene layers ``start:end`` (default: all) in order.
+
+        For a ResNet learngene whose blocks come from different stages, run one contiguous span at a time
+        (channel widths change between stages).
+        """
+        all_hidden = [hidden_states] if output_hidden_states else None
+        for position, layer in enumerate(self.layers[start:end], start=start):
+            try:
+                hidden_states = self.family.layer_forward(layer, hidden_states)
+            except RuntimeError as err:
+                raise LearngeneError(
+                    f"Learngene layer {position} (ancestry layer {self.config.layer_indices[position]}) cannot take "
+                    f"an input of shape {tuple(hidden_states.shape)}: {err}. Run a contiguous span with start=/end=."
+                ) from err
+            if all_hidden is not None:
+                all_hidden.append(hidden_states)
+        if not return_dict:
+            return (hidden_states, tuple(all_hidden)) if all_hidden is not None else (hidden_states,)
+        return BaseModelOutput(last_hidden_state=hidden_states,
+                               hidden_states=tuple(all_hidden) if all_hidden is not None else None)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_ancestry(
+        cls,
+        ancestry: PreTrainedModel | str | os.PathLike,
+        layer_indices: list[int],
+        *,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        selection_method: str = "manual",
+        selection_arguments: dict[str, Any] | None = None,
+        layer_scores: list[float] | None = None,
+        pair_scores: list[list[float]] | None = None,
+        condense_data: dict[str, Any] | None = None,
+    ) -> LearngeneModel:
+        """Condense ``ancestry`` into the layers ``layer_indices`` (copied bit for bit).
+
+        Args:
+            ancestry: a `transformers` model, a local directory or a Hub id.
+            layer_indices: the integral layers to keep, 0-based (sorted).
+            revision: branch, tag or commit sha when ``ancestry`` is a Hub id (the resolved commit sha is
+                recorded in the config).
+            token: Hub token for private repos.
+            selection_method, selection_arguments, layer_scores, pair_scores, condense_data: provenance,
+                filled in by :func:`hf_learngene.condense`.
+
+        Example:
+            >>> learngene = LearngeneModel.from_ancestry("google/vit-base-patch16-224", [0, 1, 2, 3, 4, 5])  # doctest: +SKIP
+        """
+        loaded = load_ancestry(ancestry, revision=revision, token=token)
+        family = loaded.family
+        layers = family.integral_layers(loaded.model)
+        if not isinstance(layer_indices, (list, tuple)):
+            raise LearngeneError(f"layer_indices must be a list of ints, got {type(layer_indices).__name__}.")
+        config = LearngeneConfig(
+            family=family.name,
+            layer_indices=list(layer_indices),
+            ancestry_name_or_path=loaded.name_or_path,
+            ancestry_revision=loaded.revision,
+            ancestry_config=loaded.model.config.to_dict(),
+            ancestry_num_parameters=count_parameters(loaded.model),
+            selection_method=selection_method,
+            selection_arguments=selection_arguments,
+            layer_scores=layer_scores,
+            pair_scores=pair_scores,
+            condense_data=condense_data,
+            license=loaded.license,
+            hf_learngene_version=__version__,
+        )
+        learngene = cls(config)
+        with torch.no_grad():
+            for target, index in zip(learngene.layers, config.layer_indices):
+                target.load_state_dict(layers[index].state_dict(), strict=True)
+        learngene.config.num_parameters = count_parameters(learngene)
+        learngene.config.parameter_fraction = learngene.config.num_parameters / max(1, config.ancestry_num_parameters)
+        learngene.eval()
+        return learngene
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        **kwargs: Any,
+    ) -> LearngeneModel:
+        """Load a learngene from a local directory or a Hub id (safetensors only).
+
+        Example:
+            >>> learngene = LearngeneModel.from_pretrained("user/vit-learngene", revision="main")  # doctest: +SKIP
+        """
+        if kwargs.get("use_safetensors") is False:
+            raise LearngeneError("hf_learngene loads safetensors only; drop use_safetensors=False.")
+        if kwargs.pop("trust_remote_code", False):
+            raise LearngeneError("hf_learngene never executes code from a repository; drop trust_remote_code=True.")
+        for key in ("use_safetensors", "cache_dir", "force_download", "local_files_only", "config"):
+            kwargs.pop(key, None)
+        resolved = resolve_repo(pretrained_model_name_or_path, revision=revision, token=token)
+        config_file = resolved.path / "config.json"
+        if not config_file.exists():
+            raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a saved learngene.")
+        config = LearngeneConfig.from_pretrained(resolved.path)
+        if config.family is None:
+            raise LearngeneError(f"{resolved.name_or_path}/config.json lacks the learngene fields (family, "
+                                 "layer_indices, ancestry_config); was it saved by LearngeneModel.save_pretrained?")
+        check_safetensors(resolved.path, f"Learngene {resolved.name_or_path!r}")
+        model = super().from_pretrained(resolved.path, *model_args, config=config, use_safetensors=True, **kwargs)
+        model.name_or_path = resolved.name_or_path
+        model.config._name_or_path = resolved.name_or_path
+        model.config.commit_sha = resolved.revision
+        model.eval()
+        return model
+
+    @property
+    def commit_sha(self) -> str | None:
+        """The Hub commit this learngene was loaded from (``None`` for local folders)."""
+        return getattr(self.config, "commit_sha", None)
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *args: Any,
+        repo_id: str | None = None,
+        extra_files: dict[str, str | os.PathLike] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Save weights (safetensors), config and model card, atomically.
+
+        A failure in the middle leaves an earlier save in ``save_directory`` intact. Text a user added to an
+        existing ``README.md`` outside the generated block is kept.
+
+        Args:
+            save_directory: target folder.
+            repo_id: Hub id used in the card's usage snippet.
+            extra_files: more files to save beside the learngene ({name in folder: source path}), e.g. plots.
+        """
+        if kwargs.pop("push_to_hub", False):
+            raise LearngeneError("Use learngene.push_to_hub(repo_id) to upload.")
+        kwargs.pop("safe_serialization", None)
+        target = Path(save_directory)
+        existing = (target / "README.md").read_text(encoding="utf-8") if (target / "README.md").exists() else None
+        with atomic_directory(target) as tmp:
+            sha = getattr(self.config, "commit_sha", None)
+            try:
+                if hasattr(self.config, "commit_sha"):
+                    del self.config.commit_sha
+                super().save_pretrained(tmp, *args, **kwargs)
+            finally:
+                if sha is not None:
+                    self.config.commit_sha = sha
+            plots = []
+            for name, source in (extra_files or {}).items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(Path(source).read_bytes())
+                if name.endswith(".png"):
+                    plots.append(name)
+            plots += [p.name for p in sorted(target.glob("*.png")) if p.name not in plots] if target.exists() else []
+            card = learngene_card(self.config, repo_id=repo_id, existing_text=existing, plots=plots)
+            card.save(tmp / "README.md")
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: str | bool | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        extra_files: dict[str, str | os.PathLike] | None = None,
+        **kwargs: Any,
+    ) -> CommitInfo:
+        """Upload the learngene (weights, config, card and ``extra_files``) to the Hub; returns the commit.
+
+        Text a user added to the repo's existing card is kept. Pin the returned ``commit.oid`` to reload
+        exactly this version: ``LearngeneModel.from_pretrained(repo_id, revision=commit.oid)``.
+
+        Example:
+            >>> commit = learngene.push_to_hub("user/vit-learngene", private=True)  # doctest: +SKIP
+        """
+        api = HfApi(token=token)
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True, token=token).repo_id
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "learngene"
+            try:
+                card_file = hf_hub_download(repo_id, "README.md", revision=revision, token=token,
+                                            local_dir=Path(tmp) / "remote")
+                folder.mkdir()
+                (folder / "README.md").write_text(Path(card_file).read_text(encoding="utf-8"), encoding="utf-8")
+            except (EntryNotFoundError, HfHubHTTPError):
+                pass
+            self.save_pretrained(folder, repo_id=repo_id, extra_files=extra_files)
+            return api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                commit_message=commit_message or "Upload learngene with hf_learngene",
+                revision=revision,
+                create_pr=create_pr,
+                token=token,
+            )
