@@ -132,10 +132,13 @@ class LoadedAncestry:
     name_or_path: str | None
     revision: str | None
     license: str | None
+    folder: Path | None = None  # local folder of the checkpoint (for its image processor), if any
 
 
 def load_ancestry(
-    ancestry: PreTrainedModel | str | os.PathLike, revision: str | None = None, token: str | bool | None = None
+    ancestry: PreTrainedModel | LoadedAncestry | str | os.PathLike,
+    revision: str | None = None,
+    token: str | bool | None = None,
 ) -> LoadedAncestry:
     """Load an ancestry from a model object, a local directory or a Hub id (+ revision).
 
@@ -144,6 +147,8 @@ def load_ancestry(
         >>> loaded.family.name, loaded.revision  # doctest: +SKIP
         ('vit', '3f49326...')
     """
+    if isinstance(ancestry, LoadedAncestry):
+        return ancestry
     if isinstance(ancestry, PreTrainedModel):
         family = family_for_config(ancestry.config)
         name = getattr(ancestry, "name_or_path", None) or None
@@ -165,4 +170,5 @@ def load_ancestry(
     except (OSError, EntryNotFoundError) as err:
         raise LearngeneError(f"Could not load ancestry {resolved.name_or_path!r}: {err}") from err
     model.name_or_path = resolved.name_or_path
-    return LoadedAncestry(model, family, resolved.name_or_path, resolved.revision, read_license(resolved.path))
+    return LoadedAncestry(model, family, resolved.name_or_path, resolved.revision, read_license(resolved.path),
+                          resolved.path)
