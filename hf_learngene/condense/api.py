@@ -1,0 +1,217 @@
+"""`condense()`: turn an ancestry into a learngene with Auto-Learngene, Heur-Learngene or a manual pick."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from datasets import Dataset, DatasetDict
+from transformers import PreTrainedModel
+
+from ..errors import LearngeneError
+from ..hub import LoadedAncestry, load_ancestry
+from ..modeling_learngene import LearngeneModel
+from ..utils import atomic_directory
+from .auto import RepeatResult, run_auto_repeat, select_layers
+from .config import CondenseConfig
+from .data import prepare_condense_data
+from .heuristic import run_heuristic_repeat
+from .plots import plot_layer_scores, plot_pair_scores
+
+
+@dataclass
+class CondenseResult:
+    """What :func:`condense` returns.
+
+    Attributes:
+        method: ``"auto"``, ``"heuristic"`` or ``"manual"``.
+        config: the :class:`CondenseConfig` used.
+        pair_scores: ``alpha^{l,k}``, shape ``(L, K)``, mean over repeats (auto only).
+        layer_scores: ``alpha~^l``, shape ``(L,)``, sums to 1 (mean over repeats).
+        selected_layers: ``[l for l in range(L) if layer_scores[l] > 1/L]``.
+        selection_frequency: share of repeats that selected each layer.
+        repeats: one :class:`RepeatResult` per pseudo-descendant initialisation / task sequence.
+        learngene: the :class:`LearngeneModel` with all provenance filled in.
+        wall_time: seconds spent condensing (all repeats).
+    """
+
+    method: str
+    config: CondenseConfig
+    layer_scores: np.ndarray | None
+    pair_scores: np.ndarray | None
+    selected_layers: list[int]
+    selection_frequency: np.ndarray | None
+    repeats: list[RepeatResult]
+    learngene: LearngeneModel
+    wall_time: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def images_per_second(self) -> float | None:
+        """Mean condensing throughput of the repeats' training loops."""
+        rates = [r.images_per_second for r in self.repeats if r.images_per_second]
+        return float(np.mean(rates)) if rates else None
+
+    def scores_dict(self) -> dict[str, Any]:
+        """Everything about the selection, JSON-able (written as ``scores.json`` by :meth:`save`)."""
+        as_list = (lambda a: None if a is None else np.asarray(a).tolist())
+        return {
+            "method": self.method,
+            "selected_layers": self.selected_layers,
+            "layer_scores": as_list(self.layer_scores),
+            "pair_scores": as_list(self.pair_scores),
+            "selection_frequency": as_list(self.selection_frequency),
+            "threshold": None if self.layer_scores is None else 1.0 / len(self.layer_scores),
+            "wall_time": self.wall_time,
+            "images_per_second": self.images_per_second,
+            "repeats": [{k: v for k, v in r.to_dict().items() if k != "log"} for r in self.repeats],
+            "data": self.data,
+        }
+
+    def summary(self) -> str:
+        """A Markdown table of the layer scores and selection."""
+        lines = [f"**{self.method}** condensing: selected layers {self.selected_layers} "
+                 f"({self.wall_time:.1f} s)", "", "| layer | score | selected in repeats |", "|---|---|---|"]
+        num_layers = self.learngene.config.ancestry_num_layers
+        for layer in range(num_layers):
+            score = "-" if self.layer_scores is None else f"{self.layer_scores[layer]:.4f}"
+            freq = "-" if self.selection_frequency is None else f"{self.selection_frequency[layer]:.0%}"
+            mark = " **(learngene)**" if layer in self.selected_layers else ""
+            lines.append(f"| {layer}{mark} | {score} | {freq} |")
+        return "\n".join(lines)
+
+    def _artifacts(self, folder: Path) -> None:
+        if self.pair_scores is not None:
+            plot_pair_scores(self.pair_scores, folder / "pair_scores.png",
+                             title=f"Auto-Learngene pair scores (mean of {len(self.repeats)} repeats)")
+        if self.layer_scores is not None:
+            plot_layer_scores(self.layer_scores, folder / "layer_scores.png", self.selected_layers,
+                              self.selection_frequency, title=f"{self.method} layer scores")
+        (folder / "scores.json").write_text(json.dumps(self.scores_dict(), indent=2))
+        (folder / "condense_config.json").write_text(self.config.to_json())
+        (folder / "condense_log.json").write_text(json.dumps([
+            {"repeat": r.repeat, "seed": r.seed, "log": r.log} for r in self.repeats], indent=1))
+
+    def save(self, directory: str | os.PathLike, repo_id: str | None = None) -> Path:
+        """Write the learngene plus ``scores.json``, ``condense_config.json``, ``condense_log.json`` and the
+        plots (embedded in the model card), atomically. The folder is ready for ``push_to_hub``.
+
+        Example:
+            >>> result.save("outputs/vit-learngene")  # doctest: +SKIP
+        """
+        with atomic_directory(directory, keep_existing=False) as tmp:
+            self._artifacts(tmp)
+            self.learngene.save_pretrained(tmp, repo_id=repo_id)
+        return Path(directory)
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any):  # noqa: ANN201 - huggingface_hub.CommitInfo
+        """Upload the learngene with its scores, plots and logs (see :meth:`LearngeneModel.push_to_hub`)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            self._artifacts(folder)
+            extra = {p.name: p for p in folder.iterdir()}
+            return self.learngene.push_to_hub(repo_id, extra_files=extra, **kwargs)
+
+
+def condense(
+    ancestry: PreTrainedModel | str | os.PathLike,
+    dataset: Dataset | DatasetDict | str | os.PathLike | None = None,
+    config: CondenseConfig | None = None,
+    *,
+    image_column: str = "image",
+    label_column: str = "label",
+    classes: Any = None,
+    split: str = "train",
+    revision: str | None = None,
+    dataset_revision: str | None = None,
+    token: str | bool | None = None,
+    accelerator: Accelerator | None = None,
+) -> CondenseResult:
+    """Condense ``ancestry`` into a learngene.
+
+    Args:
+        ancestry: a `transformers` ViT/DeiT/DINOv2/ResNet model, a local directory or a Hub id.
+        dataset: the condense data: a ``datasets.Dataset``/``DatasetDict``, a local path or a Hub id, with an
+            image and a label column (not needed for ``method="manual"``).
+        config: :class:`CondenseConfig` (default: Auto-Learngene with its defaults).
+        image_column, label_column: column names.
+        classes: which labels to condense on, e.g. ``"64-79"`` or ``[64, 65, ...]`` (default: all).
+        split: split to use when ``dataset`` has several.
+        revision, dataset_revision: Hub revisions of the ancestry and of the dataset.
+        token: Hub token for private repos.
+        accelerator: an ``accelerate.Accelerator`` to run on (default: one built from ``config``).
+
+    Example:
+        >>> from hf_learngene import CondenseConfig, condense
+        >>> result = condense("outputs/ancestry/vit", "../shared/datasets/mini-imagenet",  # doctest: +SKIP
+        ...                   CondenseConfig(num_repeats=3, epochs=1), classes="64-79")
+        >>> result.selected_layers, result.layer_scores  # doctest: +SKIP
+        >>> result.save("vit-learngene")  # doctest: +SKIP
+    """
+    config = config or CondenseConfig()
+    config.validate()
+    loaded: LoadedAncestry = load_ancestry(ancestry, revision=revision, token=token)
+    family = loaded.family
+    num_layers = family.num_layers(loaded.model.config)
+    start = time.perf_counter()
+    if config.method == "manual":
+        indices = list(config.layer_indices or [])
+        learngene = LearngeneModel.from_ancestry(loaded, indices, selection_method="manual",
+                                                 selection_arguments=config.to_dict())
+        return CondenseResult("manual", config, None, None, learngene.config.layer_indices, None, [], learngene,
+                              time.perf_counter() - start)
+    if dataset is None:
+        raise LearngeneError(f"method={config.method!r} needs condense data: pass dataset=... (a datasets.Dataset, "
+                             "a local folder or a Hub id) with an image and a label column.")
+    data = prepare_condense_data(dataset, config, ancestry_config=loaded.model.config, ancestry_dir=loaded.folder,
+                                 image_column=image_column, label_column=label_column, classes=classes, split=split,
+                                 revision=dataset_revision)
+    if accelerator is None:
+        accelerator = Accelerator(mixed_precision=config.mixed_precision,
+                                  gradient_accumulation_steps=config.gradient_accumulation_steps,
+                                  log_with=config.log_with, project_dir=config.checkpoint_dir)
+    if config.log_with:
+        accelerator.init_trackers("hf_learngene_condense", config={k: v for k, v in config.to_dict().items()
+                                                                   if isinstance(v, (int, float, str, bool))})
+    set_seed(config.seed)
+    model = loaded.model
+    flags = [p.requires_grad for p in model.parameters()]
+    was_training = model.training
+    model.to(accelerator.device).eval().requires_grad_(False)
+    runner = run_auto_repeat if config.method == "auto" else run_heuristic_repeat
+    try:
+        repeats = [runner(model, family, data, config, accelerator, r) for r in range(config.num_repeats)]
+    finally:
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+        model.train(was_training)
+        if config.log_with:
+            accelerator.end_training()
+    layer_scores = np.mean([r.layer_scores for r in repeats], axis=0)
+    pair_scores = np.mean([r.pair_scores for r in repeats], axis=0) if config.method == "auto" else None
+    selected = select_layers(layer_scores)
+    frequency = np.mean([[layer in r.selected_layers for layer in range(num_layers)] for r in repeats], axis=0)
+    if not selected:
+        raise LearngeneError(
+            f"No layer scored above 1/L = {1 / num_layers:.4f} (scores {np.round(layer_scores, 4).tolist()}): the "
+            "scores are uniform, so the meta-network learned nothing. Condense longer (epochs / max_iterations) or "
+            "raise meta_learning_rate."
+        )
+    learngene = LearngeneModel.from_ancestry(
+        loaded, selected, selection_method=config.method, selection_arguments=config.to_dict(),
+        layer_scores=[float(s) for s in layer_scores],
+        pair_scores=None if pair_scores is None else pair_scores.tolist(),
+        condense_data=data.provenance(),
+    )
+    return CondenseResult(config.method, config, layer_scores, pair_scores, selected, frequency, repeats, learngene,
+                          time.perf_counter() - start, data.provenance())

@@ -1,0 +1,56 @@
+"""Plots of condensing scores (matplotlib, written as PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_pair_scores(pair_scores: np.ndarray, path: str | Path, title: str = "Pair scores alpha^{l,k}") -> Path:
+    """Heatmap of the ``L x K`` pair scores (ancestry layer vs pseudo-descendant layer)."""
+    scores = np.asarray(pair_scores)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * scores.shape[1], 1.0 + 0.4 * scores.shape[0]))
+    image = ax.imshow(scores, aspect="auto", cmap="viridis")
+    ax.set_xlabel("pseudo-descendant layer k")
+    ax.set_ylabel("ancestry layer l")
+    ax.set_xticks(range(scores.shape[1]))
+    ax.set_yticks(range(scores.shape[0]))
+    for (l, k), value in np.ndenumerate(scores):
+        ax.text(k, l, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                color="white" if value < scores.mean() else "black")
+    fig.colorbar(image, ax=ax)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_layer_scores(layer_scores: np.ndarray, path: str | Path, selected: list[int] | None = None,
+                      frequency: np.ndarray | None = None, title: str = "Layer scores") -> Path:
+    """Bar chart of the normalised layer scores with the ``1/L`` selection line."""
+    scores = np.asarray(layer_scores)
+    num_layers = len(scores)
+    selected = set(selected or [])
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * num_layers + 1.5), 3.2))
+    colors = ["tab:green" if i in selected else "tab:gray" for i in range(num_layers)]
+    ax.bar(range(num_layers), scores, color=colors)
+    ax.axhline(1.0 / num_layers, color="tab:red", linestyle="--", label=f"1/L = {1.0 / num_layers:.3f}")
+    if frequency is not None:
+        for i, f in enumerate(frequency):
+            ax.text(i, scores[i], f"{f:.0%}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(num_layers))
+    ax.set_xlabel("ancestry layer l (green: selected; labels: share of repeats selecting it)"
+                  if frequency is not None else "ancestry layer l (green: selected)")
+    ax.set_ylabel("score")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
