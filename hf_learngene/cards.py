@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from huggingface_hub import ModelCard, ModelCardData
 
 from . import __version__
+from .errors import LearngeneError
 
 START = "<!-- hf_learngene:generated:start -->"
 END = "<!-- hf_learngene:generated:end -->"
@@ -43,22 +45,45 @@ def _ref(name: str | None) -> str:
     return f"`{name}`" if name else "(unknown)"
 
 
-def merge_card(new: ModelCard, existing_text: str | None) -> ModelCard:
-    """Put the generated part of ``new`` into an existing card, keeping what the user wrote."""
+def _title(text: str) -> str | None:
+    """The first Markdown H1 line of ``text`` before the generated block, if any."""
+    head = text.split(START, 1)[0]
+    return next((line for line in head.splitlines() if line.startswith("# ")), None)
+
+
+def merge_card(new: ModelCard, existing_text: str | None, title_prefix: str | None = None) -> ModelCard:
+    """Put the generated part of ``new`` into an existing card, keeping what the user wrote.
+
+    The generated block, the metadata keys hf_learngene sets and (when it still starts with ``title_prefix``,
+    i.e. the user did not rewrite it) the generated title are updated; every other line and metadata key is
+    kept. Tags the user added are kept next to the generated ones.
+    """
     if not existing_text:
         return new
     try:
         old = ModelCard(existing_text, ignore_metadata_errors=True)
-    except Exception:  # an unreadable card is replaced, not merged
-        return new
+    except (ValueError, TypeError, AttributeError, yaml.YAMLError) as err:
+        # Replacing the card would destroy what the user wrote: stop the save (an earlier save stays intact).
+        detail = " ".join(str(err).split())
+        raise LearngeneError(
+            f"The existing README.md has a metadata block hf_learngene cannot read ({detail}). Fix its YAML header "
+            "(between the leading '---' lines) or delete README.md, then save again."
+        ) from err
     data = old.data.to_dict()
-    data.update({k: v for k, v in new.data.to_dict().items() if v is not None})
+    generated_data = {k: v for k, v in new.data.to_dict().items() if v is not None}
+    old_tags = data.get("tags")
+    data.update(generated_data)
+    if isinstance(old_tags, list) and isinstance(data.get("tags"), list):
+        data["tags"] = list(dict.fromkeys([*data["tags"], *old_tags]))
     text = old.text
     generated = new.text[new.text.index(START): new.text.index(END) + len(END)]
-    if START in text and END in text:
+    if START in text and END in text and text.index(START) < text.index(END):
         text = text[: text.index(START)] + generated + text[text.index(END) + len(END):]
     else:
         text = text.rstrip() + "\n\n" + generated + "\n"
+    old_title, new_title = _title(text), _title(new.text)
+    if title_prefix and old_title and new_title and old_title.startswith(title_prefix):
+        text = text.replace(old_title, new_title, 1)
     return ModelCard(f"---\n{ModelCardData(**data).to_yaml()}\n---\n{text}")
 
 
@@ -129,7 +154,7 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
         repo_ref=repo_id or "path/to/learngene",
         descendant_class=family.descendant_class.__name__,
     )
-    return merge_card(card, existing_text)
+    return merge_card(card, existing_text, title_prefix="# Learngene: ")
 
 
 def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
@@ -158,4 +183,4 @@ def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
         layer_table="\n".join(rows),
         repo_ref=repo_id or "path/to/descendant",
     )
-    return merge_card(card, existing_text)
+    return merge_card(card, existing_text, title_prefix="# Descendant of ")

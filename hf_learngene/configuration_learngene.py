@@ -103,7 +103,11 @@ class LearngeneConfig(PreTrainedConfig):
         if ancestry_family.name != self.family:
             self._fail("family", f"is {self.family!r} but ancestry_config describes a "
                        f"{self.ancestry_config['model_type']!r} model (family {ancestry_family.name!r}).")
-        num_layers = get_family(self.family).num_layers(self.ancestry_transformers_config())
+        try:
+            num_layers = get_family(self.family).num_layers(self.ancestry_transformers_config())
+        except (StrictDataclassError, TypeError, ValueError) as err:
+            detail = " ".join(str(err).split())
+            self._fail("ancestry_config", f"is not a valid {self.ancestry_config['model_type']!r} config: {detail}")
         if self.ancestry_num_layers is None:
             self.ancestry_num_layers = num_layers
         elif self.ancestry_num_layers != num_layers:
@@ -119,10 +123,11 @@ class LearngeneConfig(PreTrainedConfig):
             self._fail("layer_indices", f"{bad} out of range: the ancestry has {num_layers} layers (0..{num_layers - 1}).")
         if self.selection_method not in SELECTION_METHODS:
             self._fail("selection_method", f"must be one of {SELECTION_METHODS}, got {self.selection_method!r}.")
-        if self.layer_scores is not None:
-            if (not isinstance(self.layer_scores, list) or len(self.layer_scores) != num_layers
-                    or not all(_is_number(s) for s in self.layer_scores)):
-                self._fail("layer_scores", f"must be a list of {num_layers} finite numbers (one per ancestry layer).")
+        if self.layer_scores is not None and (
+            not isinstance(self.layer_scores, list) or len(self.layer_scores) != num_layers
+            or not all(_is_number(s) for s in self.layer_scores)
+        ):
+            self._fail("layer_scores", f"must be a list of {num_layers} finite numbers (one per ancestry layer).")
         if self.pair_scores is not None:
             rows = self.pair_scores
             if (not isinstance(rows, list) or len(rows) != num_layers or not all(isinstance(r, list) for r in rows)

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from huggingface_hub import ModelCard, snapshot_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -92,7 +93,40 @@ def check_safetensors(folder: Path, what: str) -> list[Path]:
     return weights
 
 
-def _check_safetensors_file(weight: Path, what: str) -> None:
+def safetensors_shapes(weights: list[Path]) -> dict[str, tuple[int, ...]]:
+    """``{tensor name: shape}`` read from the headers of (already checked) safetensors files, no data loaded."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for weight in weights:
+        shapes.update({k: tuple(v["shape"]) for k, v in _check_safetensors_file(weight, weight.name).items()
+                       if k != "__metadata__"})
+    return shapes
+
+
+def check_weights_match(shapes: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]], what: str) -> None:
+    """Refuse weight files whose tensors do not match the model built from the config (no silent re-init)."""
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    mismatched = sorted(k for k in set(expected) & set(shapes) if expected[k] != shapes[k])
+    if not (missing or unexpected or mismatched):
+        return
+
+    def show(keys: list[str]) -> str:
+        return ", ".join(keys[:6]) + (f" (+{len(keys) - 6} more)" if len(keys) > 6 else "")
+
+    problems = []
+    if missing:
+        problems.append(f"missing tensors: {show(missing)}")
+    if unexpected:
+        problems.append(f"unexpected tensors: {show(unexpected)}")
+    if mismatched:
+        problems.append("wrong shapes: " + show([f"{k} {shapes[k]} (config needs {expected[k]})" for k in mismatched]))
+    raise LearngeneError(
+        f"{what}: the weight file does not match its config.json ({'; '.join(problems)}). The files are damaged "
+        "or come from different saves: re-save it with save_pretrained (or download it again)."
+    )
+
+
+def _check_safetensors_file(weight: Path, what: str) -> dict:
     """Check the header of a safetensors file and that the file holds every byte the header promises."""
     hint = "Delete it and download it again (force_download=True) or re-save the model."
     size = weight.stat().st_size
@@ -110,6 +144,7 @@ def _check_safetensors_file(weight: Path, what: str) -> None:
         raise LearngeneError(
             f"{what}: weight file {weight.name} is truncated ({size} of {needed} bytes). {hint}"
         )
+    return header
 
 
 def read_license(folder: Path) -> str | None:
@@ -119,7 +154,7 @@ def read_license(folder: Path) -> str | None:
         return None
     try:
         return ModelCard.load(readme).data.to_dict().get("license")
-    except Exception:  # a malformed card must not stop loading the model
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):  # a malformed card must not stop loading
         return None
 
 

@@ -16,6 +16,7 @@ from . import __version__
 from .cards import descendant_card
 from .errors import LearngeneError
 from .modeling_learngene import LearngeneModel
+from .utils import atomic_directory
 
 
 def from_learngene(
@@ -140,9 +141,19 @@ def save_descendant_card(model: PreTrainedModel, save_directory: str | os.PathLi
 
 def _save_descendant(self: PreTrainedModel, save_directory: str | os.PathLike, *args: Any,
                      repo_id: str | None = None, **kwargs: Any) -> None:
-    type(self).save_pretrained(self, save_directory, *args, **kwargs)
-    if kwargs.get("is_main_process", True):
-        save_descendant_card(self, save_directory, repo_id=repo_id)
+    """``save_pretrained`` of a descendant: the `transformers` save plus the card, written atomically."""
+    push = kwargs.pop("push_to_hub", False)
+    if not kwargs.get("is_main_process", True):
+        type(self).save_pretrained(self, save_directory, *args, **kwargs)
+        return
+    target = Path(save_directory)
+    with atomic_directory(target) as tmp:
+        if (target / "README.md").exists():
+            (tmp / "README.md").write_bytes((target / "README.md").read_bytes())
+        type(self).save_pretrained(self, tmp, *args, **kwargs)
+        save_descendant_card(self, tmp, repo_id=repo_id)
+    if push:
+        _push_descendant(self, repo_id or target.name, token=kwargs.get("token"))
 
 
 def _push_descendant(self: PreTrainedModel, repo_id: str, *, commit_message: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -19,7 +20,7 @@ from .cards import learngene_card
 from .configuration_learngene import LearngeneConfig
 from .errors import LearngeneError
 from .families import get_family
-from .hub import check_safetensors, load_ancestry, resolve_repo
+from .hub import check_safetensors, check_weights_match, load_ancestry, resolve_repo, safetensors_shapes
 from .utils import atomic_directory, count_parameters
 
 
@@ -68,7 +69,7 @@ class LearngeneModel(LearngenePreTrainedModel):
         self.post_init()
 
     @property
-    def family(self):  # noqa: ANN201 - returns an ArchitectureFamily
+    def family(self):
         """The :class:`~hf_learngene.families.ArchitectureFamily` of this learngene."""
         return get_family(self.config.family)
 
@@ -185,11 +186,27 @@ class LearngeneModel(LearngenePreTrainedModel):
         config_file = resolved.path / "config.json"
         if not config_file.exists():
             raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a saved learngene.")
+        try:
+            raw = json.loads(config_file.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise LearngeneError(f"{resolved.name_or_path}/config.json is not valid JSON ({err}); re-save the "
+                                 "learngene with LearngeneModel.save_pretrained.") from err
+        model_type = raw.get("model_type") if isinstance(raw, dict) else None
+        if model_type not in (None, LearngeneConfig.model_type):
+            raise LearngeneError(
+                f"{resolved.name_or_path} holds a {model_type!r} checkpoint, not a learngene. To condense it into one, "
+                f"use LearngeneModel.from_ancestry({resolved.name_or_path!r}, layer_indices=[...])."
+            )
         config = LearngeneConfig.from_pretrained(resolved.path)
         if config.family is None:
             raise LearngeneError(f"{resolved.name_or_path}/config.json lacks the learngene fields (family, "
                                  "layer_indices, ancestry_config); was it saved by LearngeneModel.save_pretrained?")
-        check_safetensors(resolved.path, f"Learngene {resolved.name_or_path!r}")
+        what = f"Learngene {resolved.name_or_path!r}"
+        weights = check_safetensors(resolved.path, what)
+        with torch.device("meta"):
+            skeleton = cls(config)
+        expected = {key: tuple(tensor.shape) for key, tensor in skeleton.state_dict().items()}
+        check_weights_match(safetensors_shapes(weights), expected, what)
         model = super().from_pretrained(resolved.path, *model_args, config=config, use_safetensors=True, **kwargs)
         model.name_or_path = resolved.name_or_path
         model.config._name_or_path = resolved.name_or_path

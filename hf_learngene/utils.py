@@ -11,6 +11,24 @@ from pathlib import Path
 
 from torch import nn
 
+#: Model weight files (and shard indexes) a save rewrites as a set: left-overs of an earlier save (e.g. old
+#: shards) are not carried over. Other files (``training_args.bin``, plots, notes) are.
+WEIGHT_PREFIXES = ("model.", "model-", "pytorch_model", "tf_model", "flax_model")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".index.json")
+
+
+def _is_weight_file(name: str) -> bool:
+    return name.startswith(WEIGHT_PREFIXES) and name.endswith(WEIGHT_SUFFIXES)
+
+
+def _link_or_copy(source: str, destination: str) -> str:
+    """Hard-link ``source`` (cheap, even for big files); copy it where links are not possible."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+    return destination
+
 
 @contextlib.contextmanager
 def atomic_directory(target: str | os.PathLike, keep_existing: bool = True) -> Iterator[Path]:
@@ -18,7 +36,9 @@ def atomic_directory(target: str | os.PathLike, keep_existing: bool = True) -> I
 
     If the body raises (or the process dies), ``target`` keeps whatever an earlier save left there and the
     temporary directory is removed. Files already in ``target`` that the new save does not write (for
-    example a user's own notes) are carried over when ``keep_existing`` is true.
+    example a user's own notes) are carried over when ``keep_existing`` is true (hard-linked, so big
+    folders cost nothing); weight files of an earlier save (``*.safetensors``, ``*.bin``, shard indexes) are
+    not, so stale shards never mix with the new weights.
 
     Example:
         >>> import tempfile, pathlib
@@ -29,27 +49,39 @@ def atomic_directory(target: str | os.PathLike, keep_existing: bool = True) -> I
         'hello'
     """
     target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"{target} exists and is not a directory.")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    backup = None
     try:
         yield tmp
-        if target.exists() and not target.is_dir():
-            raise NotADirectoryError(f"{target} exists and is not a directory.")
         if target.exists() and keep_existing:
             for item in target.iterdir():
-                if not (tmp / item.name).exists():
-                    (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
-        backup = None
+                if (tmp / item.name).exists() or (item.is_file() and _is_weight_file(item.name)):
+                    continue
+                if item.is_dir() and not item.is_symlink():
+                    shutil.copytree(item, tmp / item.name, symlinks=True, copy_function=_link_or_copy)
+                elif item.is_symlink():
+                    os.symlink(os.readlink(item), tmp / item.name)
+                else:
+                    _link_or_copy(str(item), str(tmp / item.name))
         if target.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             backup.rmdir()
             os.replace(target, backup)
-        os.replace(tmp, target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if backup is not None and not target.exists():
+                os.replace(backup, target)  # put the earlier save back
+                backup = None
+            raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if backup is not None and backup.exists():
+            shutil.rmtree(backup, ignore_errors=True)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -7,7 +7,7 @@ blocks 0-1 in stage 0, 2-3 in stage 1, and so on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -78,6 +78,8 @@ class ResNetFamily(ArchitectureFamily):
     name = "resnet"
     model_types = ("resnet",)
     descendant_class = ResNetForImageClassification
+    #: config fields that fix the type or computation of a residual block: a descendant must keep them.
+    layer_fields: ClassVar[tuple[str, ...]] = ("layer_type", "hidden_act", "downsample_in_bottleneck")
 
     def config_from_dict(self, config_dict: dict[str, Any]) -> PreTrainedConfig:
         data = dict(config_dict)
@@ -132,6 +134,13 @@ class ResNetFamily(ArchitectureFamily):
                 f"num_random_layers={num_random_layers}: every ResNet stage needs at least one block, so stages "
                 "without inherited blocks get num_random_layers >= 1 fresh blocks."
             )
+        for key in self.layer_fields:
+            if key in options and options[key] != getattr(ancestry_config, key, None):
+                raise LearngeneError(
+                    f"The learngene layers have {key}={getattr(ancestry_config, key)!r} but the descendant was "
+                    f"asked for {key}={options[key]!r}. Inherited blocks cannot change type: drop `{key}` or "
+                    "condense a learngene from an ancestry built that way."
+                )
         data = copy_config_dict(ancestry_config)
         for key in ("model_type", "id2label", "label2id", "num_labels", "problem_type", "stage_names",
                     "out_features", "out_indices"):
@@ -169,12 +178,7 @@ class ResNetFamily(ArchitectureFamily):
                 expected = first if position == 0 else (out, out, 1)
                 got = ancestry_blocks[index].shape
                 if got != expected:
-                    raise LearngeneError(
-                        f"Channel widths do not line up: inherited block {index} (stage {stage}) maps "
-                        f"{got[0]}->{got[1]} channels at stride {got[2]}, but position {position} of the "
-                        f"descendant's stage {stage} needs {expected[0]}->{expected[1]} at stride {expected[2]}. "
-                        "Keep the ancestry's embedding_size/hidden_sizes for stages around inherited blocks."
-                    )
+                    raise LearngeneError(self._width_error(index, stage, position, got, expected, first))
                 inherited.append((index, f"{prefix}{position}."))
                 position += 1
             depths.append(position)
@@ -183,6 +187,25 @@ class ResNetFamily(ArchitectureFamily):
         order = {index: i for i, index in enumerate(layer_indices)}
         inherited.sort(key=lambda item: order[item[0]])
         return DescendantPlan(config=config, inherited=inherited, fresh=fresh)
+
+    @staticmethod
+    def _width_error(index: int, stage: int, position: int, got: tuple[int, int, int],
+                     expected: tuple[int, int, int], first: tuple[int, int, int]) -> str:
+        """Explain why inherited block ``index`` cannot sit at ``position`` of the descendant's ``stage``."""
+        head = (f"Channel widths do not line up: inherited block {index} (stage {stage}) maps {got[0]}->{got[1]} "
+                f"channels at stride {got[2]}")
+        source = "embedding_size" if stage == 0 else f"hidden_sizes[{stage - 1}]"
+        if got[1] != expected[1]:
+            return (f"{head}, but the descendant's stage {stage} is {expected[1]} channels wide "
+                    f"(hidden_sizes[{stage}]={expected[1]}). Keep hidden_sizes[{stage}]={got[1]} for a stage with "
+                    "inherited blocks.")
+        if got[0] != got[1] or got[2] != 1:  # a transition block: it can only start its stage
+            return (f"{head}, so it must start stage {stage}, but there the descendant's input has {first[0]} "
+                    f"channels at stride {first[2]} (position {position} needs {expected[0]}->{expected[1]} at "
+                    f"stride {expected[2]}). Keep {source}={got[0]} (and the ancestry's downsampling settings).")
+        return (f"{head}, but position {position} of the descendant's stage {stage} needs "
+                f"{expected[0]}->{expected[1]} at stride {expected[2]}. Keep the ancestry's embedding_size/"
+                "hidden_sizes for stages around inherited blocks.")
 
     def pseudo_descendant_config(
         self, ancestry_config: PreTrainedConfig, num_layers: int | None, num_labels: int
