@@ -18,7 +18,7 @@ from .errors import LearngeneConfigError, LearngeneError, UnsafeWeightsError, Un
 from .families import ArchitectureFamily, get_family, register_family, supported_families
 from .modeling_learngene import LearngeneModel
 from .inherit import from_learngene, save_descendant_card  # noqa: E402  isort: skip
-from .condense import CondenseConfig, CondenseResult, condense  # noqa: E402  isort: skip
+from .condensation import CondenseConfig, CondenseResult, condense  # noqa: E402  isort: skip
 
 AutoConfig.register("learngene", LearngeneConfig, exist_ok=True)
 AutoModel.register(LearngeneConfig, LearngeneModel, exist_ok=True)

@@ -78,8 +78,8 @@ class CondenseResult:
 
     def summary(self) -> str:
         """A Markdown table of the layer scores and selection."""
-        lines = [f"**{self.method}** condensing: selected layers {self.selected_layers} "
-                 f"({self.wall_time:.1f} s)", "", "| layer | score | selected in repeats |", "|---|---|---|"]
+        lines = [(f"**{self.method}** condensing: selected layers {self.selected_layers} "
+                 f"({self.wall_time:.1f} s)"), "", "| layer | score | selected in repeats |", "|---|---|---|"]
         num_layers = self.learngene.config.ancestry_num_layers
         for layer in range(num_layers):
             score = "-" if self.layer_scores is None else f"{self.layer_scores[layer]:.4f}"
@@ -112,7 +112,7 @@ class CondenseResult:
             self.learngene.save_pretrained(tmp, repo_id=repo_id)
         return Path(directory)
 
-    def push_to_hub(self, repo_id: str, **kwargs: Any):  # noqa: ANN201 - huggingface_hub.CommitInfo
+    def push_to_hub(self, repo_id: str, **kwargs: Any):
         """Upload the learngene with its scores, plots and logs (see :meth:`LearngeneModel.push_to_hub`)."""
         import tempfile
 
@@ -177,7 +177,10 @@ def condense(
                                  image_column=image_column, label_column=label_column, classes=classes, split=split,
                                  revision=dataset_revision)
     if accelerator is None:
-        accelerator = Accelerator(mixed_precision=config.mixed_precision,
+        # A multi-process launch on a machine without GPU (`accelerate launch --multi_gpu` or `torchrun`) must
+        # use the CPU backend (gloo); accelerate only picks it when told the run is on the CPU.
+        cpu_only = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+        accelerator = Accelerator(cpu=cpu_only, mixed_precision=config.mixed_precision,
                                   gradient_accumulation_steps=config.gradient_accumulation_steps,
                                   log_with=config.log_with, project_dir=config.checkpoint_dir)
     if config.log_with:

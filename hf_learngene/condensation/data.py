@@ -107,14 +107,14 @@ def prepare_condense_data(
                                  f"Pass {arg}=... naming the right column.")
     class_list = parse_class_spec(classes) if classes is not None else None
     if class_list is None:
-        present = sorted(set(int(v) for v in dataset[label_column]))
+        present = sorted({int(v) for v in dataset[label_column]})
         ds = select_classes(dataset, present, label_column=label_column) if present != list(range(len(present))) \
             else dataset
     else:
         ds = select_classes(dataset, class_list, label_column=label_column)
         present = class_list
     labels = np.asarray(ds[label_column], dtype=np.int64)
-    num_classes = int(len(set(labels.tolist())))
+    num_classes = len(set(labels.tolist()))
     if num_classes < 2:
         raise LearngeneError(f"Condensing needs images of at least 2 classes, got {num_classes} "
                              f"(classes={class_list}). Pick more classes with classes=...")
@@ -126,7 +126,7 @@ def prepare_condense_data(
     train_idx, meta_idx = [], []
     for c, idx in per_class.items():
         idx = rng.permutation(idx)
-        n_meta = int(math.floor(len(idx) * config.meta_fraction + 0.5))
+        n_meta = math.floor(len(idx) * config.meta_fraction + 0.5)
         n_meta = min(max(n_meta, 1), len(idx) - 1)
         if len(idx) < 2:
             raise LearngeneError(f"Class {present[c] if c < len(present) else c} has {len(idx)} image(s): the D / "

@@ -43,11 +43,15 @@ class CondenseConfig:
         meta_init_std: standard deviation of the meta FC weights at initialisation.
         image_size, image_mean, image_std: preprocessing when the ancestry has no image processor.
         max_images: cap on the condense images used (``None``: all), drawn per class, seeded.
-        heuristic_num_tasks, heuristic_n_way, heuristic_steps_per_task, heuristic_learning_rate,
-        heuristic_batch_size: Heur-Learngene's task sequence: a copy of the ancestry is fine-tuned on
-            ``heuristic_num_tasks`` tasks of ``heuristic_n_way`` condense classes, for the given steps each.
-        gradient_accumulation_steps, mixed_precision: forwarded to ``accelerate.Accelerator``.
-        checkpoint_dir: where to checkpoint (``None``: no checkpoints); ``checkpoint_every`` steps.
+        heuristic_num_tasks: Heur-Learngene fine-tunes a copy of the ancestry on this many tasks.
+        heuristic_n_way: classes per Heur-Learngene task (drawn from the condense classes).
+        heuristic_steps_per_task: fine-tuning steps per Heur-Learngene task.
+        heuristic_learning_rate: learning rate of the Heur-Learngene fine-tuning (AdamW).
+        heuristic_batch_size: batch size of the Heur-Learngene fine-tuning (per process).
+        gradient_accumulation_steps: forwarded to ``accelerate.Accelerator``.
+        mixed_precision: ``"no"``, ``"fp16"`` or ``"bf16"``, forwarded to ``accelerate.Accelerator``.
+        checkpoint_dir: where to checkpoint and resume from (``None``: no checkpoints).
+        checkpoint_every: iterations between checkpoints.
         resume: continue from checkpoints in ``checkpoint_dir`` when present.
         log_every: steps between entries of the JSON log (losses every step are averaged over the window).
         seed: base seed; repeat ``r`` uses ``seed + r``.

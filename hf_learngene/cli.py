@@ -1,0 +1,167 @@
+"""The ``learngene`` command line: ``learngene condense ...`` and ``learngene demo``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import re
+import sys
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from .condensation.config import CondenseConfig
+
+_SKIP_FIELDS = {"extra", "progress", "resume", "layer_indices", "pair_set", "image_mean", "image_std", "method"}
+
+
+def _field_help() -> dict[str, str]:
+    """Per-field help parsed from the ``Args:`` section of :class:`CondenseConfig`'s docstring."""
+    doc = inspect.getdoc(CondenseConfig) or ""
+    helps: dict[str, str] = {}
+    current: list[str] = []
+    text = ""
+    for line in doc.split("Args:", 1)[-1].splitlines():
+        match = re.match(r"^\s{4}([a-z_, ]+):\s*(.*)$", line)
+        if match:
+            for name in current:
+                helps[name] = text.strip()
+            current = [n.strip() for n in match.group(1).split(",")]
+            text = match.group(2)
+        elif line.strip():
+            text += " " + line.strip()
+    for name in current:
+        helps[name] = text.strip()
+    return helps
+
+
+def _float_list(value: str) -> list[float]:
+    return [float(v) for v in value.split(",")]
+
+
+def _int_list(value: str) -> list[int]:
+    from .data import parse_class_spec
+
+    return parse_class_spec(value)
+
+
+def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "condense",
+        help="Condense an ancestry into a learngene (Auto-Learngene, Heur-Learngene or manual).",
+        description="Condense an ancestry (a local checkpoint folder or a Hub id) into a learngene and write it, "
+        "with its scores, plots and log, to --output (ready for the Hub).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--ancestry", required=True, help="ancestry: a local checkpoint folder or a Hub model id")
+    parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit sha) of the ancestry")
+    parser.add_argument("--dataset", default=None,
+                        help="condense data: a local dataset folder or a Hub dataset id (default: "
+                        "$LEARNGENE_DATASET or ../shared/datasets/mini-imagenet); not needed for --method manual")
+    parser.add_argument("--dataset-revision", default=None, help="Hub revision of the dataset")
+    parser.add_argument("--split", default="train", help="dataset split to condense on")
+    parser.add_argument("--classes", default=None, help="labels to condense on, e.g. '64-79' or '1,2,5-9'")
+    parser.add_argument("--image-column", default="image", help="name of the image column")
+    parser.add_argument("--label-column", default="label", help="name of the label column")
+    parser.add_argument("--output", required=True, help="output folder for the learngene and its reports")
+    parser.add_argument("--method", default="auto", choices=["auto", "heuristic", "manual"],
+                        help="auto: Auto-Learngene (meta-network, paper Alg. 1); heuristic: Heur-Learngene "
+                        "(gradient stability); manual: keep --layer-indices")
+    parser.add_argument("--layer-indices", type=_int_list, default=None,
+                        help="layers to keep with --method manual, e.g. '0-5' or '0,1,6,7'")
+    parser.add_argument("--pair-set", default="all",
+                        help="candidate pairs R: 'all' or a JSON list of [l, k] pairs, e.g. '[[0,0],[1,0]]'")
+    parser.add_argument("--image-mean", type=_float_list, default=None, help="normalisation mean, e.g. 0.5,0.5,0.5")
+    parser.add_argument("--image-std", type=_float_list, default=None, help="normalisation std, e.g. 0.5,0.5,0.5")
+    parser.add_argument("--no-resume", action="store_true", help="ignore checkpoints in --checkpoint-dir")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    helps = _field_help()
+    hints = typing.get_type_hints(CondenseConfig)
+    for f in dataclasses.fields(CondenseConfig):
+        if f.name in _SKIP_FIELDS:
+            continue
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        base = next((a for a in args if a is not type(None)), hint) if args else hint
+        kind = {int: int, float: float, str: str, bool: bool}.get(base, str)
+        flag = "--" + f.name.replace("_", "-")
+        if kind is bool:
+            parser.add_argument(flag, type=lambda v: v.lower() in ("1", "true", "yes"), default=f.default,
+                                help=helps.get(f.name, ""))
+        else:
+            parser.add_argument(flag, type=kind, default=f.default, help=helps.get(f.name, ""))
+    parser.add_argument("--push-to-hub", default=None, metavar="REPO", help="also upload the learngene to this repo")
+    parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    parser.add_argument("--token", default=None, help="Hub token (default: the logged-in token / $HF_TOKEN)")
+    parser.set_defaults(func=_run_condense)
+
+
+def _run_condense(args: argparse.Namespace) -> int:
+    from .condensation import condense
+    from .data import default_dataset_path
+
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(CondenseConfig):
+        if f.name in _SKIP_FIELDS:
+            continue
+        values[f.name] = getattr(args, f.name)
+    pair_set = args.pair_set if args.pair_set == "all" else json.loads(args.pair_set)
+    config = CondenseConfig(method=args.method, layer_indices=args.layer_indices, pair_set=pair_set,
+                            image_mean=args.image_mean, image_std=args.image_std, resume=not args.no_resume,
+                            progress=not args.no_progress, **values)
+    dataset = args.dataset
+    if dataset is None and config.method != "manual":
+        dataset = default_dataset_path()
+    result = condense(args.ancestry, dataset, config, image_column=args.image_column, label_column=args.label_column,
+                      classes=args.classes, split=args.split, revision=args.revision,
+                      dataset_revision=args.dataset_revision, token=args.token)
+    output = result.save(args.output, repo_id=args.push_to_hub)
+    print(result.summary())
+    if result.images_per_second:
+        print(f"\nThroughput: {result.images_per_second:.1f} images/s; wall time {result.wall_time:.1f} s")
+    print(f"\nLearngene written to {output.resolve()}")
+    if args.push_to_hub:
+        commit = result.push_to_hub(args.push_to_hub, private=args.private, token=args.token)
+        print(f"Pushed to {args.push_to_hub} at commit {commit.oid}")
+    else:
+        print(f"Share it: learngene condense ... --push-to-hub user/name, or in Python "
+              f"LearngeneModel.from_pretrained({str(output)!r}).push_to_hub('user/name')")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``learngene`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="learngene",
+        description="Learngene for Hugging Face: condense an ancestry model into a learngene, inherit it into "
+        "descendants, and reproduce the paper.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_condense_parser(sub)
+    try:
+        from .demo import add_demo_parser
+    except ImportError:  # the demo module is optional while the library is being assembled
+        add_demo_parser = None
+    if add_demo_parser is not None:
+        add_demo_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``learngene`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .errors import LearngeneError
+
+    try:
+        return int(args.func(args) or 0)
+    except LearngeneError as err:
+        print(f"learngene {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
