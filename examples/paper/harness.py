@@ -1,0 +1,1210 @@
+"""Reproduce the Learngene paper's descendant experiments (Table 2, Fig. 3, Fig. 4, Fig. 5) with hf_learngene.
+
+Reusable pieces (a demo can import this module: ``examples/paper`` on ``sys.path``, then ``import harness``):
+
+* :data:`PROFILES` / :func:`get_profile` - ``smoke`` (tiny random ancestries + synthetic images, seconds),
+  ``cpu`` (about 4 h on 2 CPU cores), ``paper`` (the paper's settings, for a GPU);
+* :class:`Context` - dataset, ancestries and learngenes of one session (all loaded lazily and cached);
+* :func:`get_learngene` - condense (``auto`` / ``heuristic``) once per configuration, cached on disk under the work
+  directory (weights) and ``<output>/runs/condense-<key>.json`` (metadata, committed);
+* :class:`RunSpec` / :func:`run_one` - one descendant training; its result is cached as
+  ``<output>/runs/<key>.json`` (key = hash of the full configuration), so a rerun skips finished runs;
+* :func:`plan_runs`, :func:`run_experiments` - the runs each experiment needs (shared runs are deduplicated:
+  Fig. 3 reuses the Table 2 runs, Fig. 5 reuses the Table 2 runs at the Table 2 sample size) and running them;
+* :func:`summarize_table2`, :func:`summarize_fig3`, :func:`summarize_fig4`, :func:`summarize_fig5` - write
+  ``<output>/<profile>/<experiment>.{json,md,png}``;
+* :func:`estimate_runtime` - measure training throughput for a few steps and extrapolate the remaining runs.
+
+Methods: ``scratch`` (From-Scratch), ``distill`` (Feature Distillation, paper [26]), ``heur`` (Heur-Learngene) and
+``auto`` (Auto-Learngene). All descendants of one family share the Auto-Learngene descendant's architecture (ViT: the
+learngene's layers; ResNet-18 ancestry -> ResNet-12-like descendant); a Heur-Learngene ViT descendant with fewer
+layers than Auto's is padded with fresh layers to the same depth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+
+import hf_learngene
+from hf_learngene import LearngeneModel, get_family
+from hf_learngene.data import (
+    MINI_IMAGENET_SPLIT,
+    ImageTransform,
+    collate_fn,
+    default_dataset_path,
+    format_class_spec,
+    load_image_dataset,
+    make_task,
+)
+from hf_learngene.utils import count_parameters
+
+_EXAMPLES = Path(__file__).resolve().parent.parent
+if str(_EXAMPLES) not in sys.path:
+    sys.path.insert(0, str(_EXAMPLES))
+import finetune_descendant as ft
+
+logger = logging.getLogger("paper_harness")
+
+EXPERIMENTS = ("table2", "fig3", "fig4", "fig5")
+FAMILIES = ("vit", "resnet")
+METHODS = ("scratch", "distill", "heur", "auto")
+METHOD_LABELS = {
+    "scratch": "From-Scratch",
+    "distill": "Feature Distillation",
+    "heur": "Heur-Learngene",
+    "auto": "Auto-Learngene",
+}
+METHOD_COLORS = {"scratch": "tab:gray", "distill": "tab:orange", "heur": "tab:blue", "auto": "tab:red"}
+FAMILY_LABELS = {"vit": "ViT", "resnet": "ResNet"}
+CONDENSE_METHOD = {"auto": "auto", "heur": "heuristic"}
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WORK_DIR = REPO_ROOT / "outputs" / "paper"
+DEFAULT_ANCESTRIES = {"vit": REPO_ROOT / "outputs" / "ancestry" / "vit",
+                      "resnet": REPO_ROOT / "outputs" / "ancestry" / "resnet18"}
+SMOKE_DATASET = "synthetic-smoke-v1"
+
+
+# --------------------------------------------------------------------------------------------------
+# Profiles
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FamilyHParams:
+    """Descendant training hyperparameters of one family (and its Fig. 4 grid)."""
+
+    learning_rate: float
+    weight_decay: float
+    optim: str = "adamw_torch"
+    optim_args: str | None = None
+    lr_scheduler_type: str = "cosine"
+    warmup: float = 0.05
+    grid_learning_rates: tuple[float, ...] = ()
+    grid_weight_decays: tuple[float, ...] = ()
+
+
+VIT_HP = FamilyHParams(2e-4, 0.05, grid_learning_rates=(1e-5, 1e-4, 5e-4), grid_weight_decays=(0.0, 0.05))
+RESNET_HP = FamilyHParams(0.05, 5e-4, optim="sgd", optim_args="momentum=0.9", warmup=0.0,
+                          grid_learning_rates=(0.01, 0.05, 0.1), grid_weight_decays=(5e-4, 5e-3))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one experiment profile."""
+
+    name: str
+    description: str
+    n_way: int = 5
+    # Table 2 / Fig. 3
+    num_tasks: int = 3
+    samples_per_class: int = 100
+    epochs: int = 20
+    batch_size: int = 16
+    eval_per_class: int | None = None
+    # Fig. 4
+    fig4_samples_per_class: int = 50
+    fig4_num_tasks: int = 1
+    fig4_methods: tuple[str, ...] = ("scratch", "auto")
+    # Fig. 5
+    fig5_samples: tuple[int, ...] = (10, 20, 50, 100, 200)
+    fig5_num_tasks: int = 1
+    fig5_methods: tuple[str, ...] = ("scratch", "auto")
+    # descendants / condensing
+    image_size: int | None = None  # None: the ancestry's (ViT) or 84
+    hparams: dict[str, FamilyHParams] = field(default_factory=lambda: {"vit": VIT_HP, "resnet": RESNET_HP})
+    condense: dict[str, Any] = field(default_factory=dict)
+    distill_weight: float = 1.0
+    synthetic: bool = False
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="Tiny random ancestries built in-process and a synthetic 16x16 dataset; runs in seconds.",
+        num_tasks=2, samples_per_class=4, epochs=2, batch_size=8, eval_per_class=None,
+        fig4_samples_per_class=4, fig4_num_tasks=1,
+        fig5_samples=(2, 4), fig5_num_tasks=1,
+        image_size=16,
+        hparams={
+            "vit": FamilyHParams(1e-3, 0.05, grid_learning_rates=(1e-3, 1e-2), grid_weight_decays=(0.05,)),
+            "resnet": FamilyHParams(0.05, 5e-4, optim="sgd", optim_args="momentum=0.9", warmup=0.0,
+                                    grid_learning_rates=(0.05, 0.1), grid_weight_decays=(5e-4,)),
+        },
+        condense={"num_repeats": 1, "max_iterations": 6, "batch_size": 8, "meta_batch_size": 4,
+                  "heuristic_num_tasks": 2, "heuristic_steps_per_task": 3, "heuristic_batch_size": 8},
+        synthetic=True,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="Sized for about 4 h on 2 CPU cores: 3 tasks x 100 samples/class x 20 epochs for Table 2, "
+        "eval on 40 test images/class per epoch, Fig. 4 3x2 grid at 50 samples/class, Fig. 5 10-200 samples/class.",
+        num_tasks=3, samples_per_class=100, epochs=20, batch_size=16, eval_per_class=40,
+        fig4_samples_per_class=50, fig4_num_tasks=1,
+        fig5_samples=(10, 20, 50, 100, 200), fig5_num_tasks=1,
+        condense={"num_repeats": 2, "epochs": 2, "batch_size": 32},
+    ),
+    "paper": Profile(
+        name="paper",
+        description="The paper's settings (GPU): 5 tasks x 500 samples/class x 50 epochs, batch 16, full test set; "
+        "Fig. 4 at 50 samples/class; Fig. 5 10-500 samples/class; all with 5 tasks.",
+        num_tasks=5, samples_per_class=500, epochs=50, batch_size=16, eval_per_class=None,
+        fig4_samples_per_class=50, fig4_num_tasks=5,
+        fig5_samples=(10, 20, 50, 100, 200, 500), fig5_num_tasks=5, fig5_methods=METHODS,
+        hparams={
+            "vit": FamilyHParams(1e-4, 0.05, grid_learning_rates=(1e-6, 5e-6, 1e-5, 5e-5, 1e-4),
+                                 grid_weight_decays=(0.0, 0.05, 0.1)),
+            "resnet": FamilyHParams(0.05, 5e-4, optim="sgd", optim_args="momentum=0.9", warmup=0.0,
+                                    grid_learning_rates=(0.001, 0.01, 0.05, 0.1),
+                                    grid_weight_decays=(5e-4, 1e-3, 5e-3)),
+        },
+        condense={},
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name`` (``smoke``, ``cpu`` or ``paper``)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"Unknown profile {name!r}; choose from {', '.join(PROFILES)}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Small utilities
+# --------------------------------------------------------------------------------------------------
+def _hash(obj: Any, n: int = 16) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def versions() -> dict[str, str]:
+    """Library versions recorded with every result."""
+    return {"hf_learngene": hf_learngene.__version__, "torch": torch.__version__,
+            "transformers": transformers.__version__, "python": platform.python_version()}
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 (16 hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def _pct(mean: float, std: float | None = None) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None and not math.isnan(std) else "")
+
+
+# --------------------------------------------------------------------------------------------------
+# Smoke-profile assets: synthetic dataset + tiny random ancestries
+# --------------------------------------------------------------------------------------------------
+def synthetic_dataset(num_classes: int = 100, classes: Iterable[int] = range(64, 100), train_per_class: int = 6,
+                      test_per_class: int = 4, size: int = 16, seed: int = 0) -> Any:
+    """A small DatasetDict of PNG images whose colour pattern depends on the class (learnable), labels 0..99.
+
+    Only ``classes`` have rows (the condense and descendant classes by default).
+    """
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(seed)
+    names = [f"class{c:03d}" for c in range(num_classes)]
+    proto = rng.integers(0, 256, size=(num_classes, 2, 3))
+    splits = {}
+    for split, per_class in (("train", train_per_class), ("test", test_per_class)):
+        images, labels = [], []
+        for c in classes:
+            for _ in range(per_class):
+                arr = np.empty((size, size, 3), dtype=np.float64)
+                arr[: size // 2] = proto[c, 0]
+                arr[size // 2:] = proto[c, 1]
+                arr += rng.normal(0, 30, size=arr.shape)
+                buf = io.BytesIO()
+                PILImage.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, format="PNG")
+                images.append({"bytes": buf.getvalue(), "path": None})
+                labels.append(int(c))
+        feats = Features({"image": Image(), "label": ClassLabel(names=names)})
+        splits[split] = Dataset.from_dict({"image": images, "label": labels}, features=feats)
+    return DatasetDict(splits)
+
+
+def tiny_ancestry(family: str, image_size: int = 16, num_labels: int = 64, seed: int = 0) -> Any:
+    """A tiny randomly initialised ancestry (ViT: 4 layers of width 32; ResNet: ResNet-18 layout, widths 8-32)."""
+    from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, ViTForImageClassification
+
+    torch.manual_seed(seed)
+    if family == "vit":
+        config = ViTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                           image_size=image_size, patch_size=4, num_labels=num_labels)
+        return ViTForImageClassification(config).eval()
+    if family == "resnet":
+        config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 16, 32], depths=[2, 2, 2, 2],
+                              num_labels=num_labels)
+        return ResNetForImageClassification(config).eval()
+    raise ValueError(f"Unknown family {family!r}")
+
+
+def fallback_layers(family: str, method: str, num_layers: int) -> list[int]:
+    """Layers used when ``hf_learngene.condense`` is not installed (smoke profile only; recorded as a fallback).
+
+    Auto: ViT lower half, ResNet first and last two blocks (the paper's Sec. 5.1 finding); heuristic: ViT every other
+    layer of the lower 3/4, ResNet first and last block.
+    """
+    if family == "resnet":
+        return [0, 1, num_layers - 2, num_layers - 1] if method == "auto" else [0, num_layers - 1]
+    if method == "auto":
+        return list(range(max(1, num_layers // 2)))
+    return list(range(0, max(1, (3 * num_layers) // 4), 2))
+
+
+# --------------------------------------------------------------------------------------------------
+# Context: dataset, ancestries and learngenes of one session
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Context:
+    """Everything the runs of one session share; heavy objects are loaded on first use and kept.
+
+    Args:
+        profile: a :class:`Profile`.
+        output: results folder (``<output>/runs`` holds the per-run JSON cache).
+        work_dir: folder for large generated artefacts (learngene weights, trainer scratch), not committed.
+        dataset: local path or Hub id (default :func:`hf_learngene.data.default_dataset_path`); ignored by ``smoke``.
+        ancestries: ``{"vit": dir, "resnet": dir}`` (default ``outputs/ancestry/{vit,resnet18}``); ignored by ``smoke``.
+        allow_condense_fallback: use :func:`fallback_layers` when ``hf_learngene.condense`` is missing or selects
+            nothing (default: only for the smoke profile).
+        fixed_layers: skip condensing and use :func:`fallback_layers` (quick tests and demos; recorded as a fallback
+            in the condense metadata and part of the learngene key).
+        progress: show progress bars (also while condensing).
+    """
+
+    profile: Profile
+    output: Path = DEFAULT_OUTPUT
+    work_dir: Path = DEFAULT_WORK_DIR
+    dataset: str | None = None
+    ancestries: dict[str, str | Path] = field(default_factory=dict)
+    allow_condense_fallback: bool | None = None
+    fixed_layers: bool = False
+    progress: bool = True
+    _raw: Any = field(default=None, init=False, repr=False)
+    _ancestry_models: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _ancestry_fp: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _learngenes: dict[tuple[str, str], LearngeneModel] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.output = Path(self.output)
+        self.work_dir = Path(self.work_dir)
+        if self.allow_condense_fallback is None:
+            self.allow_condense_fallback = self.profile.synthetic
+
+    # ---- paths
+    @property
+    def runs_dir(self) -> Path:
+        return self.output / "runs"
+
+    @property
+    def profile_dir(self) -> Path:
+        return self.output / self.profile.name
+
+    # ---- dataset
+    @property
+    def dataset_id(self) -> str:
+        """Stable identifier of the dataset (used in cache keys)."""
+        if self.profile.synthetic:
+            return SMOKE_DATASET
+        if self.dataset is None:
+            return "default:" + Path(default_dataset_path()).name
+        return Path(self.dataset).name if Path(self.dataset).is_dir() else str(self.dataset)
+
+    @property
+    def raw(self) -> Any:
+        if self._raw is None:
+            self._raw = synthetic_dataset() if self.profile.synthetic else load_image_dataset(self.dataset)
+        return self._raw
+
+    # ---- ancestries
+    def ancestry_path(self, family: str) -> Path:
+        if self.profile.synthetic:
+            path = self.work_dir / "smoke" / "ancestry" / family
+            if not (path / "config.json").exists():
+                tiny_ancestry(family, image_size=self.profile.image_size or 16).save_pretrained(path)
+            return path
+        path = Path(self.ancestries.get(family) or DEFAULT_ANCESTRIES[family])
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"No {family} ancestry at {path}: train one with examples/train_ancestry.py or pass "
+                f"--ancestry_{family} DIR."
+            )
+        return path
+
+    def ancestry_fingerprint(self, family: str) -> str:
+        if family not in self._ancestry_fp:
+            path = self.ancestry_path(family)
+            weights = sorted(path.glob("*.safetensors"))
+            self._ancestry_fp[family] = "+".join(file_fingerprint(w) for w in weights) or _hash(str(path))
+        return self._ancestry_fp[family]
+
+    def ancestry(self, family: str) -> Any:
+        if family not in self._ancestry_models:
+            from hf_learngene.hub import load_ancestry
+
+            self._ancestry_models[family] = load_ancestry(self.ancestry_path(family)).model.eval()
+        return self._ancestry_models[family]
+
+    def image_size(self, family: str) -> int:
+        if self.profile.image_size is not None:
+            return self.profile.image_size
+        size = getattr(self.ancestry(family).config, "image_size", None) if family == "vit" else None
+        return int(size[0] if isinstance(size, (list, tuple)) else size) if size else 84
+
+    def transform(self, family: str) -> ImageTransform:
+        """Training transform: the ancestry's image processor when it has one, else ImageNet statistics."""
+        path = self.ancestry_path(family)
+        size = self.image_size(family)
+        if (path / "preprocessor_config.json").exists():
+            tf = ImageTransform.from_processor(path, train=True)
+            if tf.size == (size, size):
+                return tf
+        return ImageTransform(size=size, train=True)
+
+    # ---- learngenes
+    def condense_settings(self, family: str, method: str) -> dict[str, Any]:
+        settings = {"method": CONDENSE_METHOD[method], "seed": 0,
+                    "classes": format_class_spec(MINI_IMAGENET_SPLIT.condense), "dataset": self.dataset_id,
+                    "ancestry": self.ancestry_fingerprint(family), **self.profile.condense}
+        if self.fixed_layers:
+            settings["fixed_layers"] = True
+        return settings
+
+    def learngene_key(self, family: str, method: str) -> str:
+        return f"{family}-{method}-{_hash(self.condense_settings(family, method), 12)}"
+
+    def learngene(self, family: str, method: str) -> LearngeneModel:
+        key = (family, method)
+        if key not in self._learngenes:
+            self._learngenes[key] = get_learngene(method, family, self)
+        return self._learngenes[key]
+
+    def condense_meta(self, family: str, method: str) -> dict[str, Any] | None:
+        path = self.runs_dir / f"condense-{self.learngene_key(family, method)}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+def _condense_api() -> tuple[Any, Any] | None:
+    try:
+        from hf_learngene import CondenseConfig, condense
+    except ImportError:
+        return None
+    return CondenseConfig, condense
+
+
+def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
+    """The ``method`` (``"auto"`` / ``"heur"``) learngene of ``family``, condensed once and cached on disk.
+
+    The learngene is saved in ``<work_dir>/learngenes/<key>`` and its metadata (selected layers, scores, condensing
+    wall time, settings) in ``<output>/runs/condense-<key>.json``; the key hashes the ancestry's weights, the dataset,
+    the condense classes and the profile's condense settings. Calls :func:`hf_learngene.condense`; only with
+    ``ctx.allow_condense_fallback`` (smoke profile) a missing ``condense`` falls back to :func:`fallback_layers`.
+    """
+    key = ctx.learngene_key(family, method)
+    folder = ctx.work_dir / "learngenes" / key
+    meta_path = ctx.runs_dir / f"condense-{key}.json"
+    if (folder / "config.json").exists() and meta_path.exists():
+        return LearngeneModel.from_pretrained(folder)
+    settings = ctx.condense_settings(family, method)
+    ancestry = ctx.ancestry(family)
+    api = None if ctx.fixed_layers else _condense_api()
+    start = time.time()
+    meta: dict[str, Any]
+    learngene = None
+    if ctx.fixed_layers:
+        fallback_reason = "fixed_layers=True (condensing skipped)"
+    elif api is not None:
+        CondenseConfig, condense = api
+        kwargs: dict[str, Any] = {"method": CONDENSE_METHOD[method], "seed": 0, "progress": ctx.progress,
+                                  **ctx.profile.condense}
+        if ctx.profile.image_size is not None:
+            kwargs["image_size"] = ctx.profile.image_size
+        if dataclasses.is_dataclass(CondenseConfig):
+            known = {f.name for f in dataclasses.fields(CondenseConfig)}
+            dropped = sorted(set(kwargs) - known)
+            if dropped:
+                logger.warning("CondenseConfig has no field(s) %s; ignoring them", dropped)
+            kwargs = {k: v for k, v in kwargs.items() if k in known}
+        config = CondenseConfig(**kwargs)
+        logger.info("Condensing the %s learngene (%s) of %s ...", method, CONDENSE_METHOD[method], family)
+        try:
+            result = condense(str(ctx.ancestry_path(family)), ctx.raw, config, image_column="image",
+                              label_column="label", classes=list(MINI_IMAGENET_SPLIT.condense), split="train")
+        except hf_learngene.LearngeneError as err:
+            if not ctx.allow_condense_fallback:
+                raise
+            fallback_reason = f"condense failed: {err}"
+        else:
+            fallback_reason = None
+            learngene = result.learngene
+            if hasattr(result, "save"):
+                result.save(folder)  # learngene + scores.json + score plots
+            else:
+                learngene.save_pretrained(folder)
+            meta = {
+                "selected_layers": [int(i) for i in result.selected_layers],
+                "layer_scores": _to_list(getattr(result, "layer_scores", None)),
+                "pair_scores": _to_list(getattr(result, "pair_scores", None)),
+                "wall_time_s": float(getattr(result, "wall_time", time.time() - start)),
+                "fallback": False,
+                "condense_config": _config_dict(config),
+            }
+    else:
+        fallback_reason = "hf_learngene.condense is not installed"
+        if not ctx.allow_condense_fallback:
+            raise ImportError(
+                "hf_learngene.condense is not available: the auto/heuristic learngenes need it (only the smoke "
+                "profile may fall back to fixed layers)."
+            )
+    if learngene is None:  # smoke-profile fallback only
+        fam = get_family(family)
+        layers = fallback_layers(family, method, fam.num_layers(ancestry.config))
+        if not ctx.fixed_layers:
+            warnings.warn(f"{fallback_reason}: using fixed layers {layers} for the {method} learngene (fallback)",
+                          stacklevel=2)
+        learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=layers, selection_method="manual")
+        learngene.save_pretrained(folder)
+        meta = {"selected_layers": layers, "layer_scores": None, "pair_scores": None,
+                "wall_time_s": time.time() - start, "fallback": True, "fallback_reason": fallback_reason,
+                "condense_config": None}
+    meta.update({
+        "key": key, "family": family, "method": method, "settings": settings,
+        "num_parameters": count_parameters(learngene),
+        "ancestry_num_parameters": count_parameters(ancestry),
+        "ancestry_path": str(ctx.ancestry_path(family)),
+        "versions": versions(), "created": _now(),
+    })
+    _write_json(meta_path, meta)
+    return LearngeneModel.from_pretrained(folder)
+
+
+def _to_list(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _to_list(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_list(v) for v in value]
+    return value
+
+
+def _config_dict(config: Any) -> Any:
+    if dataclasses.is_dataclass(config):
+        return _to_list(asdict(config))
+    if hasattr(config, "to_dict"):
+        return _to_list(config.to_dict())
+    return str(config)
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one descendant training (its hash is the cache key)."""
+
+    family: str
+    method: str
+    task_seed: int
+    samples_per_class: int
+    n_way: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    optim: str
+    optim_args: str | None
+    lr_scheduler_type: str
+    warmup: float
+    image_size: int | None
+    eval_per_class: int | None
+    distill_weight: float
+    classes: str
+    dataset: str
+    ancestry: str
+    learngene: str
+    profile: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.family}-{self.method}-{_hash(asdict(self))}"
+
+    @property
+    def seed(self) -> int:
+        """Seed of the fresh weights and of the training loop (shared by all methods on a task)."""
+        return self.task_seed
+
+
+def make_spec(ctx: Context, family: str, method: str, task_seed: int, samples_per_class: int,
+              learning_rate: float | None = None, weight_decay: float | None = None) -> RunSpec:
+    """The :class:`RunSpec` of ``method`` on task ``task_seed`` with the profile's settings (optionally other lr/wd)."""
+    profile = ctx.profile
+    hp = profile.hparams[family]
+    learngene_method = "heur" if method == "heur" else "auto"  # scratch/distill copy Auto's architecture
+    return RunSpec(
+        family=family, method=method, task_seed=int(task_seed), samples_per_class=int(samples_per_class),
+        n_way=profile.n_way, epochs=profile.epochs, batch_size=profile.batch_size,
+        learning_rate=float(hp.learning_rate if learning_rate is None else learning_rate),
+        weight_decay=float(hp.weight_decay if weight_decay is None else weight_decay),
+        optim=hp.optim, optim_args=hp.optim_args, lr_scheduler_type=hp.lr_scheduler_type, warmup=hp.warmup,
+        image_size=profile.image_size, eval_per_class=profile.eval_per_class,
+        distill_weight=profile.distill_weight if method == "distill" else 0.0,
+        classes=format_class_spec(MINI_IMAGENET_SPLIT.descendant), dataset=ctx.dataset_id,
+        ancestry=ctx.ancestry_fingerprint(family), learngene=ctx.learngene_key(family, learngene_method),
+        profile=profile.name,
+    )
+
+
+@contextlib.contextmanager
+def _no_datasets_progress() -> Any:
+    import datasets
+
+    enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if enabled:
+            datasets.enable_progress_bars()
+
+
+def run_path(ctx: Context, spec: RunSpec) -> Path:
+    return ctx.runs_dir / f"{spec.key}.json"
+
+
+def load_run(ctx: Context, spec: RunSpec) -> dict[str, Any] | None:
+    path = run_path(ctx, spec)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def training_arguments(spec: RunSpec, output_dir: Path) -> transformers.TrainingArguments:
+    """``TrainingArguments`` of a run: per-epoch eval and logging, no checkpoints, no reporting."""
+    return transformers.TrainingArguments(
+        output_dir=str(output_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
+        per_device_eval_batch_size=128, learning_rate=spec.learning_rate, weight_decay=spec.weight_decay,
+        optim=spec.optim, optim_args=spec.optim_args, lr_scheduler_type=spec.lr_scheduler_type,
+        warmup_steps=spec.warmup, eval_strategy="epoch", logging_strategy="epoch", save_strategy="no",
+        report_to=[], remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), seed=spec.seed,
+        data_seed=spec.seed, disable_tqdm=True, dataloader_num_workers=0,
+    )
+
+
+def build_run_model(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
+    """The descendant of ``spec.method`` for ``task`` and the extra training kwargs (teacher for distillation)."""
+    auto = ctx.learngene(spec.family, "auto")
+    size = ctx.image_size(spec.family)
+    labels = {"id2label": task.id2label, "label2id": task.label2id, "image_size": size, "seed": spec.seed}
+    extra: dict[str, Any] = {}
+    if spec.method == "auto":
+        model = ft.build_descendant("learngene", auto, **labels)
+    elif spec.method == "heur":
+        heur = ctx.learngene(spec.family, "heur")
+        pad = None
+        if spec.family != "resnet":  # same depth as Auto's descendant
+            pad = max(0, len(auto.config.layer_indices) - len(heur.config.layer_indices)) or None
+        model = ft.build_descendant("learngene", heur, num_random_layers=pad, **labels)
+        extra["num_random_layers"] = pad
+    elif spec.method in ("scratch", "distill"):
+        model = ft.build_descendant("scratch", auto, **labels)
+        if spec.method == "distill":
+            extra.update(teacher=ctx.ancestry(spec.family), learngene=auto, distill_weight=spec.distill_weight)
+    else:
+        raise ValueError(f"Unknown method {spec.method!r}")
+    return model, extra
+
+
+def run_one(ctx: Context, spec: RunSpec, force: bool = False) -> dict[str, Any]:
+    """Train one descendant (or return its cached result) and cache the result as ``<output>/runs/<key>.json``."""
+    if not force:
+        cached = load_run(ctx, spec)
+        if cached is not None:
+            return cached
+    transformers.set_seed(spec.seed)
+    raw = ctx.raw
+    with _no_datasets_progress():
+        task = make_task(raw["train"], raw["test"], spec.classes, n_way=spec.n_way,
+                         samples_per_class=spec.samples_per_class, seed=spec.task_seed)
+    model, extra = build_run_model(ctx, spec, task)
+    pad = extra.pop("num_random_layers", None)
+    scratch = ctx.work_dir / "trainer" / spec.key
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = ft.finetune(model, task, training_arguments(spec, scratch), transform=ctx.transform(spec.family),
+                             eval_per_class=spec.eval_per_class, quiet=True, **extra)
+    shutil.rmtree(scratch, ignore_errors=True)
+    result.pop("trainer")
+    learngene = ctx.learngene(spec.family, "heur" if spec.method == "heur" else "auto")
+    record = {
+        "key": spec.key,
+        "spec": asdict(spec),
+        "task_classes": task.classes,
+        "seed": spec.seed,
+        "result": result,
+        "learngene_layers": list(learngene.config.layer_indices),
+        "descendant_depths": getattr(model.config, "depths", None) or getattr(model.config, "num_hidden_layers", None),
+        "num_random_layers": pad,
+        "ancestry_num_parameters": count_parameters(ctx.ancestry(spec.family)),
+        "num_threads": torch.get_num_threads(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "versions": versions(),
+        "finished": _now(),
+    }
+    _write_json(run_path(ctx, spec), record)
+    return record
+
+
+# --------------------------------------------------------------------------------------------------
+# Experiment plans
+# --------------------------------------------------------------------------------------------------
+def table2_specs(ctx: Context, family: str) -> list[RunSpec]:
+    p = ctx.profile
+    return [make_spec(ctx, family, m, t, p.samples_per_class) for t in range(p.num_tasks) for m in METHODS]
+
+
+def fig4_specs(ctx: Context, family: str) -> list[RunSpec]:
+    p, hp = ctx.profile, ctx.profile.hparams[family]
+    return [make_spec(ctx, family, m, t, p.fig4_samples_per_class, lr, wd)
+            for lr in hp.grid_learning_rates for wd in hp.grid_weight_decays
+            for t in range(p.fig4_num_tasks) for m in p.fig4_methods]
+
+
+def fig5_specs(ctx: Context, family: str) -> list[RunSpec]:
+    p = ctx.profile
+    return [make_spec(ctx, family, m, t, s) for s in p.fig5_samples for t in range(p.fig5_num_tasks)
+            for m in p.fig5_methods]
+
+
+SPEC_BUILDERS: dict[str, Callable[[Context, str], list[RunSpec]]] = {
+    "table2": table2_specs, "fig3": table2_specs, "fig4": fig4_specs, "fig5": fig5_specs,
+}
+
+
+def plan_runs(ctx: Context, experiments: Sequence[str], families: Sequence[str]) -> list[RunSpec]:
+    """All runs the experiments need, deduplicated, in a stable order (cheap families and methods first)."""
+    seen: dict[str, RunSpec] = {}
+    for family in families:
+        for experiment in experiments:
+            for spec in SPEC_BUILDERS[experiment](ctx, family):
+                seen.setdefault(spec.key, spec)
+    return list(seen.values())
+
+
+def run_experiments(ctx: Context, experiments: Sequence[str], families: Sequence[str], *,
+                    max_runs: int | None = None, progress: bool = True,
+                    on_run: Callable[[RunSpec, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run every missing run of ``experiments`` x ``families`` (cached ones are skipped), then write the summaries.
+
+    Returns ``{experiment: summary dict}``; with ``max_runs`` only that many new runs are trained in this call
+    (summaries are still written from whatever is finished).
+    """
+    from tqdm.auto import tqdm
+
+    specs = plan_runs(ctx, experiments, families)
+    todo = [s for s in specs if not run_path(ctx, s).exists()]
+    logger.info("%d runs planned, %d cached, %d to train", len(specs), len(specs) - len(todo), len(todo))
+    if max_runs is not None:
+        todo = todo[:max_runs]
+    for family in families:  # condense first (cost side is reported even if no run is missing)
+        for method in ("auto", "heur"):
+            if ctx.condense_meta(family, method) is None:
+                ctx.learngene(family, method)
+    bar = tqdm(todo, desc="descendant runs", disable=not progress, dynamic_ncols=True)
+    for spec in bar:
+        bar.set_postfix_str(f"{spec.family}/{spec.method}/task{spec.task_seed}/k={spec.samples_per_class}")
+        record = run_one(ctx, spec)
+        if on_run is not None:
+            on_run(spec, record)
+    summaries = {}
+    for experiment in experiments:
+        summaries[experiment] = SUMMARIZERS[experiment](ctx, families)
+    return summaries
+
+
+# --------------------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------------------
+def _records(ctx: Context, specs: Iterable[RunSpec]) -> list[dict[str, Any]]:
+    return [r for r in (load_run(ctx, s) for s in specs) if r is not None]
+
+
+def _header(ctx: Context, experiment: str, families: Sequence[str]) -> dict[str, Any]:
+    return {"experiment": experiment, "profile": asdict(ctx.profile), "families": list(families),
+            "dataset": ctx.dataset_id, "versions": versions(), "created": _now()}
+
+
+def _finish(ctx: Context, experiment: str, data: dict[str, Any], markdown: str, figure: Any) -> dict[str, Any]:
+    out = ctx.profile_dir
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / f"{experiment}.json", data)
+    (out / f"{experiment}.md").write_text(markdown)
+    figure.savefig(out / f"{experiment}.png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    data["files"] = {ext: str(out / f"{experiment}.{ext}") for ext in ("json", "md", "png")}
+    return data
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _curves(records: list[dict[str, Any]]) -> tuple[list[int], np.ndarray]:
+    """Epochs and an array ``(runs, epochs)`` of test accuracy (runs truncated to the shortest history)."""
+    histories = [r["result"]["history"] for r in records if r["result"]["history"]]
+    if not histories:
+        return [], np.zeros((0, 0))
+    n = min(len(h) for h in histories)
+    return [h["epoch"] for h in histories[0][:n]], np.asarray([[row["eval_accuracy"] for row in h[:n]]
+                                                               for h in histories])
+
+
+def epochs_to_reach(curve: Sequence[float], target: float) -> int | None:
+    """First epoch (1-based) at which ``curve`` reaches ``target``; ``None`` if never."""
+    for i, value in enumerate(curve):
+        if value >= target - 1e-12:
+            return i + 1
+    return None
+
+
+def _cost_side(ctx: Context, family: str, by_method: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    _, scratch_curves = _curves(by_method.get("scratch", []))
+    target = float(scratch_curves[:, -1].mean()) if scratch_curves.size else None
+    cost: dict[str, Any] = {"scratch_final_accuracy": target, "methods": {}, "condense": {}}
+    for method, records in by_method.items():
+        _, curves = _curves(records)
+        mean_curve = curves.mean(axis=0).tolist() if curves.size else []
+        params = [r["result"]["num_parameters"] for r in records]
+        anc = [r["ancestry_num_parameters"] for r in records]
+        cost["methods"][method] = {
+            "epochs_to_reach_scratch_final": epochs_to_reach(mean_curve, target) if target is not None else None,
+            "num_parameters": params[0] if params else None,
+            "ancestry_num_parameters": anc[0] if anc else None,
+            "parameter_ratio": params[0] / anc[0] if params and anc else None,
+            "mean_train_wall_time_s": float(np.mean([r["result"]["wall_time_s"] for r in records])) if records else None,
+            "learngene_layers": records[0]["learngene_layers"] if records and method in ("auto", "heur") else None,
+        }
+    for method in ("auto", "heur"):
+        meta = ctx.condense_meta(family, method)
+        if meta is not None:
+            cost["condense"][method] = {k: meta.get(k) for k in ("selected_layers", "wall_time_s", "fallback",
+                                                                   "num_parameters", "ancestry_num_parameters")}
+    return cost
+
+
+def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
+    """Table 2: final test accuracy (mean ± std over tasks) per method and family, plus the cost side."""
+    plt = _plt()
+    data = _header(ctx, "table2", families)
+    data["runs"], data["summary"], data["cost"] = [], {}, {}
+    for family in families:
+        by_method: dict[str, list[dict[str, Any]]] = {}
+        for spec in table2_specs(ctx, family):
+            record = load_run(ctx, spec)
+            if record is not None:
+                by_method.setdefault(spec.method, []).append(record)
+                data["runs"].append(record)
+        data["summary"][family] = {}
+        for method in METHODS:
+            records = by_method.get(method, [])
+            final = [r["result"]["final_accuracy"] for r in records]
+            best = [r["result"]["best_accuracy"] for r in records]
+            mean, std = _mean_std(final)
+            bmean, bstd = _mean_std(best)
+            data["summary"][family][method] = {"final_mean": mean, "final_std": std, "best_mean": bmean,
+                                               "best_std": bstd, "num_tasks": len(records),
+                                               "task_seeds": [r["spec"]["task_seed"] for r in records]}
+        data["cost"][family] = _cost_side(ctx, family, by_method)
+    p = ctx.profile
+    lines = [f"# Table 2 ({p.name} profile)", "",
+             (f"Final test accuracy (%) after {p.epochs} epochs, mean ± std over {p.num_tasks} {p.n_way}-way tasks "
+              f"from classes 80-99, {p.samples_per_class} training samples per class, dataset `{ctx.dataset_id}`."),
+             "",
+             "| Method | " + " | ".join(FAMILY_LABELS[f] for f in families) + " |",
+             "|---|" + "---|" * len(families)]
+    for method in METHODS:
+        cells = [_pct(data["summary"][f][method]["final_mean"], data["summary"][f][method]["final_std"])
+                 + f" (n={data['summary'][f][method]['num_tasks']})" for f in families]
+        lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(cells) + " |")
+    lines += ["", "## Cost side", "",
+              ("| Family | Method | Learngene layers | Params (descendant / ancestry) | Epochs to reach From-Scratch's "
+               "final acc. | Train wall time / run (s) | Condense wall time (s) |"),
+              "|---|---|---|---|---|---|---|"]
+    for family in families:
+        cost = data["cost"][family]
+        for method in METHODS:
+            c = cost["methods"].get(method, {})
+            cond = cost["condense"].get(method, {})
+            ratio = c.get("parameter_ratio")
+            params = (f"{c['num_parameters'] / 1e6:.2f}M / {c['ancestry_num_parameters'] / 1e6:.2f}M "
+                      f"({100 * ratio:.0f}%)") if ratio else "-"
+            reach = c.get("epochs_to_reach_scratch_final")
+            reach_s = "-" if not c else (str(reach) if reach is not None else "not reached")
+            wall = c.get("mean_train_wall_time_s")
+            wall_s = f"{wall:.0f}" if wall is not None else "-"
+            cond_wall = cond.get("wall_time_s")
+            cond_s = "-" if cond_wall is None else f"{cond_wall:.1f}" + (" (fallback)" if cond.get("fallback") else "")
+            layers = c.get("learngene_layers") or "-"
+            lines.append(f"| {FAMILY_LABELS[family]} | {METHOD_LABELS[method]} | {layers} | {params} | {reach_s} | "
+                         f"{wall_s} | {cond_s} |")
+    lines.append("")
+    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.6), squeeze=False)
+    for ax, family in zip(axes[0], families):
+        s = data["summary"][family]
+        means = [100 * (s[m]["final_mean"] if not math.isnan(s[m]["final_mean"]) else 0) for m in METHODS]
+        stds = [100 * (s[m]["final_std"] if not math.isnan(s[m]["final_std"]) else 0) for m in METHODS]
+        ax.bar(range(len(METHODS)), means, yerr=stds, color=[METHOD_COLORS[m] for m in METHODS], capsize=3)
+        ax.set_xticks(range(len(METHODS)), [METHOD_LABELS[m].replace(" ", "\n") for m in METHODS], fontsize=8)
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{FAMILY_LABELS[family]}: {p.n_way}-way, {p.samples_per_class}/class")
+    fig.suptitle(f"Table 2 ({p.name} profile)")
+    return _finish(ctx, "table2", data, "\n".join(lines), fig)
+
+
+def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
+    """Fig. 3: mean test accuracy per epoch (± std over tasks) for each method, from the Table 2 runs."""
+    plt = _plt()
+    data = _header(ctx, "fig3", families)
+    data["curves"], data["epochs_to_reach_scratch_final"] = {}, {}
+    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.8), squeeze=False)
+    lines = [f"# Fig. 3: convergence ({ctx.profile.name} profile)", "",
+             (f"Test accuracy (%) per epoch, mean over tasks ({ctx.profile.samples_per_class} samples/class; "
+              "the Table 2 runs)."), ""]
+    for ax, family in zip(axes[0], families):
+        by_method: dict[str, list[dict[str, Any]]] = {}
+        for spec in table2_specs(ctx, family):
+            record = load_run(ctx, spec)
+            if record is not None:
+                by_method.setdefault(spec.method, []).append(record)
+        data["curves"][family] = {}
+        cost = _cost_side(ctx, family, by_method)
+        data["epochs_to_reach_scratch_final"][family] = {m: c["epochs_to_reach_scratch_final"]
+                                                         for m, c in cost["methods"].items()}
+        rows = {}
+        for method in METHODS:
+            epochs, curves = _curves(by_method.get(method, []))
+            if not curves.size:
+                continue
+            mean, std = curves.mean(0), curves.std(0)
+            data["curves"][family][method] = {"epochs": epochs, "mean": mean.tolist(), "std": std.tolist(),
+                                              "num_tasks": int(curves.shape[0])}
+            rows[method] = mean
+            ax.plot(epochs, 100 * mean, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
+            ax.fill_between(epochs, 100 * (mean - std), 100 * (mean + std), color=METHOD_COLORS[method], alpha=0.15)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(FAMILY_LABELS[family])
+        ax.legend(fontsize=8)
+        if rows:
+            n = min(len(v) for v in rows.values())
+            marks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1})
+            lines += [f"## {FAMILY_LABELS[family]}", "",
+                      "| Method | " + " | ".join(f"epoch {i + 1}" for i in marks) + " | epochs to reach From-Scratch "
+                      "final |", "|---|" + "---|" * (len(marks) + 1)]
+            for method, mean in rows.items():
+                reach = data["epochs_to_reach_scratch_final"][family].get(method)
+                lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(_pct(float(mean[i])) for i in marks)
+                             + f" | {reach if reach is not None else 'not reached'} |")
+            lines.append("")
+    fig.suptitle(f"Fig. 3: convergence ({ctx.profile.name} profile)")
+    return _finish(ctx, "fig3", data, "\n".join(lines), fig)
+
+
+def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
+    """Fig. 4: final accuracy over the learning-rate x weight-decay grid (sensitivity), Scratch vs Auto."""
+    plt = _plt()
+    p = ctx.profile
+    data = _header(ctx, "fig4", families)
+    data["grid"], data["sensitivity"], data["runs"] = {}, {}, []
+    methods = list(p.fig4_methods)
+    fig, axes = plt.subplots(len(families), len(methods), figsize=(4 * len(methods), 3.4 * len(families)),
+                             squeeze=False)
+    lines = [f"# Fig. 4: hyperparameter sensitivity ({p.name} profile)", "",
+             (f"Final test accuracy (%) after {p.epochs} epochs, {p.fig4_samples_per_class} samples/class, mean "
+              f"over {p.fig4_num_tasks} task(s)."), ""]
+    for row, family in enumerate(families):
+        hp = p.hparams[family]
+        lrs, wds = hp.grid_learning_rates, hp.grid_weight_decays
+        data["grid"][family] = {"learning_rates": list(lrs), "weight_decays": list(wds), "accuracy": {}}
+        data["sensitivity"][family] = {}
+        lines += [f"## {FAMILY_LABELS[family]} ({hp.optim})", "",
+                  "| lr | wd | " + " | ".join(METHOD_LABELS[m] for m in methods) + " |",
+                  "|---|---|" + "---|" * len(methods)]
+        acc = {m: np.full((len(lrs), len(wds)), np.nan) for m in methods}
+        for i, lr in enumerate(lrs):
+            for j, wd in enumerate(wds):
+                for method in methods:
+                    recs = _records(ctx, [make_spec(ctx, family, method, t, p.fig4_samples_per_class, lr, wd)
+                                          for t in range(p.fig4_num_tasks)])
+                    data["runs"].extend(recs)
+                    if recs:
+                        acc[method][i, j] = float(np.mean([r["result"]["final_accuracy"] for r in recs]))
+                lines.append(f"| {lr:g} | {wd:g} | " + " | ".join(_pct(acc[m][i, j]) for m in methods) + " |")
+        for col, method in enumerate(methods):
+            a = acc[method]
+            data["grid"][family]["accuracy"][method] = [[None if np.isnan(v) else float(v) for v in r] for r in a]
+            valid = a[~np.isnan(a)]
+            data["sensitivity"][family][method] = {
+                "max_minus_min": float(valid.max() - valid.min()) if valid.size else None,
+                "std": float(valid.std()) if valid.size else None,
+                "mean": float(valid.mean()) if valid.size else None,
+            }
+            ax = axes[row][col]
+            ax.imshow(100 * np.nan_to_num(a, nan=0.0), vmin=0, vmax=100, cmap="viridis", aspect="auto")
+            for (i, j), v in np.ndenumerate(a):
+                ax.text(j, i, "-" if np.isnan(v) else f"{100 * v:.1f}", ha="center", va="center", color="w", fontsize=8)
+            ax.set_xticks(range(len(wds)), [f"{w:g}" for w in wds])
+            ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+            ax.set_xlabel("weight decay")
+            ax.set_ylabel("learning rate")
+            ax.set_title(f"{FAMILY_LABELS[family]}: {METHOD_LABELS[method]}", fontsize=9)
+        lines += ["", "| Method | spread (max - min) | std over grid | mean |", "|---|---|---|---|"]
+        for method in methods:
+            s = data["sensitivity"][family][method]
+            lines.append(f"| {METHOD_LABELS[method]} | {_pct(s['max_minus_min'])} | {_pct(s['std'])} | "
+                         f"{_pct(s['mean'])} |")
+        lines.append("")
+    fig.suptitle(f"Fig. 4: accuracy over lr x weight decay ({p.name} profile)")
+    fig.tight_layout()
+    return _finish(ctx, "fig4", data, "\n".join(lines), fig)
+
+
+def summarize_fig5(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
+    """Fig. 5: final accuracy vs training samples per class."""
+    plt = _plt()
+    p = ctx.profile
+    data = _header(ctx, "fig5", families)
+    data["accuracy"], data["runs"] = {}, []
+    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.8), squeeze=False)
+    lines = [f"# Fig. 5: fewer training samples ({p.name} profile)", "",
+             f"Final test accuracy (%) after {p.epochs} epochs, mean ± std over {p.fig5_num_tasks} task(s).", ""]
+    for ax, family in zip(axes[0], families):
+        data["accuracy"][family] = {}
+        lines += [f"## {FAMILY_LABELS[family]}", "",
+                  "| Method | " + " | ".join(f"{s}/class" for s in p.fig5_samples) + " |",
+                  "|---|" + "---|" * len(p.fig5_samples)]
+        for method in p.fig5_methods:
+            means, stds = [], []
+            for s in p.fig5_samples:
+                recs = _records(ctx, [make_spec(ctx, family, method, t, s) for t in range(p.fig5_num_tasks)])
+                data["runs"].extend(recs)
+                mean, std = _mean_std([r["result"]["final_accuracy"] for r in recs])
+                means.append(mean)
+                stds.append(std)
+            data["accuracy"][family][method] = {"samples_per_class": list(p.fig5_samples), "mean": means,
+                                                "std": stds}
+            lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(_pct(m, s) for m, s in zip(means, stds)) + " |")
+            ax.errorbar(list(p.fig5_samples), [100 * m for m in means], yerr=[100 * s for s in stds], marker="o",
+                        capsize=3, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
+        ax.set_xscale("log")
+        ax.set_xticks(list(p.fig5_samples), [str(s) for s in p.fig5_samples])
+        ax.set_xlabel("training samples per class")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(FAMILY_LABELS[family])
+        ax.legend(fontsize=8)
+        lines.append("")
+    fig.suptitle(f"Fig. 5: accuracy vs samples per class ({p.name} profile)")
+    return _finish(ctx, "fig5", data, "\n".join(lines), fig)
+
+
+SUMMARIZERS: dict[str, Callable[[Context, Sequence[str]], dict[str, Any]]] = {
+    "table2": summarize_table2, "fig3": summarize_fig3, "fig4": summarize_fig4, "fig5": summarize_fig5,
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Runtime estimate
+# --------------------------------------------------------------------------------------------------
+def measure_throughput(ctx: Context, family: str, method: str, steps: int = 5,
+                       eval_images: int = 64) -> dict[str, float]:
+    """Seconds per training image and per evaluation image of ``method``'s descendant (``steps`` timed steps).
+
+    Measured on random pixels with the real models (ancestry, learngene layout, teacher for distillation); the first
+    step is a warm-up and not timed.
+    """
+    spec = make_spec(ctx, family, method, 0, ctx.profile.samples_per_class)
+    size = ctx.image_size(family)
+    bs = spec.batch_size
+
+    from types import SimpleNamespace
+
+    fake_task = SimpleNamespace(id2label={i: str(i) for i in range(spec.n_way)},
+                                label2id={str(i): i for i in range(spec.n_way)})
+    model, extra = build_run_model(ctx, spec, fake_task)
+    model.train()
+    params = list(model.parameters())
+    teacher, pairs, aligners = extra.get("teacher"), None, None
+    fam = get_family(family)
+    if teacher is not None:
+        from hf_learngene.distillation import capture_layer_outputs, layer_pairs_from_learngene
+
+        pairs = layer_pairs_from_learngene(model, extra["learngene"])
+        x0 = torch.randn(2, 3, size, size)
+        with torch.no_grad():
+            _, s0 = capture_layer_outputs(model, fam, x0, [s for s, _ in pairs])
+            _, t0 = capture_layer_outputs(teacher, fam, x0, [t for _, t in pairs])
+        aligners = torch.nn.ModuleList([fam.make_alignment(tuple(a.shape[1:]), tuple(b.shape[1:]))
+                                        for a, b in zip(s0, t0)])
+        params += list(aligners.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    x = torch.randn(bs, 3, size, size)
+    y = torch.randint(0, spec.n_way, (bs,))
+    t_start = 0.0
+    for step in range(steps + 1):
+        if step == 1:
+            t_start = time.perf_counter()
+        if teacher is not None:
+            from hf_learngene.distillation import capture_layer_outputs
+
+            logits, feats = capture_layer_outputs(model, fam, x, [s for s, _ in pairs])
+            with torch.no_grad():
+                _, tfeats = capture_layer_outputs(teacher, fam, x, [t for _, t in pairs])
+            loss = torch.nn.functional.cross_entropy(logits, y) + torch.stack(
+                [torch.nn.functional.mse_loss(a(f), t) for a, f, t in zip(aligners, feats, tfeats)]).mean()
+        else:
+            loss = model(pixel_values=x, labels=y).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    train_s = (time.perf_counter() - t_start) / (steps * bs)
+    model.eval()
+    with torch.no_grad():
+        xe = torch.randn(eval_images, 3, size, size)
+        model(pixel_values=xe[:8])
+        t0 = time.perf_counter()
+        model(pixel_values=xe)
+        eval_s = (time.perf_counter() - t0) / eval_images
+    # data pipeline: decode + transform of real rows
+    tf = ctx.transform(family)
+    rows = ctx.raw["train"].select(range(min(64, len(ctx.raw["train"]))))
+    t0 = time.perf_counter()
+    tf(rows[:])
+    data_s = (time.perf_counter() - t0) / len(rows)
+    return {"train_s_per_image": train_s, "eval_s_per_image": eval_s, "data_s_per_image": data_s}
+
+
+def estimate_runtime(ctx: Context, experiments: Sequence[str], families: Sequence[str], steps: int = 5,
+                     include_cached: bool = False) -> dict[str, Any]:
+    """Estimate the training time of the (missing) runs from measured throughput (condensing not included)."""
+    import tempfile
+
+    specs = plan_runs(ctx, experiments, families)
+    if not include_cached:
+        specs = [s for s in specs if not run_path(ctx, s).exists()]
+    # probe on a throw-away context with fixed learngene layers: no condensing, nothing written to ctx.output
+    scratch_dir = Path(tempfile.mkdtemp(prefix="learngene-estimate-"))
+    probe_ctx = dataclasses.replace(ctx, output=scratch_dir / "results", work_dir=scratch_dir / "work",
+                                    fixed_layers=True)
+    probe_ctx._raw = ctx._raw
+    rates: dict[tuple[str, str], dict[str, float]] = {}
+    total = 0.0
+    per_family: dict[str, float] = {}
+    per_experiment_runs: dict[str, int] = {}
+    test_per_class = ctx.profile.eval_per_class or 100
+    for spec in specs:
+        rate_key = (spec.family, "distill" if spec.method == "distill" else "auto")
+        if rate_key not in rates:
+            rates[rate_key] = measure_throughput(probe_ctx, spec.family, rate_key[1], steps=steps)
+        r = rates[rate_key]
+        train_imgs = spec.n_way * spec.samples_per_class * spec.epochs
+        eval_imgs = spec.n_way * test_per_class * spec.epochs
+        seconds = train_imgs * (r["train_s_per_image"] + r["data_s_per_image"]) + eval_imgs * (
+            r["eval_s_per_image"] + r["data_s_per_image"]) + 3.0  # + Trainer setup
+        total += seconds
+        per_family[spec.family] = per_family.get(spec.family, 0.0) + seconds
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+    for experiment in experiments:
+        per_experiment_runs[experiment] = len(plan_runs(ctx, [experiment], families))
+    return {
+        "profile": ctx.profile.name, "num_runs": len(specs), "runs_per_experiment": per_experiment_runs,
+        "estimated_seconds": total, "estimated_hours": total / 3600, "per_family_seconds": per_family,
+        "throughput": {f"{k[0]}/{k[1]}": v for k, v in rates.items()}, "num_threads": torch.get_num_threads(),
+        "learngene_layers_assumed": {f: fallback_layers(f, "auto", get_family(f).num_layers(ctx.ancestry(f).config))
+                                     for f in families},
+        "note": "training + per-epoch eval only, with the descendant shape of fallback_layers(); condensing "
+                "(auto + heuristic per family) comes on top",
+    }
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Any:
+    """Silence transformers' info/warning chatter during many short runs."""
+    previous = transformers.utils.logging.get_verbosity()
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers.utils.logging.set_verbosity(previous)
+
+
+__all__ = [
+    "EXPERIMENTS", "FAMILIES", "METHODS", "METHOD_LABELS", "PROFILES", "Context", "FamilyHParams", "Profile",
+    "RunSpec", "collate_fn", "epochs_to_reach", "estimate_runtime", "fallback_layers", "get_learngene", "get_profile",
+    "make_spec", "measure_throughput", "plan_runs", "run_experiments", "run_one", "summarize_fig3", "summarize_fig4",
+    "summarize_fig5", "summarize_table2", "synthetic_dataset", "tiny_ancestry", "versions",
+]
