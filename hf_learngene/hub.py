@@ -16,6 +16,7 @@ import yaml
 from huggingface_hub import ModelCard, snapshot_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
+    HfHubHTTPError,
     LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
@@ -72,6 +73,14 @@ def resolve_repo(
             f"{name!r} (revision {revision or 'main'}) is not in the local cache and the Hub cannot be reached "
             "(HF_HUB_OFFLINE=1?). Download it once while online."
         ) from err
+    except HfHubHTTPError as err:
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise LearngeneError(
+                f"The Hub refused access to {name!r} (HTTP {status}): the token is invalid or lacks access. Pass a "
+                "valid token=... or log in with `hf auth login`."
+            ) from err
+        raise LearngeneError(f"Could not download {name!r} (revision {revision or 'main'}) from the Hub: {err}") from err
     path = Path(folder)
     return ResolvedRepo(path, name, path.name if path.parent.name == "snapshots" else revision)
 

@@ -117,6 +117,20 @@ def test_fresh_weights_use_the_family_normal_initialisation(kind: str) -> None:
             assert not torch.equal(tensor, ancestry[key]), key
 
 
+@pytest.mark.parametrize("kind", ["deit", "dinov2", "resnet-basic"])
+def test_backbone_and_classifier_ancestries_give_the_same_descendant(kind: str) -> None:
+    classifier = build_ancestry(kind)
+    backbone = getattr(classifier, classifier.base_model_prefix)  # the bare DeiTModel / Dinov2Model / ResNetModel
+    assert "ForImageClassification" not in type(backbone).__name__
+    from_backbone = LearngeneModel.from_ancestry(backbone, layer_indices=[1, 2])
+    from_classifier = LearngeneModel.from_ancestry(classifier, layer_indices=[1, 2])
+    a = from_learngene(from_backbone, num_labels=3, seed=0)
+    b = from_learngene(from_classifier, num_labels=3, seed=0)
+    assert type(a) is type(b)
+    for key, tensor in a.state_dict().items():
+        assert torch.equal(tensor, b.state_dict()[key]), key
+
+
 def test_seed_none_uses_the_global_rng_and_a_seed_leaves_it_alone() -> None:
     learngene = _learngene("vit", [0])
     torch.manual_seed(123)
