@@ -168,7 +168,7 @@ def build_descendant(
     num_random_layers: int | None = None,
     seed: int | None = 0,
 ) -> PreTrainedModel:
-    """Build a descendant: ``init="learngene"`` inherits ``learngene``; ``"scratch"``/``"distill"`` copy its architecture.
+    """A descendant: ``init="learngene"`` inherits ``learngene``; ``"scratch"``/``"distill"`` copy its architecture.
 
     With the same ``seed``, all three share every fresh weight; only the learngene layers differ.
 

@@ -295,14 +295,16 @@ class FeatureDistillationTrainer(Trainer):
         try:
             with torch.no_grad():
                 _, student_feats = capture_layer_outputs(self.model, self.family, pixel_values, self._student_layers)
+                teacher_input = pixel_values.to(dtype=self._teacher_dtype())
                 _, teacher_feats = capture_layer_outputs(
-                    self.teacher, self.teacher_family, pixel_values.to(dtype=self._teacher_dtype()), self._teacher_layers
+                    self.teacher, self.teacher_family, teacher_input, self._teacher_layers
                 )
         finally:
             self.model.train(was_training)
-        aligners = nn.ModuleList(
-            [self.family.make_alignment(tuple(s.shape[1:]), tuple(t.shape[1:])) for s, t in zip(student_feats, teacher_feats)]
-        )
+        aligners = nn.ModuleList([
+            self.family.make_alignment(tuple(s.shape[1:]), tuple(t.shape[1:]))
+            for s, t in zip(student_feats, teacher_feats)
+        ])
         self.aligners = aligners.to(device)
         return self.aligners
 

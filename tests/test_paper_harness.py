@@ -132,3 +132,35 @@ def test_get_learngene_calls_condense(tmp_path: Path) -> None:
     # cached: the second call loads from disk
     again = harness.get_learngene("auto", "vit", ctx)
     assert again.config.layer_indices == learngene.config.layer_indices
+
+
+def test_finetune_descendant_cli(tmp_path: Path) -> None:
+    import finetune_descendant as ft
+
+    from hf_learngene import LearngeneModel
+
+    data_dir = tmp_path / "data"
+    harness.synthetic_dataset(train_per_class=4, test_per_class=3).save_to_disk(str(data_dir))
+    ancestry = harness.tiny_ancestry("vit", image_size=16)
+    ancestry.save_pretrained(tmp_path / "ancestry")
+    LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1]).save_pretrained(tmp_path / "learngene")
+    common = ["--dataset", str(data_dir), "--classes", "80-99", "--n_way", "3", "--samples_per_class", "4",
+              "--num_train_epochs", "2", "--per_device_train_batch_size", "4", "--num_threads", "1",
+              "--disable_tqdm", "true", "--image_size", "16"]
+    results = {}
+    for init, extra in (("learngene", ["--learngene", str(tmp_path / "learngene")]),
+                        ("scratch", ["--like_learngene", str(tmp_path / "learngene"), "--save_final_model", "false"]),
+                        ("distill", ["--like_learngene", str(tmp_path / "learngene"),
+                                     "--teacher", str(tmp_path / "ancestry"), "--save_final_model", "false"])):
+        out = tmp_path / f"{init}-run"
+        results[init] = ft.main(["--init", init, "--output_dir", str(out), *extra, *common])
+        saved = json.loads((out / "finetune_results.json").read_text())
+        assert [row["epoch"] for row in saved["history"]] == [1, 2]
+        assert saved["init"] == init and len(saved["task"]["classes"]) == 3
+    # --init learngene saved a plain transformers descendant
+    from transformers import AutoModelForImageClassification
+
+    descendant = AutoModelForImageClassification.from_pretrained(tmp_path / "learngene-run")
+    assert type(descendant).__name__ == "ViTForImageClassification" and descendant.config.num_labels == 3
+    assert results["distill"]["layer_pairs"] == [[0, 0], [1, 1]]
+    assert "feature_loss" in results["distill"]["history"][0]

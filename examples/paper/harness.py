@@ -13,7 +13,8 @@ Reusable pieces (a demo can import this module: ``examples/paper`` on ``sys.path
   Fig. 3 reuses the Table 2 runs, Fig. 5 reuses the Table 2 runs at the Table 2 sample size) and running them;
 * :func:`summarize_table2`, :func:`summarize_fig3`, :func:`summarize_fig4`, :func:`summarize_fig5` - write
   ``<output>/<profile>/<experiment>.{json,md,png}``;
-* :func:`estimate_runtime` - measure training throughput for a few steps and extrapolate the remaining runs.
+* :func:`estimate_runtime` - measure training throughput for a few steps and extrapolate the remaining runs;
+* :func:`run` - all of the above in one call (``harness.run("table2", "smoke", "vit", output="/tmp/x")``).
 
 Methods: ``scratch`` (From-Scratch), ``distill`` (Feature Distillation, paper [26]), ``heur`` (Heur-Learngene) and
 ``auto`` (Auto-Learngene). All descendants of one family share the Auto-Learngene descendant's architecture (ViT: the
@@ -103,7 +104,7 @@ class FamilyHParams:
     grid_weight_decays: tuple[float, ...] = ()
 
 
-VIT_HP = FamilyHParams(2e-4, 0.05, grid_learning_rates=(1e-5, 1e-4, 5e-4), grid_weight_decays=(0.0, 0.05))
+VIT_HP = FamilyHParams(2e-4, 0.05, grid_learning_rates=(2e-5, 2e-4, 1e-3), grid_weight_decays=(0.0, 0.05))
 RESNET_HP = FamilyHParams(0.05, 5e-4, optim="sgd", optim_args="momentum=0.9", warmup=0.0,
                           grid_learning_rates=(0.01, 0.05, 0.1), grid_weight_decays=(5e-4, 5e-3))
 
@@ -156,11 +157,13 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu",
-        description="Sized for about 4 h on 2 CPU cores: 3 tasks x 100 samples/class x 20 epochs for Table 2, "
-        "eval on 40 test images/class per epoch, Fig. 4 3x2 grid at 50 samples/class, Fig. 5 10-200 samples/class.",
-        num_tasks=3, samples_per_class=100, epochs=20, batch_size=16, eval_per_class=40,
+        description="Sized for < 4 h on a shared 2-core CPU with --num_threads 1 (estimated ~2.5-3 h, condensing "
+        "included): Table 2 / Fig. 3 with 5 tasks x 100 samples/class x 20 epochs (paper: 500 x 50), evaluation "
+        "on 40 test images/class per epoch; Fig. 4 a 3x2 lr x wd grid at 50 samples/class (1 task); Fig. 5 10-200 "
+        "samples/class (2 tasks); condensing with 2 repeats x 2 epochs.",
+        num_tasks=5, samples_per_class=100, epochs=20, batch_size=16, eval_per_class=40,
         fig4_samples_per_class=50, fig4_num_tasks=1,
-        fig5_samples=(10, 20, 50, 100, 200), fig5_num_tasks=1,
+        fig5_samples=(10, 20, 50, 100, 200), fig5_num_tasks=2, fig5_methods=("scratch", "heur", "auto"),
         condense={"num_repeats": 2, "epochs": 2, "batch_size": 32},
     ),
     "paper": Profile(
@@ -177,7 +180,7 @@ PROFILES: dict[str, Profile] = {
                                     grid_learning_rates=(0.001, 0.01, 0.05, 0.1),
                                     grid_weight_decays=(5e-4, 1e-3, 5e-3)),
         },
-        condense={},
+        condense={"num_repeats": 10},  # the paper repeats condensing with 10 pseudo-descendant initialisations
     ),
 }
 
@@ -846,7 +849,8 @@ def _cost_side(ctx: Context, family: str, by_method: dict[str, list[dict[str, An
             "num_parameters": params[0] if params else None,
             "ancestry_num_parameters": anc[0] if anc else None,
             "parameter_ratio": params[0] / anc[0] if params and anc else None,
-            "mean_train_wall_time_s": float(np.mean([r["result"]["wall_time_s"] for r in records])) if records else None,
+            "mean_train_wall_time_s": (float(np.mean([r["result"]["wall_time_s"] for r in records]))
+                                       if records else None),
             "learngene_layers": records[0]["learngene_layers"] if records and method in ("auto", "heur") else None,
         }
     for method in ("auto", "heur"):
@@ -930,7 +934,7 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
     """Fig. 3: mean test accuracy per epoch (± std over tasks) for each method, from the Table 2 runs."""
     plt = _plt()
     data = _header(ctx, "fig3", families)
-    data["curves"], data["epochs_to_reach_scratch_final"] = {}, {}
+    data["curves"], data["epochs_to_reach_scratch_final"], data["runs"] = {}, {}, []
     fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.8), squeeze=False)
     lines = [f"# Fig. 3: convergence ({ctx.profile.name} profile)", "",
              (f"Test accuracy (%) per epoch, mean over tasks ({ctx.profile.samples_per_class} samples/class; "
@@ -941,6 +945,7 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             record = load_run(ctx, spec)
             if record is not None:
                 by_method.setdefault(spec.method, []).append(record)
+                data["runs"].append(record)
         data["curves"][family] = {}
         cost = _cost_side(ctx, family, by_method)
         data["epochs_to_reach_scratch_final"][family] = {m: c["epochs_to_reach_scratch_final"]
@@ -1077,6 +1082,27 @@ SUMMARIZERS: dict[str, Callable[[Context, Sequence[str]], dict[str, Any]]] = {
 }
 
 
+def run(experiments: str | Sequence[str] = "all", profile: str | Profile = "smoke",
+        families: str | Sequence[str] = "both", *, num_threads: int | None = None, max_runs: int | None = None,
+        progress: bool = True, **context_kwargs: Any) -> dict[str, Any]:
+    """One call for demos and notebooks: build a :class:`Context` and :func:`run_experiments`.
+
+    Example:
+        >>> import harness                                                            # doctest: +SKIP
+        >>> out = harness.run("table2", "smoke", "vit", output="/tmp/paper")          # doctest: +SKIP
+        >>> print(open(out["table2"]["files"]["md"]).read())                          # doctest: +SKIP
+    """
+    exps = list(EXPERIMENTS) if experiments == "all" else [experiments] if isinstance(experiments, str) else list(
+        experiments)
+    fams = list(FAMILIES) if families == "both" else [families] if isinstance(families, str) else list(families)
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    ctx = Context(profile=prof, progress=progress, **context_kwargs)
+    with quiet_transformers():
+        return run_experiments(ctx, exps, fams, max_runs=max_runs, progress=progress)
+
+
 # --------------------------------------------------------------------------------------------------
 # Runtime estimate
 # --------------------------------------------------------------------------------------------------
@@ -1205,6 +1231,6 @@ def quiet_transformers() -> Any:
 __all__ = [
     "EXPERIMENTS", "FAMILIES", "METHODS", "METHOD_LABELS", "PROFILES", "Context", "FamilyHParams", "Profile",
     "RunSpec", "collate_fn", "epochs_to_reach", "estimate_runtime", "fallback_layers", "get_learngene", "get_profile",
-    "make_spec", "measure_throughput", "plan_runs", "run_experiments", "run_one", "summarize_fig3", "summarize_fig4",
-    "summarize_fig5", "summarize_table2", "synthetic_dataset", "tiny_ancestry", "versions",
+    "make_spec", "measure_throughput", "plan_runs", "run", "run_experiments", "run_one", "summarize_fig3",
+    "summarize_fig4", "summarize_fig5", "summarize_table2", "synthetic_dataset", "tiny_ancestry", "versions",
 ]

@@ -7,7 +7,7 @@ Examples (from the repository root)::
     python examples/paper/run.py --experiment all --profile smoke --output /tmp/paper-smoke
 
     # ~4 h on 2 CPU cores; resumable: finished runs are cached in examples/paper/results/runs/<hash>.json
-    python examples/paper/run.py --experiment all --profile cpu --family both --num_threads 2
+    python examples/paper/run.py --experiment all --profile cpu --family both --num_threads 1
 
     # what is planned / cached, and an estimate of the remaining time from a few measured steps
     python examples/paper/run.py --experiment all --profile cpu --dry_run --estimate
@@ -40,15 +40,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Which experiment (fig3 reuses the table2 runs).")
     parser.add_argument("--profile", default="smoke", choices=list(harness.PROFILES), help="Experiment sizes.")
     parser.add_argument("--family", default="both", choices=[*harness.FAMILIES, "both"])
-    parser.add_argument("--dataset", default=None, help="Local dataset folder or Hub id (default: shared mini-ImageNet).")
+    parser.add_argument("--dataset", default=None,
+                        help="Local dataset folder or Hub id (default: shared mini-ImageNet).")
     parser.add_argument("--output", default=str(harness.DEFAULT_OUTPUT), help="Results folder (JSON/MD/PNG + runs/).")
     parser.add_argument("--work_dir", default=str(harness.DEFAULT_WORK_DIR),
                         help="Folder for learngene weights and scratch files (not committed).")
     parser.add_argument("--ancestry_vit", default=None, help="ViT ancestry dir (default outputs/ancestry/vit).")
     parser.add_argument("--ancestry_resnet", default=None,
                         help="ResNet ancestry dir (default outputs/ancestry/resnet18).")
-    parser.add_argument("--num_threads", type=int, default=2, choices=[1, 2, 4, 8, 16],
-                        help="torch.set_num_threads.")
+    parser.add_argument("--num_threads", type=int, default=1,
+                        help="torch.set_num_threads (1 is fastest on a shared 2-core machine; 2 if it is yours).")
     parser.add_argument("--max_runs", type=int, default=None, help="Train at most this many new runs, then summarize.")
     parser.add_argument("--dry_run", action="store_true", help="Only list planned / cached runs.")
     parser.add_argument("--estimate", action="store_true",
