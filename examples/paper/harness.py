@@ -910,10 +910,13 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             reach = c.get("epochs_to_reach_scratch_final")
             reach_s = "-" if not c else (str(reach) if reach is not None else "not reached")
             wall = c.get("mean_train_wall_time_s")
-            wall_s = f"{wall:.0f}" if wall is not None else "-"
+            wall_s = f"{wall:.1f}" if wall is not None else "-"
             cond_wall = cond.get("wall_time_s")
             cond_s = "-" if cond_wall is None else f"{cond_wall:.1f}" + (" (fallback)" if cond.get("fallback") else "")
-            layers = c.get("learngene_layers") or "-"
+            layers = str(c.get("learngene_layers") or "-")
+            if cond.get("num_parameters") and cond.get("ancestry_num_parameters"):
+                layers += (f" ({cond['num_parameters'] / 1e6:.2f}M params, "
+                           f"{100 * cond['num_parameters'] / cond['ancestry_num_parameters']:.0f}% of the ancestry)")
             lines.append(f"| {FAMILY_LABELS[family]} | {METHOD_LABELS[method]} | {layers} | {params} | {reach_s} | "
                          f"{wall_s} | {cond_s} |")
     lines.append("")
@@ -923,7 +926,8 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
         means = [100 * (s[m]["final_mean"] if not math.isnan(s[m]["final_mean"]) else 0) for m in METHODS]
         stds = [100 * (s[m]["final_std"] if not math.isnan(s[m]["final_std"]) else 0) for m in METHODS]
         ax.bar(range(len(METHODS)), means, yerr=stds, color=[METHOD_COLORS[m] for m in METHODS], capsize=3)
-        ax.set_xticks(range(len(METHODS)), [METHOD_LABELS[m].replace(" ", "\n") for m in METHODS], fontsize=8)
+        ax.set_xticks(range(len(METHODS)), [METHOD_LABELS[m].replace(" ", "\n").replace("-", "-\n") for m in METHODS],
+                      fontsize=8)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{FAMILY_LABELS[family]}: {p.n_way}-way, {p.samples_per_class}/class")
     fig.suptitle(f"Table 2 ({p.name} profile)")
@@ -933,6 +937,7 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
 def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
     """Fig. 3: mean test accuracy per epoch (± std over tasks) for each method, from the Table 2 runs."""
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
     data = _header(ctx, "fig3", families)
     data["curves"], data["epochs_to_reach_scratch_final"], data["runs"] = {}, {}, []
     fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.8), squeeze=False)
@@ -962,6 +967,7 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             ax.plot(epochs, 100 * mean, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
             ax.fill_between(epochs, 100 * (mean - std), 100 * (mean + std), color=METHOD_COLORS[method], alpha=0.15)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(FAMILY_LABELS[family])
         ax.legend(fontsize=8)
@@ -1042,6 +1048,7 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
 def summarize_fig5(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
     """Fig. 5: final accuracy vs training samples per class."""
     plt = _plt()
+    from matplotlib.ticker import NullFormatter
     p = ctx.profile
     data = _header(ctx, "fig5", families)
     data["accuracy"], data["runs"] = {}, []
@@ -1068,6 +1075,7 @@ def summarize_fig5(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                         capsize=3, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
         ax.set_xscale("log")
         ax.set_xticks(list(p.fig5_samples), [str(s) for s in p.fig5_samples])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("training samples per class")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(FAMILY_LABELS[family])

@@ -4,9 +4,10 @@
 Examples (from the repository root)::
 
     # seconds: tiny random ancestries + synthetic images (what tests/test_paper_harness.py runs)
-    python examples/paper/run.py --experiment all --profile smoke --output /tmp/paper-smoke
+    python examples/paper/run.py --experiment all --profile smoke      # -> outputs/paper/smoke-results/
 
-    # ~4 h on 2 CPU cores; resumable: finished runs are cached in examples/paper/results/runs/<hash>.json
+    # est. ~2.5 h (budget 4 h) on a shared 2-core CPU; resumable: finished runs are cached in
+    # examples/paper/results/runs/<hash>.json, a rerun skips them
     python examples/paper/run.py --experiment all --profile cpu --family both --num_threads 1
 
     # what is planned / cached, and an estimate of the remaining time from a few measured steps
@@ -15,7 +16,9 @@ Examples (from the repository root)::
     # the paper's settings, on a GPU
     python examples/paper/run.py --experiment all --profile paper
 
-Outputs: ``<output>/<profile>/{table2,fig3,fig4,fig5}.{json,md,png}`` and the run cache ``<output>/runs/``.
+Outputs: ``<output>/<profile>/{table2,fig3,fig4,fig5}.{json,md,png}`` and the run cache ``<output>/runs/`` (one small
+JSON per finished run, keyed by a hash of its configuration, plus ``condense-<key>.json`` per learngene); learngene
+weights and Trainer scratch files go under ``--work_dir`` (``outputs/paper``, not committed).
 Ancestries default to ``outputs/ancestry/vit`` and ``outputs/ancestry/resnet18`` (see examples/train_ancestry.py).
 """
 
@@ -42,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--family", default="both", choices=[*harness.FAMILIES, "both"])
     parser.add_argument("--dataset", default=None,
                         help="Local dataset folder or Hub id (default: shared mini-ImageNet).")
-    parser.add_argument("--output", default=str(harness.DEFAULT_OUTPUT), help="Results folder (JSON/MD/PNG + runs/).")
+    parser.add_argument("--output", default=None,
+                        help="Results folder (JSON/MD/PNG + runs/); default examples/paper/results, or "
+                             "outputs/paper/smoke-results for the smoke profile.")
     parser.add_argument("--work_dir", default=str(harness.DEFAULT_WORK_DIR),
                         help="Folder for learngene weights and scratch files (not committed).")
     parser.add_argument("--ancestry_vit", default=None, help="ViT ancestry dir (default outputs/ancestry/vit).")
@@ -67,7 +72,9 @@ def main(argv: list[str] | None = None) -> dict:
     experiments = list(harness.EXPERIMENTS) if args.experiment == "all" else [args.experiment]
     families = list(harness.FAMILIES) if args.family == "both" else [args.family]
     ancestries = {k: v for k, v in (("vit", args.ancestry_vit), ("resnet", args.ancestry_resnet)) if v}
-    ctx = harness.Context(profile=harness.get_profile(args.profile), output=Path(args.output),
+    output = args.output or (harness.DEFAULT_WORK_DIR / "smoke-results" if args.profile == "smoke"
+                             else harness.DEFAULT_OUTPUT)
+    ctx = harness.Context(profile=harness.get_profile(args.profile), output=Path(output),
                           work_dir=Path(args.work_dir), dataset=args.dataset, ancestries=ancestries,
                           progress=not args.no_progress)
     out: dict = {}
