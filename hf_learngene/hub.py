@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from huggingface_hub import ModelCard, snapshot_download
+from huggingface_hub import ModelCard, hf_hub_download, snapshot_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -83,6 +83,22 @@ def resolve_repo(
         raise LearngeneError(f"Could not download {name!r} (revision {revision or 'main'}) from the Hub: {err}") from err
     path = Path(folder)
     return ResolvedRepo(path, name, path.name if path.parent.name == "snapshots" else revision)
+
+
+def fetch_remote_card(repo_id: str, folder: Path, revision: str | None = None,
+                      token: str | bool | None = None) -> Path | None:
+    """Copy the ``README.md`` of a Hub repo into ``folder`` (so a push can keep what users wrote in it).
+
+    Returns the local copy, or ``None`` when the repo has no card yet.
+    """
+    try:
+        card_file = hf_hub_download(repo_id, "README.md", revision=revision, token=token,
+                                    local_dir=folder.parent / f".{folder.name}-remote-card")
+    except (EntryNotFoundError, HfHubHTTPError):
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "README.md").write_text(Path(card_file).read_text(encoding="utf-8"), encoding="utf-8")
+    return folder / "README.md"
 
 
 def check_safetensors(folder: Path, what: str) -> list[Path]:

@@ -15,6 +15,7 @@ from transformers import PreTrainedModel
 from . import __version__
 from .cards import descendant_card
 from .errors import LearngeneError
+from .hub import fetch_remote_card
 from .modeling_learngene import LearngeneModel
 from .utils import atomic_directory
 
@@ -162,6 +163,8 @@ def _push_descendant(self: PreTrainedModel, repo_id: str, *, commit_message: str
     api = HfApi(token=token)
     repo_id = api.create_repo(repo_id, private=private, exist_ok=True, token=token).repo_id
     with tempfile.TemporaryDirectory() as tmp:
-        _save_descendant(self, tmp, repo_id=repo_id)
-        return api.upload_folder(repo_id=repo_id, folder_path=tmp, revision=revision, create_pr=create_pr,
+        folder = Path(tmp) / "descendant"
+        fetch_remote_card(repo_id, folder, revision=revision, token=token)  # keep what users wrote in the card
+        _save_descendant(self, folder, repo_id=repo_id)
+        return api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision, create_pr=create_pr,
                                  commit_message=commit_message or "Upload learngene descendant", token=token)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import CommitInfo, HfApi, hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+from huggingface_hub import CommitInfo, HfApi
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
@@ -20,7 +19,14 @@ from .cards import learngene_card
 from .configuration_learngene import LearngeneConfig
 from .errors import LearngeneError
 from .families import get_family
-from .hub import check_safetensors, check_weights_match, load_ancestry, resolve_repo, safetensors_shapes
+from .hub import (
+    check_safetensors,
+    check_weights_match,
+    fetch_remote_card,
+    load_ancestry,
+    resolve_repo,
+    safetensors_shapes,
+)
 from .utils import atomic_directory, count_parameters
 
 
@@ -286,13 +292,7 @@ class LearngeneModel(LearngenePreTrainedModel):
         repo_id = api.create_repo(repo_id, private=private, exist_ok=True, token=token).repo_id
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "learngene"
-            try:
-                card_file = hf_hub_download(repo_id, "README.md", revision=revision, token=token,
-                                            local_dir=Path(tmp) / "remote")
-                folder.mkdir()
-                (folder / "README.md").write_text(Path(card_file).read_text(encoding="utf-8"), encoding="utf-8")
-            except (EntryNotFoundError, HfHubHTTPError):
-                pass
+            fetch_remote_card(repo_id, folder, revision=revision, token=token)
             self.save_pretrained(folder, repo_id=repo_id, extra_files=extra_files)
             return api.upload_folder(
                 repo_id=repo_id,

@@ -299,3 +299,21 @@ def test_ancestry_object_loaded_from_the_hub_keeps_its_provenance(local_hub: Loc
     assert learngene.config.ancestry_name_or_path == ANCESTRY_REPO
     # transformers 5 no longer records the commit on a loaded model: the revision is unknown, never a wrong one.
     assert learngene.config.ancestry_revision in (None, sha)
+
+
+def test_descendant_push_keeps_text_the_user_added_to_the_remote_card(local_hub: LocalHub, tmp_path: Path) -> None:
+    learngene = LearngeneModel.from_ancestry(build_ancestry("resnet-basic"), layer_indices=[0, 3])
+    repo_id = f"{HUB_USERNAME}/resnet-descendant"
+    from_learngene(learngene, num_labels=2, seed=0).push_to_hub(repo_id)
+    card = _remote_card(repo_id)
+    card.data.accuracy_note = "see below"
+    edited = tmp_path / "README.md"
+    edited.write_text(str(card) + "\n## Evaluation\n\nUser-written evaluation.\n")
+    HfApi().upload_file(path_or_fileobj=edited, path_in_repo="README.md", repo_id=repo_id)
+
+    from_learngene(learngene, num_labels=2, seed=1).push_to_hub(repo_id)
+    card = _remote_card(repo_id)
+    assert card.data.accuracy_note == "see below"
+    assert "User-written evaluation." in card.text
+    assert "with seed 1" in card.text and "with seed 0" not in card.text
+    assert card.text.count(START) == 1
