@@ -90,6 +90,8 @@ def test_smoke_profile_all_experiments(tmp_path: Path, monkeypatch: pytest.Monke
     for family in families:
         assert set(fig3["curves"][family]) == set(harness.METHODS)
         assert len(fig3["curves"][family]["auto"]["mean"]) == profile.epochs
+        sizes = {str(k) for k in (profile.samples_per_class, *profile.fig5_samples)}
+        assert set(fig3["curves_by_samples"][family]) == sizes
 
     fig4 = json.loads((ctx.profile_dir / "fig4.json").read_text())
     for family in families:

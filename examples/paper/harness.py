@@ -934,55 +934,91 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
     return _finish(ctx, "table2", data, "\n".join(lines), fig)
 
 
+def _fig3_specs(ctx: Context, family: str, samples: int) -> list[RunSpec]:
+    """Table 2 runs at the Table 2 sample size, Fig. 5 runs at the other sizes."""
+    p = ctx.profile
+    if samples == p.samples_per_class:
+        return table2_specs(ctx, family)
+    return [make_spec(ctx, family, m, t, samples) for t in range(p.fig5_num_tasks) for m in p.fig5_methods]
+
+
 def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
-    """Fig. 3: mean test accuracy per epoch (± std over tasks) for each method, from the Table 2 runs."""
+    """Fig. 3: mean test accuracy per epoch (± std over tasks) for each method.
+
+    The main panel per family uses the Table 2 runs (all methods); further panels, one per sample size, use the Fig. 5
+    runs that are already finished (the paper's Fig. 3 a-r show several sample sizes).
+    """
     plt = _plt()
     from matplotlib.ticker import MaxNLocator
+
+    p = ctx.profile
     data = _header(ctx, "fig3", families)
-    data["curves"], data["epochs_to_reach_scratch_final"], data["runs"] = {}, {}, []
-    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.8), squeeze=False)
-    lines = [f"# Fig. 3: convergence ({ctx.profile.name} profile)", "",
-             (f"Test accuracy (%) per epoch, mean over tasks ({ctx.profile.samples_per_class} samples/class; "
-              "the Table 2 runs)."), ""]
-    for ax, family in zip(axes[0], families):
-        by_method: dict[str, list[dict[str, Any]]] = {}
-        for spec in table2_specs(ctx, family):
-            record = load_run(ctx, spec)
-            if record is not None:
-                by_method.setdefault(spec.method, []).append(record)
-                data["runs"].append(record)
-        data["curves"][family] = {}
-        cost = _cost_side(ctx, family, by_method)
-        data["epochs_to_reach_scratch_final"][family] = {m: c["epochs_to_reach_scratch_final"]
-                                                         for m, c in cost["methods"].items()}
-        rows = {}
-        for method in METHODS:
-            epochs, curves = _curves(by_method.get(method, []))
-            if not curves.size:
+    data["curves"], data["curves_by_samples"], data["epochs_to_reach_scratch_final"], data["runs"] = {}, {}, {}, []
+    sizes = [p.samples_per_class] + sorted(s for s in set(p.fig5_samples) if s != p.samples_per_class)
+    panels: dict[str, list[tuple[int, dict[str, list[dict[str, Any]]]]]] = {}
+    for family in families:
+        panels[family] = []
+        for samples in sizes:
+            by_method: dict[str, list[dict[str, Any]]] = {}
+            for spec in _fig3_specs(ctx, family, samples):
+                record = load_run(ctx, spec)
+                if record is not None:
+                    by_method.setdefault(spec.method, []).append(record)
+                    data["runs"].append(record)
+            if by_method or samples == p.samples_per_class:
+                panels[family].append((samples, by_method))
+    ncols = max(len(v) for v in panels.values())
+    fig, axes = plt.subplots(len(families), ncols, figsize=(4.2 * ncols, 3.4 * len(families)), squeeze=False)
+    lines = [f"# Fig. 3: convergence ({p.name} profile)", "",
+             (f"Test accuracy (%) per epoch, mean over tasks. {p.samples_per_class} samples/class: the Table 2 runs "
+              f"({p.num_tasks} tasks); other sizes: the Fig. 5 runs ({p.fig5_num_tasks} task(s))."), ""]
+    for row, family in enumerate(families):
+        data["curves_by_samples"][family] = {}
+        for col in range(ncols):
+            if col >= len(panels[family]):
+                axes[row][col].axis("off")
                 continue
-            mean, std = curves.mean(0), curves.std(0)
-            data["curves"][family][method] = {"epochs": epochs, "mean": mean.tolist(), "std": std.tolist(),
-                                              "num_tasks": int(curves.shape[0])}
-            rows[method] = mean
-            ax.plot(epochs, 100 * mean, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
-            ax.fill_between(epochs, 100 * (mean - std), 100 * (mean + std), color=METHOD_COLORS[method], alpha=0.15)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(FAMILY_LABELS[family])
-        ax.legend(fontsize=8)
-        if rows:
-            n = min(len(v) for v in rows.values())
-            marks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1})
-            lines += [f"## {FAMILY_LABELS[family]}", "",
-                      "| Method | " + " | ".join(f"epoch {i + 1}" for i in marks) + " | epochs to reach From-Scratch "
-                      "final |", "|---|" + "---|" * (len(marks) + 1)]
-            for method, mean in rows.items():
-                reach = data["epochs_to_reach_scratch_final"][family].get(method)
-                lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(_pct(float(mean[i])) for i in marks)
-                             + f" | {reach if reach is not None else 'not reached'} |")
-            lines.append("")
-    fig.suptitle(f"Fig. 3: convergence ({ctx.profile.name} profile)")
+            samples, by_method = panels[family][col]
+            ax = axes[row][col]
+            curves_here: dict[str, Any] = {}
+            rows = {}
+            for method in METHODS:
+                epochs, curves = _curves(by_method.get(method, []))
+                if not curves.size:
+                    continue
+                mean, std = curves.mean(0), curves.std(0)
+                curves_here[method] = {"epochs": epochs, "mean": mean.tolist(), "std": std.tolist(),
+                                       "num_tasks": int(curves.shape[0])}
+                rows[method] = mean
+                ax.plot(epochs, 100 * mean, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
+                ax.fill_between(epochs, 100 * (mean - std), 100 * (mean + std), color=METHOD_COLORS[method],
+                                alpha=0.15)
+            data["curves_by_samples"][family][str(samples)] = curves_here
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_title(f"{FAMILY_LABELS[family]}, {samples} samples/class", fontsize=9)
+            if rows:
+                ax.legend(fontsize=7)
+            cost = _cost_side(ctx, family, by_method)
+            reach = {m: c["epochs_to_reach_scratch_final"] for m, c in cost["methods"].items()}
+            if samples == p.samples_per_class:
+                data["curves"][family] = curves_here
+                data["epochs_to_reach_scratch_final"][family] = reach
+            if rows:
+                n = min(len(v) for v in rows.values())
+                marks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1})
+                lines += [f"## {FAMILY_LABELS[family]}, {samples} samples/class", "",
+                          "| Method | " + " | ".join(f"epoch {i + 1}" for i in marks)
+                          + " | epochs to reach From-Scratch's final accuracy |",
+                          "|---|" + "---|" * (len(marks) + 1)]
+                for method, mean in rows.items():
+                    r = reach.get(method)
+                    lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(_pct(float(mean[i])) for i in marks)
+                                 + f" | {r if r is not None else 'not reached'} |")
+                lines.append("")
+    fig.suptitle(f"Fig. 3: convergence ({p.name} profile)")
+    fig.tight_layout()
     return _finish(ctx, "fig3", data, "\n".join(lines), fig)
 
 
