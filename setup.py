@@ -2,9 +2,23 @@
 
 from pathlib import Path
 
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent
+
+
+class BuildWithCards(build_py):
+    """Ship the model card templates of the top-level ``hub_cards/`` inside the package (``hf_learngene/hub_cards``)."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "hf_learngene" / "hub_cards"
+        target.mkdir(parents=True, exist_ok=True)
+        for template in (ROOT / "hub_cards").glob("*.md"):
+            shutil.copy2(template, target / template.name)
 
 setup(
     name="hf_learngene",
@@ -16,8 +30,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hf_learngene", "hf_learngene.*"]),
-    package_data={"hf_learngene": ["py.typed", "hub_cards/*.md"]},
-    include_package_data=True,
+    package_data={"hf_learngene": ["py.typed"]},
+    cmdclass={"build_py": BuildWithCards},
     install_requires=[
         "torch>=2.1",
         "transformers>=5.0,<6",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .condensation.config import CondenseConfig
+from .demo import add_demo_parser
 
 _SKIP_FIELDS = {"extra", "progress", "resume", "layer_indices", "pair_set", "image_mean", "image_std", "method"}
 
@@ -140,12 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_condense_parser(sub)
-    try:
-        from .demo import add_demo_parser
-    except ImportError:  # the demo module is optional while the library is being assembled
-        add_demo_parser = None
-    if add_demo_parser is not None:
-        add_demo_parser(sub)
+    add_demo_parser(sub)
     return parser
 
 

@@ -1,0 +1,232 @@
+"""``learngene demo``: the whole Learngene story end to end, in minutes, on a laptop CPU.
+
+1. **Ancestry**: reuse a cached ancestry, or train a small ResNet (or ViT) on the ancestry classes.
+2. **Condense**: Auto-Learngene picks the learngene layers on the condense classes.
+3. **Inherit**: a descendant is built with :func:`~hf_learngene.from_learngene`.
+4. **Train**: the descendant and a From-Scratch twin (same architecture, all weights fresh) are trained
+   with `Trainer` on a 5-way task of the descendant classes; a table and a learning-curve plot come out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .condensation import CondenseConfig, condense
+from .data import MINI_IMAGENET_SPLIT, ImageTransform, default_dataset_path, load_image_dataset, make_task
+from .errors import LearngeneError
+from .inherit import from_learngene
+from .training import train_classifier
+from .utils import count_parameters
+
+
+@dataclass
+class DemoConfig:
+    """Sizes of the demo, chosen so that it finishes within ~10 minutes on 2 CPU cores."""
+
+    family: str = "resnet"
+    image_size: int = 32
+    ancestry_classes: str = "0-63"
+    condense_classes: str = "64-79"
+    descendant_classes: str = "80-99"
+    ancestry_samples_per_class: int = 300
+    ancestry_epochs: int = 6
+    ancestry_learning_rate: float = 2e-3
+    condense_images: int = 800
+    condense_epochs: float = 2.0
+    condense_repeats: int = 2
+    task_samples_per_class: int = 100
+    descendant_epochs: int = 10
+    descendant_learning_rate: float = 2e-3
+    seed: int = 0
+
+
+def _ancestry_model(config: DemoConfig, num_labels: int) -> Any:
+    if config.family == "resnet":
+        from transformers import ResNetConfig, ResNetForImageClassification
+
+        return ResNetForImageClassification(ResNetConfig(
+            embedding_size=16, hidden_sizes=[16, 32, 64, 128], depths=[2, 2, 2, 2], layer_type="basic",
+            num_labels=num_labels))
+    if config.family == "vit":
+        from transformers import ViTConfig, ViTForImageClassification
+
+        return ViTForImageClassification(ViTConfig(
+            hidden_size=64, num_hidden_layers=8, num_attention_heads=4, intermediate_size=128,
+            image_size=config.image_size, patch_size=4, num_labels=num_labels))
+    raise LearngeneError(f"learngene demo supports --family resnet or vit, got {config.family!r}.")
+
+
+def _cache_key(config: DemoConfig, dataset: str) -> str:
+    fields = {k: v for k, v in asdict(config).items() if k.startswith("ancestry") or k in ("family", "image_size",
+                                                                                            "seed")}
+    return hashlib.sha256(json.dumps([fields, str(dataset)], sort_keys=True).encode()).hexdigest()[:12]
+
+
+def get_ancestry(config: DemoConfig, dataset: Any, dataset_name: str, cache_dir: Path, transform: ImageTransform,
+                 progress: bool = True) -> tuple[Path, dict[str, Any]]:
+    """A small ancestry trained on the ancestry classes, cached in ``cache_dir`` (reused when present)."""
+    folder = cache_dir / f"ancestry-{config.family}-{_cache_key(config, dataset_name)}"
+    if (folder / "model.safetensors").exists() and (folder / "demo_ancestry.json").exists():
+        return folder, {**json.loads((folder / "demo_ancestry.json").read_text()), "reused": True}
+    task = make_task(dataset["train"], dataset["test"], config.ancestry_classes, n_way=None,
+                     samples_per_class=config.ancestry_samples_per_class, seed=config.seed)
+    test = task.test.shuffle(seed=config.seed).select(range(min(len(task.test), 2000)))
+    torch.manual_seed(config.seed)
+    model = _ancestry_model(config, task.n_way)
+    model.config.id2label, model.config.label2id = task.id2label, task.label2id
+    result = train_classifier(
+        model, task.train.with_transform(transform.with_train(True)), test.with_transform(transform),
+        output_dir=cache_dir / "tmp-trainer", epochs=config.ancestry_epochs,
+        learning_rate=config.ancestry_learning_rate, weight_decay=0.05, batch_size=128, seed=config.seed,
+        warmup=0.05, progress=progress,
+    )
+    model.save_pretrained(folder)
+    info = {"accuracy": result.final_accuracy, "epochs": config.ancestry_epochs, "wall_time": result.wall_time,
+            "num_parameters": count_parameters(model), "classes": config.ancestry_classes, "reused": False}
+    (folder / "demo_ancestry.json").write_text(json.dumps(info, indent=2))
+    return folder, info
+
+
+def plot_curves(curves: dict[str, list[float]], path: Path, title: str) -> Path:
+    """Test accuracy per epoch for each method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, accuracies in curves.items():
+        ax.plot(range(1, len(accuracies) + 1), [100 * a for a in accuracies], marker="o", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/demo", config: DemoConfig | None = None,
+             cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run the demo and return its numbers (also written to ``output/demo_results.json``).
+
+    Example:
+        >>> results = run_demo(output="outputs/demo")  # doctest: +SKIP
+        >>> results["table"]["Auto-Learngene"]["final_accuracy"]  # doctest: +SKIP
+    """
+    config = config or DemoConfig()
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir or os.environ.get("LEARNGENE_CACHE", Path.home() / ".cache" / "hf_learngene" / "demo"))
+    dataset_name = dataset or default_dataset_path()
+    start = time.perf_counter()
+    print(f"Dataset: {dataset_name}")
+    data = load_image_dataset(dataset_name)
+    transform = ImageTransform(size=config.image_size)
+
+    print(f"\n[1/4] Ancestry: a small {config.family} on classes {config.ancestry_classes}")
+    ancestry_dir, ancestry_info = get_ancestry(config, data, str(dataset_name), cache, transform, progress)
+    print(f"      {'reused cached' if ancestry_info['reused'] else 'trained'} ancestry at {ancestry_dir} "
+          f"(test accuracy on its 64 classes: {100 * ancestry_info['accuracy']:.1f}%)")
+
+    print(f"\n[2/4] Condense: Auto-Learngene on classes {config.condense_classes}")
+    result = condense(
+        str(ancestry_dir), data["train"],
+        CondenseConfig(num_repeats=config.condense_repeats, epochs=config.condense_epochs,
+                       max_images=config.condense_images, image_size=config.image_size, seed=config.seed,
+                       meta_learning_rate=1e-3, progress=progress),
+        classes=config.condense_classes,
+    )
+    learngene_dir = result.save(output / "learngene")
+    print(result.summary())
+
+    print(f"\n[3/4] Inherit: a descendant for a 5-way task from classes {config.descendant_classes}")
+    task = make_task(data["train"], data["test"], config.descendant_classes, n_way=5,
+                     samples_per_class=config.task_samples_per_class, seed=config.seed)
+    from .distillation import scratch_descendant_like
+
+    descendant = from_learngene(result.learngene, id2label=task.id2label, seed=config.seed)
+    scratch = scratch_descendant_like(result.learngene, id2label=task.id2label, seed=config.seed)
+    print(f"      task classes {task.classes}, {len(task.train)} training / {len(task.test)} test images; "
+          f"descendant: {count_parameters(descendant):,} parameters "
+          f"({len(result.selected_layers)} inherited layers), ancestry: {ancestry_info['num_parameters']:,}")
+
+    print(f"\n[4/4] Train the descendant and a From-Scratch twin for {config.descendant_epochs} epochs")
+    curves, rows = {}, {}
+    for name, model in (("Auto-Learngene", descendant), ("From-Scratch", scratch)):
+        run = train_classifier(
+            model, task.train.with_transform(transform.with_train(True)), task.test.with_transform(transform),
+            output_dir=output / "trainer" / name, epochs=config.descendant_epochs,
+            learning_rate=config.descendant_learning_rate, weight_decay=0.05, batch_size=32, seed=config.seed,
+            progress=progress,
+        )
+        curves[name] = run.accuracies
+        rows[name] = {"final_accuracy": run.final_accuracy, "best_accuracy": max(run.accuracies),
+                      "wall_time": run.wall_time, "accuracy_per_epoch": run.accuracies}
+    descendant.save_pretrained(output / "descendant")
+    plot = plot_curves(curves, output / "learning_curves.png",
+                       f"5-way task {task.classes}, {config.task_samples_per_class} images/class")
+    target = rows["From-Scratch"]["final_accuracy"]
+    reach = next((i + 1 for i, a in enumerate(curves["Auto-Learngene"]) if a >= target), None)
+    results = {"config": asdict(config), "dataset": str(dataset_name), "ancestry": {"path": str(ancestry_dir),
+               **ancestry_info}, "condense": result.scores_dict(), "task_classes": task.classes, "table": rows,
+               "auto_epochs_to_reach_scratch_final": reach, "wall_time": time.perf_counter() - start}
+    (output / "demo_results.json").write_text(json.dumps(results, indent=2, default=float))
+
+    print("\n| method | final acc. | best acc. | train time |\n|---|---|---|---|")
+    for name, row in rows.items():
+        print(f"| {name} | {100 * row['final_accuracy']:.1f}% | {100 * row['best_accuracy']:.1f}% | "
+              f"{row['wall_time']:.0f} s |")
+    if reach:
+        print(f"\nAuto-Learngene reached From-Scratch's final accuracy after {reach} of {config.descendant_epochs} "
+              "epochs.")
+    print(f"\nDone in {results['wall_time'] / 60:.1f} min. Written:\n"
+          f"  learngene:      {learngene_dir.resolve()}  (weights, scores, plots, model card)\n"
+          f"  descendant:     {(output / 'descendant').resolve()}  (a plain transformers model)\n"
+          f"  learning curve: {plot.resolve()}\n  results:        {(output / 'demo_results.json').resolve()}\n"
+          "Share them on the Hub:\n"
+          f"  python -c \"from hf_learngene import LearngeneModel; LearngeneModel.from_pretrained('{learngene_dir}')"
+          ".push_to_hub('user/demo-learngene')\"\n"
+          f"  python -c \"from transformers import AutoModelForImageClassification as A; "
+          f"A.from_pretrained('{output / 'descendant'}').push_to_hub('user/demo-descendant')\"")
+    return results
+
+
+def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``learngene demo``."""
+    parser = sub.add_parser(
+        "demo", help="Run the whole Learngene story end to end (about 10 minutes on 2 CPU cores).",
+        description="Train (or reuse) a small ancestry, condense it with Auto-Learngene, inherit the learngene into "
+        "a descendant, and train it next to a From-Scratch twin on a 5-way task. Prints a table and writes a "
+        "learning-curve plot.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--dataset", default=None, help="a local dataset folder or Hub id with image/label columns "
+                        "and mini-ImageNet's 100 classes (default: $LEARNGENE_DATASET or ../shared/datasets/"
+                        "mini-imagenet)")
+    parser.add_argument("--output", default="outputs/demo", help="where to write the learngene, descendant and plot")
+    parser.add_argument("--family", default="resnet", choices=["resnet", "vit"], help="architecture family")
+    parser.add_argument("--cache-dir", default=None, help="ancestry cache (default: $LEARNGENE_CACHE or "
+                        "~/.cache/hf_learngene/demo)")
+    parser.add_argument("--epochs", type=int, default=DemoConfig.descendant_epochs, help="descendant epochs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=_run_demo_command)
+
+
+def _run_demo_command(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = DemoConfig(family=args.family, descendant_epochs=args.epochs, seed=args.seed)
+    run_demo(args.dataset, args.output, config, cache_dir=args.cache_dir, progress=not args.no_progress)
+    return 0
