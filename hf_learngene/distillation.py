@@ -13,7 +13,8 @@ Following the paper, the pairs are the learngene positions: descendant layer ``j
 
 Example:
     >>> from hf_learngene import LearngeneModel
-    >>> from hf_learngene.distillation import FeatureDistillationTrainer, layer_pairs_from_learngene
+    >>> from hf_learngene.distillation import (FeatureDistillationTrainer, layer_pairs_from_learngene,
+    ...                                        scratch_descendant_like)
     >>> learngene = LearngeneModel.from_pretrained("outputs/learngene-vit")            # doctest: +SKIP
     >>> student = scratch_descendant_like(learngene, num_labels=5, seed=0)              # doctest: +SKIP
     >>> trainer = FeatureDistillationTrainer(

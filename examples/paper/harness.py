@@ -3,14 +3,16 @@
 Reusable pieces (a demo can import this module: ``examples/paper`` on ``sys.path``, then ``import harness``):
 
 * :data:`PROFILES` / :func:`get_profile` - ``smoke`` (tiny random ancestries + synthetic images, seconds),
-  ``cpu`` (about 4 h on 2 CPU cores), ``paper`` (the paper's settings, for a GPU);
+  ``cpu`` (estimated ~2.2 h, budget 4 h, on a shared 2-core CPU with 1 thread), ``paper`` (the paper's settings,
+  for a GPU);
 * :class:`Context` - dataset, ancestries and learngenes of one session (all loaded lazily and cached);
 * :func:`get_learngene` - condense (``auto`` / ``heuristic``) once per configuration, cached on disk under the work
   directory (weights) and ``<output>/runs/condense-<key>.json`` (metadata, committed);
 * :class:`RunSpec` / :func:`run_one` - one descendant training; its result is cached as
   ``<output>/runs/<key>.json`` (key = hash of the full configuration), so a rerun skips finished runs;
 * :func:`plan_runs`, :func:`run_experiments` - the runs each experiment needs (shared runs are deduplicated:
-  Fig. 3 reuses the Table 2 runs, Fig. 5 reuses the Table 2 runs at the Table 2 sample size) and running them;
+  Fig. 3 reuses the Table 2 runs (and shows the finished Fig. 5 runs per sample size), Fig. 5 reuses the Table 2 runs
+  at the Table 2 sample size, Fig. 4 / Fig. 5 share the default-hyperparameter cell) and running them;
 * :func:`summarize_table2`, :func:`summarize_fig3`, :func:`summarize_fig4`, :func:`summarize_fig5` - write
   ``<output>/<profile>/<experiment>.{json,md,png}``;
 * :func:`estimate_runtime` - measure training throughput for a few steps and extrapolate the remaining runs;
@@ -743,10 +745,11 @@ SPEC_BUILDERS: dict[str, Callable[[Context, str], list[RunSpec]]] = {
 
 
 def plan_runs(ctx: Context, experiments: Sequence[str], families: Sequence[str]) -> list[RunSpec]:
-    """All runs the experiments need, deduplicated, in a stable order (cheap families and methods first)."""
+    """All runs the experiments need, deduplicated, in a stable order: experiment by experiment (Table 2 first), both
+    families, task by task, so that an interrupted session leaves complete tasks behind."""
     seen: dict[str, RunSpec] = {}
-    for family in families:
-        for experiment in experiments:
+    for experiment in experiments:
+        for family in families:
             for spec in SPEC_BUILDERS[experiment](ctx, family):
                 seen.setdefault(spec.key, spec)
     return list(seen.values())
