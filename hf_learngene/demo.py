@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import datasets
 import torch
 
 from .condensation import CondenseConfig, condense
@@ -38,7 +39,7 @@ class DemoConfig:
     condense_classes: str = "64-79"
     descendant_classes: str = "80-99"
     ancestry_samples_per_class: int = 300
-    ancestry_epochs: int = 6
+    ancestry_epochs: int = 8
     ancestry_learning_rate: float = 2e-3
     condense_images: int = 800
     condense_epochs: float = 2.0
@@ -131,6 +132,7 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     cache = Path(cache_dir or os.environ.get("LEARNGENE_CACHE", Path.home() / ".cache" / "hf_learngene" / "demo"))
     dataset_name = dataset or default_dataset_path()
     start = time.perf_counter()
+    datasets.disable_progress_bars()  # class filtering is instantaneous; keep the console for training progress
     print(f"Dataset: {dataset_name}")
     data = load_image_dataset(dataset_name)
     transform = ImageTransform(size=config.image_size)
@@ -219,6 +221,8 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
                         "~/.cache/hf_learngene/demo)")
     parser.add_argument("--epochs", type=int, default=DemoConfig.descendant_epochs, help="descendant epochs")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything")
+    parser.add_argument("--config", default=None, help="JSON file overriding DemoConfig fields (image_size, "
+                        "ancestry_epochs, condense_images, task_samples_per_class, ...)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=_run_demo_command)
@@ -227,6 +231,11 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
 def _run_demo_command(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = DemoConfig(family=args.family, descendant_epochs=args.epochs, seed=args.seed)
+    overrides = json.loads(Path(args.config).read_text()) if args.config else {}
+    unknown = sorted(set(overrides) - set(DemoConfig.__dataclass_fields__))
+    if unknown:
+        raise LearngeneError(f"--config: unknown DemoConfig fields {unknown}; known: "
+                             f"{sorted(DemoConfig.__dataclass_fields__)}.")
+    config = DemoConfig(**{"family": args.family, "descendant_epochs": args.epochs, "seed": args.seed, **overrides})
     run_demo(args.dataset, args.output, config, cache_dir=args.cache_dir, progress=not args.no_progress)
     return 0

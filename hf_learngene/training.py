@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from transformers import PreTrainedModel, Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import PrinterCallback
 
 from .data import collate_fn
 
@@ -117,6 +118,8 @@ def train_classifier(
     trainer = trainer_class(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                             data_collator=collate_fn, compute_metrics=accuracy_metrics, callbacks=[history],
                             **(trainer_kwargs or {}))
+    if not progress:  # without progress bars Trainer prints every log dict; keep the console quiet instead
+        trainer.remove_callback(PrinterCallback)
     start = time.perf_counter()
     trainer.train()
     return TrainResult(history=history.epochs, wall_time=time.perf_counter() - start, trainer=trainer)

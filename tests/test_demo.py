@@ -1,0 +1,54 @@
+"""`learngene demo` end to end on a tiny synthetic 100-class dataset (the real run is timed in the note)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import ClassLabel, Dataset, DatasetDict, Features
+from datasets import Image as ImageFeature
+from PIL import Image
+
+from hf_learngene.cli import main
+
+
+def synthetic_mini_imagenet(path: Path, train_per_class: int = 6, test_per_class: int = 3) -> Path:
+    rng = np.random.default_rng(0)
+    features = Features({"image": ImageFeature(), "label": ClassLabel(num_classes=100)})
+
+    def split(per_class: int) -> Dataset:
+        images = [Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)) for _ in range(100 * per_class)]
+        labels = [i // per_class for i in range(100 * per_class)]
+        return Dataset.from_dict({"image": images, "label": labels}, features=features)
+
+    DatasetDict({"train": split(train_per_class), "test": split(test_per_class)}).save_to_disk(str(path))
+    return path
+
+
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = synthetic_mini_imagenet(tmp_path / "data")
+    tiny = {"image_size": 16, "ancestry_samples_per_class": 4, "ancestry_epochs": 1, "condense_images": 48,
+            "condense_epochs": 1.0, "condense_repeats": 1, "task_samples_per_class": 4}
+    (tmp_path / "tiny.json").write_text(json.dumps(tiny))
+    out, cache = tmp_path / "demo", tmp_path / "cache"
+    args = ["demo", "--dataset", str(data), "--output", str(out), "--cache-dir", str(cache), "--no-progress",
+            "--epochs", "2", "--config", str(tmp_path / "tiny.json")]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "| Auto-Learngene |" in text and "| From-Scratch |" in text
+    results = json.loads((out / "demo_results.json").read_text())
+    assert len(results["table"]["Auto-Learngene"]["accuracy_per_epoch"]) == 2
+    assert (out / "learning_curves.png").stat().st_size > 0
+    assert (out / "learngene" / "model.safetensors").exists() and (out / "descendant" / "config.json").exists()
+    assert results["ancestry"]["reused"] is False
+    # A second run reuses the cached ancestry instead of training it again.
+    assert main(args) == 0
+    assert json.loads((out / "demo_results.json").read_text())["ancestry"]["reused"] is True
+
+
+def test_demo_config_file_rejects_unknown_fields(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "bad.json").write_text(json.dumps({"image_sise": 16}))
+    assert main(["demo", "--config", str(tmp_path / "bad.json"), "--output", str(tmp_path / "out")]) == 2
+    assert "unknown DemoConfig fields ['image_sise']" in capsys.readouterr().err
