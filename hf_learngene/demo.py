@@ -22,7 +22,7 @@ import datasets
 import torch
 
 from .condensation import CondenseConfig, condense
-from .data import MINI_IMAGENET_SPLIT, ImageTransform, default_dataset_path, load_image_dataset, make_task
+from .data import ImageTransform, default_dataset_path, load_image_dataset, make_task
 from .errors import LearngeneError
 from .inherit import from_learngene
 from .training import train_classifier
