@@ -42,14 +42,12 @@ import numpy as np
 import torch
 import transformers
 from transformers import HfArgumentParser, PreTrainedModel, Trainer, TrainingArguments, set_seed
-from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 import hf_learngene
 from hf_learngene import LearngeneModel, from_learngene
 from hf_learngene.data import (
     ImageTransform,
     Task,
-    collate_fn,
     format_class_spec,
     load_image_dataset,
     make_task,
@@ -60,6 +58,7 @@ from hf_learngene.distillation import (
     layer_pairs_from_learngene,
     scratch_descendant_like,
 )
+from hf_learngene.training import train_classifier
 from hf_learngene.utils import count_parameters
 
 logger = logging.getLogger("finetune_descendant")
@@ -162,35 +161,22 @@ def build_descendant(
     learngene: LearngeneModel | str | os.PathLike,
     num_labels: int | None = None,
     *,
-    id2label: dict[int, str] | None = None,
-    label2id: dict[str, int] | None = None,
-    image_size: int | None = None,
-    num_random_layers: int | None = None,
     seed: int | None = 0,
+    **options: Any,
 ) -> PreTrainedModel:
     """A descendant: ``init="learngene"`` inherits ``learngene``; ``"scratch"``/``"distill"`` copy its architecture.
 
-    With the same ``seed``, all three share every fresh weight; only the learngene layers differ.
+    ``options`` are :func:`~hf_learngene.from_learngene`'s (``id2label``, ``label2id``, ``image_size``,
+    ``num_random_layers``, ...). With the same ``seed``, all three share every fresh weight; only the learngene layers
+    differ.
 
     Example:
         >>> model = build_descendant("scratch", "outputs/learngenes/vit-auto", num_labels=5, seed=0)  # doctest: +SKIP
     """
     if init not in INIT_CHOICES:
         raise ValueError(f"init must be one of {INIT_CHOICES}, got {init!r}")
-    learngene = load_learngene(learngene)
-    kwargs: dict[str, Any] = {
-        "id2label": id2label, "label2id": label2id, "image_size": image_size,
-        "num_random_layers": num_random_layers, "seed": seed,
-    }
-    if init == "learngene":
-        return from_learngene(learngene, num_labels, **kwargs)
-    return scratch_descendant_like(learngene, num_labels, **kwargs)
-
-
-def accuracy_metrics(eval_pred: transformers.EvalPrediction) -> dict[str, float]:
-    """Top-1 accuracy from logits (numpy only: no ``evaluate`` download needed)."""
-    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-    return {"accuracy": float((np.asarray(logits).argmax(-1) == np.asarray(eval_pred.label_ids)).mean())}
+    build = from_learngene if init == "learngene" else scratch_descendant_like
+    return build(load_learngene(learngene), num_labels, seed=seed, **options)
 
 
 def first_per_class(ds: Any, k: int | None, label_column: str = "label") -> Any:
@@ -200,26 +186,6 @@ def first_per_class(ds: Any, k: int | None, label_column: str = "label") -> Any:
     labels = np.asarray(ds.select_columns([label_column]).with_format("numpy")[:][label_column])
     keep = np.sort(np.concatenate([np.flatnonzero(labels == c)[:k] for c in np.unique(labels)]))
     return ds.select(keep.tolist())
-
-
-def epoch_history(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Per-epoch rows ``{"epoch", "eval_accuracy", "eval_loss", "train_loss"}`` from ``trainer.state.log_history``."""
-    rows: dict[int, dict[str, float]] = {}
-    for entry in log_history:
-        if "epoch" not in entry:
-            continue
-        epoch = round(float(entry["epoch"]))
-        row = rows.setdefault(epoch, {"epoch": epoch})
-        if "eval_accuracy" in entry:
-            row["eval_accuracy"] = float(entry["eval_accuracy"])
-            if "eval_loss" in entry:
-                row["eval_loss"] = float(entry["eval_loss"])
-        elif "loss" in entry:
-            row["train_loss"] = float(entry["loss"])
-            for key in ("ce_loss", "feature_loss"):
-                if key in entry:
-                    row[key] = float(entry[key])
-    return [rows[e] for e in sorted(rows) if "eval_accuracy" in rows[e]]
 
 
 def finetune(
@@ -249,35 +215,27 @@ def finetune(
     start = time.time()
     train_ds = task.train.with_transform(transform)
     eval_ds = first_per_class(task.test, eval_per_class, label_column).with_transform(transform.with_train(False))
-    common = {
-        "model": model, "args": training_args, "train_dataset": train_ds, "eval_dataset": eval_ds,
-        "data_collator": collate_fn, "compute_metrics": accuracy_metrics, "callbacks": callbacks,
-    }
+    trainer_class: type[Trainer] = Trainer
+    trainer_kwargs: dict[str, Any] = {}
     if teacher is not None:
         if layer_pairs is None:
             layer_pairs = layer_pairs_from_learngene(model, learngene)
-        trainer: Trainer = FeatureDistillationTrainer(
-            **common, teacher=teacher, layer_pairs=layer_pairs, distill_weight=distill_weight
-        )
-    else:
-        trainer = Trainer(**common)
-    if quiet:
-        trainer.remove_callback(PrinterCallback)
-        trainer.remove_callback(ProgressCallback)
-    train_result = trainer.train()
-    history = epoch_history(trainer.state.log_history)
-    accs = [row["eval_accuracy"] for row in history]
+        trainer_class = FeatureDistillationTrainer
+        trainer_kwargs = {"teacher": teacher, "layer_pairs": layer_pairs, "distill_weight": distill_weight}
+    result = train_classifier(model, train_ds, eval_ds, args=training_args, callbacks=callbacks,
+                              trainer_class=trainer_class, trainer_kwargs=trainer_kwargs, progress=not quiet)
+    accs = result.accuracies
     return {
-        "history": history,
+        "history": result.history,
         "final_accuracy": accs[-1] if accs else None,
         "best_accuracy": max(accs) if accs else None,
-        "train_runtime_s": float(train_result.metrics.get("train_runtime", 0.0)),
+        "train_runtime_s": float(result.train_metrics.get("train_runtime", 0.0)),
         "wall_time_s": time.time() - start,
         "num_parameters": count_parameters(model),
         "num_train_samples": len(train_ds),
         "num_eval_samples": len(eval_ds),
         "layer_pairs": [list(p) for p in layer_pairs] if layer_pairs else None,
-        "trainer": trainer,
+        "trainer": result.trainer,
     }
 
 

@@ -2,7 +2,8 @@
 """Train a Learngene *ancestry* model (ResNet or ViT) from scratch on the ancestry classes of a dataset.
 
 transformers-examples style: ``HfArgumentParser`` over ``ModelArguments``, ``DataArguments`` and
-``TrainingArguments``; ``Trainer``; accuracy metric computed with numpy (no ``evaluate`` download).
+``TrainingArguments``; ``Trainer`` through :func:`hf_learngene.training.train_classifier`; top-1 / top-5 accuracy
+computed with numpy (no ``evaluate`` download).
 
 The result in ``--output_dir`` is a Hub-format checkpoint: ``model.safetensors``, ``config.json`` (with
 ``id2label``), ``preprocessor_config.json`` (``ConvNextImageProcessor`` for ResNet, ``ViTImageProcessor`` for ViT;
@@ -36,9 +37,9 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 import transformers
 from transformers import (
@@ -46,7 +47,6 @@ from transformers import (
     HfArgumentParser,
     ResNetConfig,
     ResNetForImageClassification,
-    Trainer,
     TrainingArguments,
     ViTConfig,
     ViTForImageClassification,
@@ -59,13 +59,13 @@ from hf_learngene.data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     ImageTransform,
-    collate_fn,
     default_dataset_path,
     format_class_spec,
     load_image_dataset,
     parse_class_spec,
     select_classes,
 )
+from hf_learngene.training import accuracy_metrics, train_classifier
 
 logger = logging.getLogger("train_ancestry")
 
@@ -139,17 +139,6 @@ TRAINING_DEFAULTS = {
     "use_cpu": not torch.cuda.is_available(),
     "seed": 42,
 }
-
-
-def compute_metrics(eval_pred: transformers.EvalPrediction) -> dict[str, float]:
-    """Top-1 and top-5 accuracy from logits (numpy only)."""
-    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-    labels = np.asarray(eval_pred.label_ids)
-    logits = np.asarray(logits)
-    acc = float((logits.argmax(-1) == labels).mean())
-    k = min(5, logits.shape[-1])
-    topk = np.argpartition(-logits, k - 1, axis=-1)[:, :k]
-    return {"accuracy": acc, "top5_accuracy": float((topk == labels[:, None]).any(-1).mean())}
 
 
 def build_model(margs: ModelArguments, id2label: dict[int, str]):
@@ -251,26 +240,18 @@ def main(argv: list[str] | None = None) -> dict:
     train_ds = train_ds.with_transform(train_tf)
     eval_ds = eval_ds.with_transform(train_tf.with_train(False))
 
-    trainer = Trainer(
-        model=model,
-        args=targs,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        data_collator=collate_fn,
-        compute_metrics=compute_metrics,
-        processing_class=processor,
-    )
-
     # ---- train (auto-resume) -------------------------------------------------------------------------
     resume = targs.resume_from_checkpoint
     if resume is None and not dargs.fresh_start and os.path.isdir(targs.output_dir):
         resume = get_last_checkpoint(targs.output_dir)
         if resume is not None:
             logger.info("Resuming from %s", resume)
-    train_result = trainer.train(resume_from_checkpoint=resume)
+    result = train_classifier(model, train_ds, eval_ds, args=targs, compute_metrics=partial(accuracy_metrics, top_k=5),
+                              trainer_kwargs={"processing_class": processor}, resume_from_checkpoint=resume)
+    trainer, train_metrics = result.trainer, result.train_metrics
     trainer.save_model()  # model.safetensors + config.json + preprocessor_config.json
-    trainer.log_metrics("train", train_result.metrics)
-    trainer.save_metrics("train", train_result.metrics)
+    trainer.log_metrics("train", train_metrics)
+    trainer.save_metrics("train", train_metrics)
     trainer.save_state()
 
     # ---- final test evaluation -------------------------------------------------------------------------
@@ -291,8 +272,8 @@ def main(argv: list[str] | None = None) -> dict:
         "epochs": trainer.state.epoch,
         "global_step": trainer.state.global_step,
         "wall_time_s": round(wall, 1),
-        "train_runtime_s": train_result.metrics.get("train_runtime"),
-        "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
+        "train_runtime_s": train_metrics.get("train_runtime"),
+        "train_samples_per_second": train_metrics.get("train_samples_per_second"),
         "resumed_from": resume,
         "arch": margs.arch,
         "num_parameters": n_params,

@@ -13,12 +13,13 @@ __version__ = "0.1.0"
 
 from transformers import AutoConfig, AutoModel
 
+from .condensation import CondenseConfig, CondenseResult, condense
 from .configuration_learngene import LearngeneConfig
+from .distillation import FeatureDistillationTrainer
 from .errors import LearngeneConfigError, LearngeneError, UnsafeWeightsError, UnsupportedArchitectureError
 from .families import ArchitectureFamily, get_family, register_family, supported_families
+from .inherit import from_learngene, save_descendant_card, scratch_descendant_like
 from .modeling_learngene import LearngeneModel
-from .inherit import from_learngene, save_descendant_card  # noqa: E402  isort: skip
-from .condensation import CondenseConfig, CondenseResult, condense  # noqa: E402  isort: skip
 
 AutoConfig.register("learngene", LearngeneConfig, exist_ok=True)
 AutoModel.register(LearngeneConfig, LearngeneModel, exist_ok=True)
@@ -27,6 +28,7 @@ __all__ = [
     "ArchitectureFamily",
     "CondenseConfig",
     "CondenseResult",
+    "FeatureDistillationTrainer",
     "LearngeneConfig",
     "LearngeneConfigError",
     "LearngeneError",
@@ -38,5 +40,6 @@ __all__ = [
     "get_family",
     "register_family",
     "save_descendant_card",
+    "scratch_descendant_like",
     "supported_families",
 ]

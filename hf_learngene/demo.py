@@ -24,8 +24,8 @@ import torch
 from .condensation import CondenseConfig, condense
 from .data import ImageTransform, default_dataset_path, load_image_dataset, make_task
 from .errors import LearngeneError
-from .inherit import from_learngene
-from .training import train_classifier
+from .inherit import from_learngene, scratch_descendant_like
+from .training import epochs_to_reach, train_classifier
 from .utils import count_parameters
 
 
@@ -99,10 +99,7 @@ def get_ancestry(config: DemoConfig, dataset: Any, dataset_name: str, cache_dir:
 
 def plot_curves(curves: dict[str, list[float]], path: Path, title: str) -> Path:
     """Test accuracy per epoch for each method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .condensation.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for name, accuracies in curves.items():
@@ -112,10 +109,7 @@ def plot_curves(curves: dict[str, list[float]], path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/demo", config: DemoConfig | None = None,
@@ -156,8 +150,6 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     print(f"\n[3/4] Inherit: a descendant for a 5-way task from classes {config.descendant_classes}")
     task = make_task(data["train"], data["test"], config.descendant_classes, n_way=5,
                      samples_per_class=config.task_samples_per_class, seed=config.seed)
-    from .distillation import scratch_descendant_like
-
     descendant = from_learngene(result.learngene, id2label=task.id2label, seed=config.seed)
     scratch = scratch_descendant_like(result.learngene, id2label=task.id2label, seed=config.seed)
     print(f"      task classes {task.classes}, {len(task.train)} training / {len(task.test)} test images; "
@@ -180,7 +172,7 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     plot = plot_curves(curves, output / "learning_curves.png",
                        f"5-way task {task.classes}, {config.task_samples_per_class} images/class")
     target = rows["From-Scratch"]["final_accuracy"]
-    reach = next((i + 1 for i, a in enumerate(curves["Auto-Learngene"]) if a >= target), None)
+    reach = epochs_to_reach(curves["Auto-Learngene"], target)
     results = {"config": asdict(config), "dataset": str(dataset_name), "ancestry": {"path": str(ancestry_dir),
                **ancestry_info}, "condense": result.scores_dict(), "task_classes": task.classes, "table": rows,
                "auto_epochs_to_reach_scratch_final": reach, "wall_time": time.perf_counter() - start}

@@ -12,9 +12,8 @@ Following the paper, the pairs are the learngene positions: descendant layer ``j
 ``layer_indices[j]`` (see :func:`layer_pairs_from_learngene`).
 
 Example:
-    >>> from hf_learngene import LearngeneModel
-    >>> from hf_learngene.distillation import (FeatureDistillationTrainer, layer_pairs_from_learngene,
-    ...                                        scratch_descendant_like)
+    >>> from hf_learngene import FeatureDistillationTrainer, LearngeneModel, scratch_descendant_like
+    >>> from hf_learngene.distillation import layer_pairs_from_learngene
     >>> learngene = LearngeneModel.from_pretrained("outputs/learngene-vit")            # doctest: +SKIP
     >>> student = scratch_descendant_like(learngene, num_labels=5, seed=0)              # doctest: +SKIP
     >>> trainer = FeatureDistillationTrainer(
@@ -39,6 +38,7 @@ from transformers import PreTrainedModel, Trainer
 
 from .errors import LearngeneError
 from .families import ArchitectureFamily, family_for_config, get_family
+from .inherit import scratch_descendant_like  # re-exported: it used to live here
 
 logger = logging.getLogger(__name__)
 
@@ -62,27 +62,14 @@ def capture_layer_outputs(
 ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
     """Run ``model(pixel_values=...)`` and return ``(logits or None, [output of integral layer i for i in layers])``.
 
-    Like :meth:`ArchitectureFamily.forward_features` (hooks, differentiable), but the hooks are placed on
-    ``hook_model`` (default ``model``) so that ``model`` may be a wrapper (DDP, ``accelerate``) of it.
+    :meth:`ArchitectureFamily.forward_features` (hooks, differentiable) with the layer indices checked first; the
+    hooks are placed on ``hook_model`` (default ``model``) so that ``model`` may be a wrapper (DDP, ``accelerate``).
     """
-    modules = family.integral_layers(hook_model if hook_model is not None else model)
-    captured: dict[int, torch.Tensor] = {}
-    handles = []
+    num_layers = len(family.integral_layers(hook_model if hook_model is not None else model))
     for index in layers:
-        if not 0 <= index < len(modules):
-            raise LearngeneError(f"Layer index {index} is out of range: the model has {len(modules)} integral layers.")
-
-        def hook(_module: nn.Module, _inputs: Any, output: Any, index: int = index) -> None:
-            captured[index] = output[0] if isinstance(output, tuple) else output
-
-        handles.append(modules[index].register_forward_hook(hook))
-    try:
-        output = model(pixel_values=pixel_values)
-    finally:
-        for handle in handles:
-            handle.remove()
-    logits = output.logits if hasattr(output, "logits") else None
-    return logits, [captured[index] for index in layers]
+        if not 0 <= index < num_layers:
+            raise LearngeneError(f"Layer index {index} is out of range: the model has {num_layers} integral layers.")
+    return family.forward_features(model, pixel_values, list(layers), hook_model=hook_model)
 
 
 def _integral_index_by_prefix(model: PreTrainedModel, family: ArchitectureFamily) -> dict[str, int]:
@@ -128,54 +115,6 @@ def layer_pairs_from_learngene(student: PreTrainedModel, learngene: Any = None) 
             )
         pairs.append((by_prefix[prefix], ancestry_index))
     return pairs
-
-
-def scratch_descendant_like(
-    learngene: Any,
-    num_labels: int | None = None,
-    *,
-    id2label: dict[int, str] | None = None,
-    label2id: dict[str, int] | None = None,
-    image_size: int | None = None,
-    num_random_layers: int | None = None,
-    seed: int | None = None,
-    **family_options: Any,
-) -> PreTrainedModel:
-    """A descendant with exactly the architecture :func:`~hf_learngene.from_learngene` would build, all weights fresh.
-
-    With the same ``seed`` the non-inherited weights equal those of ``from_learngene(learngene, ..., seed=seed)``; only
-    the learngene layers differ (random here). This is the *From-Scratch* / *Feature Distillation* student.
-
-    Example:
-        >>> student = scratch_descendant_like(learngene, num_labels=5, seed=0)  # doctest: +SKIP
-    """
-    if not hasattr(learngene, "config") or getattr(learngene.config, "family", None) is None:
-        from .modeling_learngene import LearngeneModel
-
-        learngene = LearngeneModel.from_pretrained(learngene)
-    if id2label is not None:
-        id2label = {int(k): str(v) for k, v in id2label.items()}
-        num_labels = len(id2label)
-        label2id = label2id or {v: k for k, v in id2label.items()}
-    if num_labels is None:
-        raise LearngeneError("Give num_labels or id2label.")
-    config = learngene.config
-    family = get_family(config.family)
-    plan = family.plan_descendant(
-        config.ancestry_transformers_config(),
-        list(config.layer_indices),
-        num_labels=int(num_labels),
-        num_random_layers=num_random_layers,
-        image_size=image_size,
-        **family_options,
-    )
-    if id2label is not None:
-        plan.config.id2label = id2label
-        plan.config.label2id = label2id
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-        return family.build_model(plan.config)
 
 
 class _StudentWithAligners(nn.Module):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import struct
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from huggingface_hub import ModelCard, hf_hub_download, snapshot_download
+from huggingface_hub import CommitInfo, HfApi, ModelCard, hf_hub_download, snapshot_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -99,6 +101,24 @@ def fetch_remote_card(repo_id: str, folder: Path, revision: str | None = None,
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "README.md").write_text(Path(card_file).read_text(encoding="utf-8"), encoding="utf-8")
     return folder / "README.md"
+
+
+def push_with_card(repo_id: str, write: Callable[[Path, str], object], *, commit_message: str,
+                   private: bool | None = None, token: str | bool | None = None, revision: str | None = None,
+                   create_pr: bool = False) -> CommitInfo:
+    """Upload what ``write(folder, repo_id)`` saves to a Hub repo, keeping what users wrote in its card.
+
+    Creates ``repo_id`` if needed, puts its current ``README.md`` (if any) into a temporary folder so that the save
+    merges its generated card with the user's text, calls ``write`` and uploads the folder; returns the commit.
+    """
+    api = HfApi(token=token)
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True, token=token).repo_id
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "upload"
+        fetch_remote_card(repo_id, folder, revision=revision, token=token)
+        write(folder, repo_id)
+        return api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message,
+                                 revision=revision, create_pr=create_pr, token=token)
 
 
 def check_safetensors(folder: Path, what: str) -> list[Path]:

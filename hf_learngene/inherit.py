@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import types
 from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import CommitInfo, HfApi
+from huggingface_hub import CommitInfo
 from transformers import PreTrainedModel
 
 from . import __version__
 from .cards import descendant_card
 from .errors import LearngeneError
-from .hub import fetch_remote_card
+from .families import DescendantPlan
+from .hub import push_with_card
 from .modeling_learngene import LearngeneModel
 from .utils import atomic_directory
 
@@ -61,34 +61,11 @@ def from_learngene(
         >>> child = from_learngene("user/vit-learngene", num_labels=5, seed=0)  # doctest: +SKIP
         >>> child.save_pretrained("my-descendant")  # doctest: +SKIP  (also writes a model card)
     """
-    if not isinstance(learngene, LearngeneModel):
-        learngene = LearngeneModel.from_pretrained(learngene, revision=revision, token=token)
-    if id2label is not None:
-        id2label = {int(k): str(v) for k, v in id2label.items()}
-        if num_labels is not None and num_labels != len(id2label):
-            raise LearngeneError(f"num_labels={num_labels} but id2label has {len(id2label)} entries.")
-        num_labels = len(id2label)
-        label2id = label2id or {v: k for k, v in id2label.items()}
-    if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
-        raise LearngeneError(f"num_labels must be a positive int (or pass id2label), got {num_labels!r}.")
-    config = learngene.config
-    family = learngene.family
-    plan = family.plan_descendant(
-        config.ancestry_transformers_config(),
-        list(config.layer_indices),
-        num_labels=num_labels,
-        num_random_layers=num_random_layers,
-        image_size=image_size,
-        **family_options,
+    learngene, plan, model = _build_planned_descendant(
+        learngene, num_labels, id2label=id2label, label2id=label2id, image_size=image_size,
+        num_random_layers=num_random_layers, seed=seed, revision=revision, token=token, family_options=family_options,
     )
-    if id2label is not None:
-        plan.config.id2label = id2label
-        plan.config.label2id = label2id
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-        model = family.build_model(plan.config)
-
+    config = learngene.config
     state = model.state_dict()
     position_of = {index: position for position, index in enumerate(config.layer_indices)}
     with torch.no_grad():
@@ -119,6 +96,84 @@ def from_learngene(
     }
     attach_card_writer(model)
     return model
+
+
+def scratch_descendant_like(
+    learngene: LearngeneModel | str | os.PathLike,
+    num_labels: int | None = None,
+    *,
+    id2label: dict[int, str] | None = None,
+    label2id: dict[str, int] | None = None,
+    image_size: int | None = None,
+    num_random_layers: int | None = None,
+    seed: int | None = None,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    **family_options: Any,
+) -> PreTrainedModel:
+    """A descendant with exactly the architecture :func:`from_learngene` would build, all weights fresh.
+
+    Takes the same arguments as :func:`from_learngene`. With the same ``seed`` the non-inherited weights equal
+    those of ``from_learngene(learngene, ..., seed=seed)``; only the learngene layers differ (random here). This
+    is the *From-Scratch* / *Feature Distillation* baseline; it records no ``config.learngene`` origin.
+
+    Example:
+        >>> student = scratch_descendant_like(learngene, num_labels=5, seed=0)  # doctest: +SKIP
+    """
+    _, _, model = _build_planned_descendant(
+        learngene, num_labels, id2label=id2label, label2id=label2id, image_size=image_size,
+        num_random_layers=num_random_layers, seed=seed, revision=revision, token=token, family_options=family_options,
+    )
+    return model
+
+
+def _build_planned_descendant(
+    learngene: LearngeneModel | str | os.PathLike,
+    num_labels: int | None,
+    *,
+    id2label: dict[int, str] | None,
+    label2id: dict[str, int] | None,
+    image_size: int | None,
+    num_random_layers: int | None,
+    seed: int | None,
+    revision: str | None,
+    token: str | bool | None,
+    family_options: dict[str, Any],
+) -> tuple[LearngeneModel, DescendantPlan, PreTrainedModel]:
+    """Resolve ``learngene``, check the labels, lay out its descendant and build it with fresh weights.
+
+    Returns ``(learngene, plan, model)``; every weight of ``model`` is fresh (seeded by ``seed``; the global RNG
+    state is left as it was). Shared by :func:`from_learngene` and :func:`scratch_descendant_like`,
+    so that both give the same architecture and, for one seed, the same fresh weights.
+    """
+    if not isinstance(learngene, LearngeneModel):
+        learngene = LearngeneModel.from_pretrained(learngene, revision=revision, token=token)
+    if id2label is not None:
+        id2label = {int(k): str(v) for k, v in id2label.items()}
+        if num_labels is not None and num_labels != len(id2label):
+            raise LearngeneError(f"num_labels={num_labels} but id2label has {len(id2label)} entries.")
+        num_labels = len(id2label)
+        label2id = label2id or {v: k for k, v in id2label.items()}
+    if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
+        raise LearngeneError(f"num_labels must be a positive int (or pass id2label), got {num_labels!r}.")
+    config = learngene.config
+    family = learngene.family
+    plan = family.plan_descendant(
+        config.ancestry_transformers_config(),
+        list(config.layer_indices),
+        num_labels=num_labels,
+        num_random_layers=num_random_layers,
+        image_size=image_size,
+        **family_options,
+    )
+    if id2label is not None:
+        plan.config.id2label = id2label
+        plan.config.label2id = label2id
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = family.build_model(plan.config)
+    return learngene, plan, model
 
 
 def attach_card_writer(model: PreTrainedModel) -> PreTrainedModel:
@@ -160,11 +215,6 @@ def _save_descendant(self: PreTrainedModel, save_directory: str | os.PathLike, *
 def _push_descendant(self: PreTrainedModel, repo_id: str, *, commit_message: str | None = None,
                      private: bool | None = None, token: str | bool | None = None, revision: str | None = None,
                      create_pr: bool = False, **kwargs: Any) -> CommitInfo:
-    api = HfApi(token=token)
-    repo_id = api.create_repo(repo_id, private=private, exist_ok=True, token=token).repo_id
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "descendant"
-        fetch_remote_card(repo_id, folder, revision=revision, token=token)  # keep what users wrote in the card
-        _save_descendant(self, folder, repo_id=repo_id)
-        return api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision, create_pr=create_pr,
-                                 commit_message=commit_message or "Upload learngene descendant", token=token)
+    return push_with_card(repo_id, lambda folder, repo: _save_descendant(self, folder, repo_id=repo),
+                          commit_message=commit_message or "Upload learngene descendant", private=private,
+                          token=token, revision=revision, create_pr=create_pr)

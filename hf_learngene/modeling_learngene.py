@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import CommitInfo, HfApi
+from huggingface_hub import CommitInfo
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
@@ -22,8 +21,8 @@ from .families import get_family
 from .hub import (
     check_safetensors,
     check_weights_match,
-    fetch_remote_card,
     load_ancestry,
+    push_with_card,
     resolve_repo,
     safetensors_shapes,
 )
@@ -288,17 +287,12 @@ class LearngeneModel(LearngenePreTrainedModel):
         Example:
             >>> commit = learngene.push_to_hub("user/vit-learngene", private=True)  # doctest: +SKIP
         """
-        api = HfApi(token=token)
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True, token=token).repo_id
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp) / "learngene"
-            fetch_remote_card(repo_id, folder, revision=revision, token=token)
-            self.save_pretrained(folder, repo_id=repo_id, extra_files=extra_files)
-            return api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                commit_message=commit_message or "Upload learngene with hf_learngene",
-                revision=revision,
-                create_pr=create_pr,
-                token=token,
-            )
+        return push_with_card(
+            repo_id,
+            lambda folder, repo: self.save_pretrained(folder, repo_id=repo, extra_files=extra_files),
+            commit_message=commit_message or "Upload learngene with hf_learngene",
+            private=private,
+            token=token,
+            revision=revision,
+            create_pr=create_pr,
+        )

@@ -52,3 +52,23 @@ def local_hub(tmp_path: Path, local_hub_home: Path, monkeypatch: pytest.MonkeyPa
 # ======================================================================================================================
 # End of the local Hub section. Other fixtures go below.
 # ======================================================================================================================
+
+
+# ======================================================================================================================
+# One torch thread
+#
+#   pytestmark = pytest.mark.usefixtures("one_torch_thread")      # at the top of a test module
+# ======================================================================================================================
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread (and the machine is shared): ``torch.set_num_threads(1)`` for the test."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

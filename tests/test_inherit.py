@@ -20,7 +20,7 @@ from transformers import (
     ViTForImageClassification,
 )
 
-from hf_learngene import LearngeneModel, from_learngene
+from hf_learngene import LearngeneModel, from_learngene, scratch_descendant_like
 from tests.tiny_models import (
     ANCESTRY_KINDS,
     FAMILY_OF,
@@ -95,6 +95,25 @@ def test_fresh_weights_are_seeded_and_inherited_ones_fixed(kind: str) -> None:
     assert random_keys
     for key in random_keys:
         assert not torch.equal(fresh_a[key], fresh_c[key]), key
+
+
+@pytest.mark.parametrize("kind", ANCESTRY_KINDS)
+def test_scratch_twin_has_the_same_architecture_and_fresh_weights(kind: str) -> None:
+    learngene = _learngene(kind, [1, 3])
+    labels = {"id2label": {0: "a", 1: "b", 2: "c"}, "seed": 4}
+    child = from_learngene(learngene, **labels)
+    scratch = scratch_descendant_like(learngene, **labels)
+    assert type(scratch) is type(child) and scratch.config.id2label == child.config.id2label
+    assert getattr(scratch.config, "learngene", None) is None  # no origin: nothing was inherited
+    inherited = _assert_inherits(child, learngene)
+    assert scratch.state_dict().keys() == child.state_dict().keys()
+    for key, tensor in _fresh_state(child, inherited).items():  # same seed: the same fresh weights
+        assert torch.equal(scratch.state_dict()[key], tensor), key
+    # the learngene positions are random in the twin
+    assert any(not torch.equal(scratch.state_dict()[key], child.state_dict()[key]) for key in inherited)
+    for bad in (None, 0, 2.0):  # the same label checks as from_learngene
+        with pytest.raises(ValueError, match="num_labels must be a positive int"):
+            scratch_descendant_like(learngene, bad)
 
 
 @pytest.mark.parametrize("kind", ANCESTRY_KINDS)

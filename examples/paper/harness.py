@@ -6,8 +6,9 @@ Reusable pieces (a demo can import this module: ``examples/paper`` on ``sys.path
   ``cpu`` (estimated ~2.2 h, budget 4 h, on a shared 2-core CPU with 1 thread), ``paper`` (the paper's settings,
   for a GPU);
 * :class:`Context` - dataset, ancestries and learngenes of one session (all loaded lazily and cached);
-* :func:`get_learngene` - condense (``auto`` / ``heuristic``) once per configuration, cached on disk under the work
-  directory (weights) and ``<output>/runs/condense-<key>.json`` (metadata, committed);
+* :func:`get_learngene` - condense (``auto`` / ``heuristic``) with :func:`hf_learngene.condense` once per
+  configuration, cached on disk under the work directory (weights) and ``<output>/runs/condense-<key>.json``
+  (metadata, committed);
 * :class:`RunSpec` / :func:`run_one` - one descendant training; its result is cached as
   ``<output>/runs/<key>.json`` (key = hash of the full configuration), so a rerun skips finished runs;
 * :func:`plan_runs`, :func:`run_experiments` - the runs each experiment needs (shared runs are deduplicated:
@@ -15,7 +16,8 @@ Reusable pieces (a demo can import this module: ``examples/paper`` on ``sys.path
   at the Table 2 sample size, Fig. 4 / Fig. 5 share the default-hyperparameter cell) and running them;
 * :func:`summarize_table2`, :func:`summarize_fig3`, :func:`summarize_fig4`, :func:`summarize_fig5` - write
   ``<output>/<profile>/<experiment>.{json,md,png}``;
-* :func:`estimate_runtime` - measure training throughput for a few steps and extrapolate the remaining runs;
+* :func:`estimate_runtime` - measure training throughput for a few steps and extrapolate the remaining runs
+  (condenses the Auto-Learngene learngenes first when they are not cached: the descendants' shape depends on them);
 * :func:`run` - all of the above in one call (``harness.run("table2", "smoke", "vit", output="/tmp/x")``).
 
 Methods: ``scratch`` (From-Scratch), ``distill`` (Feature Distillation, paper [26]), ``heur`` (Heur-Learngene) and
@@ -27,7 +29,6 @@ layers than Auto's is padded with fresh layers to the same depth.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as _dt
 import hashlib
 import io
@@ -50,7 +51,7 @@ import torch
 import transformers
 
 import hf_learngene
-from hf_learngene import LearngeneModel, get_family
+from hf_learngene import CondenseConfig, LearngeneModel, condense
 from hf_learngene.data import (
     MINI_IMAGENET_SPLIT,
     ImageTransform,
@@ -60,6 +61,7 @@ from hf_learngene.data import (
     load_image_dataset,
     make_task,
 )
+from hf_learngene.training import classifier_training_arguments, epochs_to_reach
 from hf_learngene.utils import count_parameters
 
 _EXAMPLES = Path(__file__).resolve().parent.parent
@@ -153,7 +155,11 @@ PROFILES: dict[str, Profile] = {
             "resnet": FamilyHParams(0.05, 5e-4, optim="sgd", optim_args="momentum=0.9", warmup=0.0,
                                     grid_learning_rates=(0.05, 0.1), grid_weight_decays=(5e-4,)),
         },
+        # A few condense steps on the tiny ancestries. With meta_learning_rate 1e-3 the meta-network moves the
+        # scores off uniform within these steps, so both families select layers (seeded: always the same ones);
+        # much larger rates drive every alpha to 0, and uniform scores select nothing (condense raises).
         condense={"num_repeats": 1, "max_iterations": 6, "batch_size": 8, "meta_batch_size": 4,
+                  "meta_learning_rate": 1e-3,
                   "heuristic_num_tasks": 2, "heuristic_steps_per_task": 3, "heuristic_batch_size": 8},
         synthetic=True,
     ),
@@ -300,19 +306,6 @@ def tiny_ancestry(family: str, image_size: int = 16, num_labels: int = 64, seed:
     raise ValueError(f"Unknown family {family!r}")
 
 
-def fallback_layers(family: str, method: str, num_layers: int) -> list[int]:
-    """Layers used when ``hf_learngene.condense`` is not installed (smoke profile only; recorded as a fallback).
-
-    Auto: ViT lower half, ResNet first and last two blocks (the paper's Sec. 5.1 finding); heuristic: ViT every other
-    layer of the lower 3/4, ResNet first and last block.
-    """
-    if family == "resnet":
-        return [0, 1, num_layers - 2, num_layers - 1] if method == "auto" else [0, num_layers - 1]
-    if method == "auto":
-        return list(range(max(1, num_layers // 2)))
-    return list(range(0, max(1, (3 * num_layers) // 4), 2))
-
-
 # --------------------------------------------------------------------------------------------------
 # Context: dataset, ancestries and learngenes of one session
 # --------------------------------------------------------------------------------------------------
@@ -326,10 +319,6 @@ class Context:
         work_dir: folder for large generated artefacts (learngene weights, trainer scratch), not committed.
         dataset: local path or Hub id (default :func:`hf_learngene.data.default_dataset_path`); ignored by ``smoke``.
         ancestries: ``{"vit": dir, "resnet": dir}`` (default ``outputs/ancestry/{vit,resnet18}``); ignored by ``smoke``.
-        allow_condense_fallback: use :func:`fallback_layers` when ``hf_learngene.condense`` is missing or selects
-            nothing (default: only for the smoke profile).
-        fixed_layers: skip condensing and use :func:`fallback_layers` (quick tests and demos; recorded as a fallback
-            in the condense metadata and part of the learngene key).
         progress: show progress bars (also while condensing).
     """
 
@@ -338,8 +327,6 @@ class Context:
     work_dir: Path = DEFAULT_WORK_DIR
     dataset: str | None = None
     ancestries: dict[str, str | Path] = field(default_factory=dict)
-    allow_condense_fallback: bool | None = None
-    fixed_layers: bool = False
     progress: bool = True
     _raw: Any = field(default=None, init=False, repr=False)
     _ancestry_models: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
@@ -349,8 +336,6 @@ class Context:
     def __post_init__(self) -> None:
         self.output = Path(self.output)
         self.work_dir = Path(self.work_dir)
-        if self.allow_condense_fallback is None:
-            self.allow_condense_fallback = self.profile.synthetic
 
     # ---- paths
     @property
@@ -424,12 +409,9 @@ class Context:
 
     # ---- learngenes
     def condense_settings(self, family: str, method: str) -> dict[str, Any]:
-        settings = {"method": CONDENSE_METHOD[method], "seed": 0,
-                    "classes": format_class_spec(MINI_IMAGENET_SPLIT.condense), "dataset": self.dataset_id,
-                    "ancestry": self.ancestry_fingerprint(family), **self.profile.condense}
-        if self.fixed_layers:
-            settings["fixed_layers"] = True
-        return settings
+        return {"method": CONDENSE_METHOD[method], "seed": 0,
+                "classes": format_class_spec(MINI_IMAGENET_SPLIT.condense), "dataset": self.dataset_id,
+                "ancestry": self.ancestry_fingerprint(family), **self.profile.condense}
 
     def learngene_key(self, family: str, method: str) -> str:
         return f"{family}-{method}-{_hash(self.condense_settings(family, method), 12)}"
@@ -445,120 +427,42 @@ class Context:
         return json.loads(path.read_text()) if path.exists() else None
 
 
-def _condense_api() -> tuple[Any, Any] | None:
-    try:
-        from hf_learngene import CondenseConfig, condense
-    except ImportError:
-        return None
-    return CondenseConfig, condense
-
-
 def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
     """The ``method`` (``"auto"`` / ``"heur"``) learngene of ``family``, condensed once and cached on disk.
 
-    The learngene is saved in ``<work_dir>/learngenes/<key>`` and its metadata (selected layers, scores, condensing
-    wall time, settings) in ``<output>/runs/condense-<key>.json``; the key hashes the ancestry's weights, the dataset,
-    the condense classes and the profile's condense settings. Calls :func:`hf_learngene.condense`; only with
-    ``ctx.allow_condense_fallback`` (smoke profile) a missing ``condense`` falls back to :func:`fallback_layers`.
+    Calls :func:`hf_learngene.condense` with the profile's condense settings and saves the result (learngene, scores,
+    plots) in ``<work_dir>/learngenes/<key>`` and its metadata (selected layers, scores, condensing wall time,
+    settings) in ``<output>/runs/condense-<key>.json``; the key hashes the ancestry's weights, the dataset, the
+    condense classes and the profile's condense settings.
     """
     key = ctx.learngene_key(family, method)
     folder = ctx.work_dir / "learngenes" / key
     meta_path = ctx.runs_dir / f"condense-{key}.json"
     if (folder / "config.json").exists() and meta_path.exists():
         return LearngeneModel.from_pretrained(folder)
-    settings = ctx.condense_settings(family, method)
-    ancestry = ctx.ancestry(family)
-    api = None if ctx.fixed_layers else _condense_api()
-    start = time.time()
-    meta: dict[str, Any]
-    learngene = None
-    if ctx.fixed_layers:
-        fallback_reason = "fixed_layers=True (condensing skipped)"
-    elif api is not None:
-        CondenseConfig, condense = api
-        kwargs: dict[str, Any] = {"method": CONDENSE_METHOD[method], "seed": 0, "progress": ctx.progress,
-                                  **ctx.profile.condense}
-        if ctx.profile.image_size is not None:
-            kwargs["image_size"] = ctx.profile.image_size
-        if dataclasses.is_dataclass(CondenseConfig):
-            known = {f.name for f in dataclasses.fields(CondenseConfig)}
-            dropped = sorted(set(kwargs) - known)
-            if dropped:
-                logger.warning("CondenseConfig has no field(s) %s; ignoring them", dropped)
-            kwargs = {k: v for k, v in kwargs.items() if k in known}
-        config = CondenseConfig(**kwargs)
-        logger.info("Condensing the %s learngene (%s) of %s ...", method, CONDENSE_METHOD[method], family)
-        try:
-            result = condense(str(ctx.ancestry_path(family)), ctx.raw, config, image_column="image",
-                              label_column="label", classes=list(MINI_IMAGENET_SPLIT.condense), split="train")
-        except hf_learngene.LearngeneError as err:
-            if not ctx.allow_condense_fallback:
-                raise
-            fallback_reason = f"condense failed: {err}"
-        else:
-            fallback_reason = None
-            learngene = result.learngene
-            if hasattr(result, "save"):
-                result.save(folder)  # learngene + scores.json + score plots
-            else:
-                learngene.save_pretrained(folder)
-            meta = {
-                "selected_layers": [int(i) for i in result.selected_layers],
-                "layer_scores": _to_list(getattr(result, "layer_scores", None)),
-                "pair_scores": _to_list(getattr(result, "pair_scores", None)),
-                "wall_time_s": float(getattr(result, "wall_time", time.time() - start)),
-                "fallback": False,
-                "condense_config": _config_dict(config),
-            }
-    else:
-        fallback_reason = "hf_learngene.condense is not installed"
-        if not ctx.allow_condense_fallback:
-            raise ImportError(
-                "hf_learngene.condense is not available: the auto/heuristic learngenes need it (only the smoke "
-                "profile may fall back to fixed layers)."
-            )
-    if learngene is None:  # smoke-profile fallback only
-        fam = get_family(family)
-        layers = fallback_layers(family, method, fam.num_layers(ancestry.config))
-        if not ctx.fixed_layers:
-            warnings.warn(f"{fallback_reason}: using fixed layers {layers} for the {method} learngene (fallback)",
-                          stacklevel=2)
-        learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=layers, selection_method="manual")
-        learngene.save_pretrained(folder)
-        meta = {"selected_layers": layers, "layer_scores": None, "pair_scores": None,
-                "wall_time_s": time.time() - start, "fallback": True, "fallback_reason": fallback_reason,
-                "condense_config": None}
-    meta.update({
-        "key": key, "family": family, "method": method, "settings": settings,
-        "num_parameters": count_parameters(learngene),
-        "ancestry_num_parameters": count_parameters(ancestry),
+    settings: dict[str, Any] = {"method": CONDENSE_METHOD[method], "seed": 0, "progress": ctx.progress,
+                                **ctx.profile.condense}
+    if ctx.profile.image_size is not None:
+        settings["image_size"] = ctx.profile.image_size
+    config = CondenseConfig(**settings)
+    logger.info("Condensing the %s learngene (%s) of %s ...", method, CONDENSE_METHOD[method], family)
+    result = condense(str(ctx.ancestry_path(family)), ctx.raw, config, image_column="image", label_column="label",
+                      classes=list(MINI_IMAGENET_SPLIT.condense), split="train")
+    result.save(folder)  # learngene + scores.json + score plots
+    scores = result.scores_dict()
+    _write_json(meta_path, {
+        "selected_layers": scores["selected_layers"],
+        "layer_scores": scores["layer_scores"],
+        "pair_scores": scores["pair_scores"],
+        "wall_time_s": result.wall_time,
+        "condense_config": config.to_dict(),
+        "key": key, "family": family, "method": method, "settings": ctx.condense_settings(family, method),
+        "num_parameters": count_parameters(result.learngene),
+        "ancestry_num_parameters": count_parameters(ctx.ancestry(family)),
         "ancestry_path": str(ctx.ancestry_path(family)),
         "versions": versions(), "created": _now(),
     })
-    _write_json(meta_path, meta)
     return LearngeneModel.from_pretrained(folder)
-
-
-def _to_list(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {str(k): _to_list(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_list(v) for v in value]
-    return value
-
-
-def _config_dict(config: Any) -> Any:
-    if dataclasses.is_dataclass(config):
-        return _to_list(asdict(config))
-    if hasattr(config, "to_dict"):
-        return _to_list(config.to_dict())
-    return str(config)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -644,13 +548,11 @@ def load_run(ctx: Context, spec: RunSpec) -> dict[str, Any] | None:
 
 def training_arguments(spec: RunSpec, output_dir: Path) -> transformers.TrainingArguments:
     """``TrainingArguments`` of a run: per-epoch eval and logging, no checkpoints, no reporting."""
-    return transformers.TrainingArguments(
-        output_dir=str(output_dir), num_train_epochs=spec.epochs, per_device_train_batch_size=spec.batch_size,
-        per_device_eval_batch_size=128, learning_rate=spec.learning_rate, weight_decay=spec.weight_decay,
-        optim=spec.optim, optim_args=spec.optim_args, lr_scheduler_type=spec.lr_scheduler_type,
-        warmup_steps=spec.warmup, eval_strategy="epoch", logging_strategy="epoch", save_strategy="no",
-        report_to=[], remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), seed=spec.seed,
-        data_seed=spec.seed, disable_tqdm=True, dataloader_num_workers=0,
+    return classifier_training_arguments(
+        output_dir, epochs=spec.epochs, batch_size=spec.batch_size, eval_batch_size=128,
+        learning_rate=spec.learning_rate, weight_decay=spec.weight_decay, optim=spec.optim,
+        optim_args=spec.optim_args, lr_scheduler_type=spec.lr_scheduler_type, warmup=spec.warmup, seed=spec.seed,
+        progress=False,
     )
 
 
@@ -830,14 +732,6 @@ def _curves(records: list[dict[str, Any]]) -> tuple[list[int], np.ndarray]:
                                                                for h in histories])
 
 
-def epochs_to_reach(curve: Sequence[float], target: float) -> int | None:
-    """First epoch (1-based) at which ``curve`` reaches ``target``; ``None`` if never."""
-    for i, value in enumerate(curve):
-        if value >= target - 1e-12:
-            return i + 1
-    return None
-
-
 def _cost_side(ctx: Context, family: str, by_method: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     _, scratch_curves = _curves(by_method.get("scratch", []))
     target = float(scratch_curves[:, -1].mean()) if scratch_curves.size else None
@@ -859,8 +753,8 @@ def _cost_side(ctx: Context, family: str, by_method: dict[str, list[dict[str, An
     for method in ("auto", "heur"):
         meta = ctx.condense_meta(family, method)
         if meta is not None:
-            cost["condense"][method] = {k: meta.get(k) for k in ("selected_layers", "wall_time_s", "fallback",
-                                                                   "num_parameters", "ancestry_num_parameters")}
+            cost["condense"][method] = {k: meta.get(k) for k in ("selected_layers", "wall_time_s", "num_parameters",
+                                                                   "ancestry_num_parameters")}
     return cost
 
 
@@ -915,7 +809,7 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             wall = c.get("mean_train_wall_time_s")
             wall_s = f"{wall:.1f}" if wall is not None else "-"
             cond_wall = cond.get("wall_time_s")
-            cond_s = "-" if cond_wall is None else f"{cond_wall:.1f}" + (" (fallback)" if cond.get("fallback") else "")
+            cond_s = "-" if cond_wall is None else f"{cond_wall:.1f}"
             layers = str(c.get("learngene_layers") or "-")
             if cond.get("num_parameters") and cond.get("ancestry_num_parameters"):
                 layers += (f" ({cond['num_parameters'] / 1e6:.2f}M params, "
@@ -1157,48 +1051,41 @@ def measure_throughput(ctx: Context, family: str, method: str, steps: int = 5,
                        eval_images: int = 64) -> dict[str, float]:
     """Seconds per training image and per evaluation image of ``method``'s descendant (``steps`` timed steps).
 
-    Measured on random pixels with the real models (ancestry, learngene layout, teacher for distillation); the first
-    step is a warm-up and not timed.
+    Measured on random pixels with the real models (learngene layout, teacher for distillation; the distillation loss
+    is :class:`~hf_learngene.FeatureDistillationTrainer`'s own); the first step is a warm-up and not timed.
     """
+    import tempfile
+    from types import SimpleNamespace
+
     spec = make_spec(ctx, family, method, 0, ctx.profile.samples_per_class)
     size = ctx.image_size(family)
     bs = spec.batch_size
-
-    from types import SimpleNamespace
-
     fake_task = SimpleNamespace(id2label={i: str(i) for i in range(spec.n_way)},
                                 label2id={str(i): i for i in range(spec.n_way)})
     model, extra = build_run_model(ctx, spec, fake_task)
-    model.train()
-    params = list(model.parameters())
-    teacher, pairs, aligners = extra.get("teacher"), None, None
-    fam = get_family(family)
-    if teacher is not None:
-        from hf_learngene.distillation import capture_layer_outputs, layer_pairs_from_learngene
-
-        pairs = layer_pairs_from_learngene(model, extra["learngene"])
-        x0 = torch.randn(2, 3, size, size)
-        with torch.no_grad():
-            _, s0 = capture_layer_outputs(model, fam, x0, [s for s, _ in pairs])
-            _, t0 = capture_layer_outputs(teacher, fam, x0, [t for _, t in pairs])
-        aligners = torch.nn.ModuleList([fam.make_alignment(tuple(a.shape[1:]), tuple(b.shape[1:]))
-                                        for a, b in zip(s0, t0)])
-        params += list(aligners.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-4)
     x = torch.randn(bs, 3, size, size)
     y = torch.randint(0, spec.n_way, (bs,))
+    params = list(model.parameters())
+    distiller = None
+    if "teacher" in extra:
+        from hf_learngene import FeatureDistillationTrainer
+        from hf_learngene.distillation import layer_pairs_from_learngene
+
+        with tempfile.TemporaryDirectory() as tmp:  # measured on the CPU, like the other methods
+            distiller = FeatureDistillationTrainer(
+                model=model, args=classifier_training_arguments(tmp, eval_strategy="no", use_cpu=True, progress=False),
+                teacher=extra["teacher"],
+                layer_pairs=layer_pairs_from_learngene(model, extra["learngene"]),
+                distill_weight=extra["distill_weight"])
+        params += list(distiller.build_aligners(x[:2]).parameters())
+    model.train()
+    opt = torch.optim.AdamW(params, lr=1e-4)
     t_start = 0.0
     for step in range(steps + 1):
         if step == 1:
             t_start = time.perf_counter()
-        if teacher is not None:
-            from hf_learngene.distillation import capture_layer_outputs
-
-            logits, feats = capture_layer_outputs(model, fam, x, [s for s, _ in pairs])
-            with torch.no_grad():
-                _, tfeats = capture_layer_outputs(teacher, fam, x, [t for _, t in pairs])
-            loss = torch.nn.functional.cross_entropy(logits, y) + torch.stack(
-                [torch.nn.functional.mse_loss(a(f), t) for a, f, t in zip(aligners, feats, tfeats)]).mean()
+        if distiller is not None:
+            loss = distiller.compute_loss(model, {"pixel_values": x, "labels": y})
         else:
             loss = model(pixel_values=x, labels=y).loss
         loss.backward()
@@ -1223,17 +1110,15 @@ def measure_throughput(ctx: Context, family: str, method: str, steps: int = 5,
 
 def estimate_runtime(ctx: Context, experiments: Sequence[str], families: Sequence[str], steps: int = 5,
                      include_cached: bool = False) -> dict[str, Any]:
-    """Estimate the training time of the (missing) runs from measured throughput (condensing not included)."""
-    import tempfile
+    """Estimate the training time of the (missing) runs from measured throughput.
 
+    The descendants' shape depends on the Auto-Learngene learngene, so a family's learngene is condensed first when
+    it is not cached yet (it is kept: the runs use it). Its condensing time is reported; the Heur-Learngene
+    learngenes that are not cached yet come on top.
+    """
     specs = plan_runs(ctx, experiments, families)
     if not include_cached:
         specs = [s for s in specs if not run_path(ctx, s).exists()]
-    # probe on a throw-away context with fixed learngene layers: no condensing, nothing written to ctx.output
-    scratch_dir = Path(tempfile.mkdtemp(prefix="learngene-estimate-"))
-    probe_ctx = dataclasses.replace(ctx, output=scratch_dir / "results", work_dir=scratch_dir / "work",
-                                    fixed_layers=True)
-    probe_ctx._raw = ctx._raw
     rates: dict[tuple[str, str], dict[str, float]] = {}
     total = 0.0
     per_family: dict[str, float] = {}
@@ -1242,7 +1127,7 @@ def estimate_runtime(ctx: Context, experiments: Sequence[str], families: Sequenc
     for spec in specs:
         rate_key = (spec.family, "distill" if spec.method == "distill" else "auto")
         if rate_key not in rates:
-            rates[rate_key] = measure_throughput(probe_ctx, spec.family, rate_key[1], steps=steps)
+            rates[rate_key] = measure_throughput(ctx, spec.family, rate_key[1], steps=steps)
         r = rates[rate_key]
         train_imgs = spec.n_way * spec.samples_per_class * spec.epochs
         eval_imgs = spec.n_way * test_per_class * spec.epochs
@@ -1250,17 +1135,18 @@ def estimate_runtime(ctx: Context, experiments: Sequence[str], families: Sequenc
             r["eval_s_per_image"] + r["data_s_per_image"]) + 3.0  # + Trainer setup
         total += seconds
         per_family[spec.family] = per_family.get(spec.family, 0.0) + seconds
-    shutil.rmtree(scratch_dir, ignore_errors=True)
     for experiment in experiments:
         per_experiment_runs[experiment] = len(plan_runs(ctx, [experiment], families))
+    condensed = {f"{f}/{m}": (ctx.condense_meta(f, m) or {}).get("wall_time_s") for f in families
+                 for m in ("auto", "heur")}
     return {
         "profile": ctx.profile.name, "num_runs": len(specs), "runs_per_experiment": per_experiment_runs,
         "estimated_seconds": total, "estimated_hours": total / 3600, "per_family_seconds": per_family,
         "throughput": {f"{k[0]}/{k[1]}": v for k, v in rates.items()}, "num_threads": torch.get_num_threads(),
-        "learngene_layers_assumed": {f: fallback_layers(f, "auto", get_family(f).num_layers(ctx.ancestry(f).config))
-                                     for f in families},
-        "note": "training + per-epoch eval only, with the descendant shape of fallback_layers(); condensing "
-                "(auto + heuristic per family) comes on top",
+        "learngene_layers": {f: (ctx.condense_meta(f, "auto") or {}).get("selected_layers") for f in families},
+        "condense_wall_time_s": condensed,
+        "note": "training + per-epoch eval of the runs; condense_wall_time_s: condensing already done (null: not "
+                "condensed yet, comes on top)",
     }
 
 
@@ -1277,7 +1163,7 @@ def quiet_transformers() -> Any:
 
 __all__ = [
     "EXPERIMENTS", "FAMILIES", "METHODS", "METHOD_LABELS", "PROFILES", "Context", "FamilyHParams", "Profile",
-    "RunSpec", "collate_fn", "epochs_to_reach", "estimate_runtime", "fallback_layers", "get_learngene", "get_profile",
+    "RunSpec", "collate_fn", "epochs_to_reach", "estimate_runtime", "get_learngene", "get_profile",
     "make_spec", "measure_throughput", "plan_runs", "run", "run_experiments", "run_one", "summarize_fig3",
     "summarize_fig4", "summarize_fig5", "summarize_table2", "synthetic_dataset", "tiny_ancestry", "versions",
 ]

@@ -58,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max_runs", type=int, default=None, help="Train at most this many new runs, then summarize.")
     parser.add_argument("--dry_run", action="store_true", help="Only list planned / cached runs.")
     parser.add_argument("--estimate", action="store_true",
-                        help="Measure throughput for a few steps and estimate the remaining training time.")
+                        help="Measure throughput for a few steps and estimate the remaining training time (condenses "
+                             "the Auto-Learngene learngenes first when they are not cached: the runs reuse them).")
     parser.add_argument("--summarize_only", action="store_true", help="Write the summaries from cached runs only.")
     parser.add_argument("--no_progress", action="store_true", help="Disable progress bars.")
     return parser.parse_args(argv)

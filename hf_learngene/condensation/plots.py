@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    """Lay out ``fig``, write it to ``path`` (PNG) and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)
 
 
 def plot_pair_scores(pair_scores: np.ndarray, path: str | Path, title: str = "Pair scores alpha^{l,k}") -> Path:
@@ -25,10 +34,7 @@ def plot_pair_scores(pair_scores: np.ndarray, path: str | Path, title: str = "Pa
                 color="white" if value < scores.mean() else "black")
     fig.colorbar(image, ax=ax)
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_layer_scores(layer_scores: np.ndarray, path: str | Path, selected: list[int] | None = None,
@@ -50,7 +56,4 @@ def plot_layer_scores(layer_scores: np.ndarray, path: str | Path, selected: list
     ax.set_ylabel("score")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

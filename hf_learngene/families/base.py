@@ -82,13 +82,19 @@ class ArchitectureFamily(ABC):
 
     # ---------------------------------------------------------------- features
     def forward_features(
-        self, model: PreTrainedModel, pixel_values: torch.Tensor, layers: list[int] | None = None
+        self,
+        model: PreTrainedModel,
+        pixel_values: torch.Tensor,
+        layers: list[int] | None = None,
+        *,
+        hook_model: nn.Module | None = None,
     ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
         """Run ``model`` and return ``(logits or None, [output of each requested integral layer])``.
 
-        Outputs are read with forward hooks, so gradients flow through them when the caller wants.
+        Outputs are read with forward hooks, so gradients flow through them when the caller wants. The hooks are
+        placed on ``hook_model`` (default ``model``), so ``model`` may be a wrapper of it (DDP, ``accelerate``).
         """
-        modules = self.integral_layers(model)
+        modules = self.integral_layers(model if hook_model is None else hook_model)
         wanted = list(range(len(modules))) if layers is None else list(layers)
         captured: dict[int, torch.Tensor] = {}
         handles = []
