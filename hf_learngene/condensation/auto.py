@@ -114,6 +114,17 @@ class PseudoDescendant(nn.Module):
         self.pairs = pairs
         self.alignments = nn.ModuleDict({f"{l}_{k}": alignments[(l, k)] for l, k in pairs})
         self.identity = all(isinstance(m, nn.Identity) for m in self.alignments.values())
+        # Alignments of one class may compute all their distances at once (e.g. ConvAlignment.squared_distances).
+        kinds = {type(m) for m in self.alignments.values()}
+        self._batched = getattr(next(iter(kinds)), "squared_distances", None) if len(kinds) == 1 else None
+        self._modules_in_order = [self.alignments[f"{l}_{k}"] for l, k in pairs]
+        num_l = 1 + max(l for l, _ in pairs)
+        self._num_k = 1 + max(k for _, k in pairs)
+        mask = torch.zeros(num_l, self._num_k)
+        for l, k in pairs:
+            mask[l, k] = 1.0
+        self.register_buffer("pair_mask", mask, persistent=False)
+        self.register_buffer("pair_index", torch.tensor([l * self._num_k + k for l, k in pairs]), persistent=False)
 
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(logits, z)``: logits and the raw outputs ``z^k`` of every pseudo-descendant layer."""
@@ -130,17 +141,29 @@ class PseudoDescendant(nn.Module):
             dim = big.shape[-1]
             cross = torch.bmm(big, small.transpose(1, 2)) / dim
             psi = (big.pow(2).mean(-1)[:, :, None] + small.pow(2).mean(-1)[:, None, :] - 2 * cross).clamp_min(0)
-            mask = torch.zeros(num_l, num_k, device=psi.device, dtype=psi.dtype)
+            return psi * self._mask(num_l, num_k, psi)
+        if self._batched is not None:
+            values = self._batched([(module, feats[k], ancestry_features[l])
+                                    for module, (l, k) in zip(self._modules_in_order, self.pairs)])
+        else:
+            values = torch.stack([
+                ((module(feats[k]) - ancestry_features[l]) ** 2).reshape(batch, -1).mean(-1)
+                for module, (l, k) in zip(self._modules_in_order, self.pairs)], dim=1)
+        psi = values.new_zeros(batch, num_l * num_k)
+        if num_k == self._num_k:
+            index = self.pair_index.to(psi.device)
+        else:
+            index = torch.tensor([l * num_k + k for l, k in self.pairs], device=psi.device)
+        return psi.index_copy(1, index, values).reshape(batch, num_l, num_k)
+
+    def _mask(self, num_l: int, num_k: int, like: torch.Tensor) -> torch.Tensor:
+        """The ``(L, K)`` indicator of ``R``."""
+        mask = self.pair_mask
+        if mask.shape != (num_l, num_k):
+            mask = torch.zeros(num_l, num_k)
             for l, k in self.pairs:
                 mask[l, k] = 1.0
-            return psi * mask
-        psi = feats[0].new_zeros(batch, num_l, num_k)
-        columns = []
-        for l, k in self.pairs:
-            aligned = self.alignments[f"{l}_{k}"](feats[k])
-            columns.append(((aligned - ancestry_features[l]) ** 2).reshape(batch, -1).mean(-1))
-        index = torch.tensor([l * num_k + k for l, k in self.pairs], device=psi.device)
-        return psi.reshape(batch, -1).index_copy(1, index, torch.stack(columns, dim=1)).reshape(batch, num_l, num_k)
+        return mask.to(device=like.device, dtype=like.dtype)
 
 
 def candidate_pairs(config: CondenseConfig, num_layers: int, num_pseudo_layers: int) -> list[tuple[int, int]]:
@@ -186,6 +209,117 @@ def _cosine(optimizer: torch.optim.Optimizer, total: int) -> torch.optim.lr_sche
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total))
 
 
+class AutoLearngeneStep:
+    """Everything one repeat of Algorithm 1 trains, and one iteration of it (lines 3-7) as a call.
+
+    Building it is line 1: the pseudo-descendant ``f(.; theta)``, the alignments ``h(.; zeta)`` of every pair in
+    ``R`` and the meta-network ``G(.; phi)`` are initialised under ``seed`` (the shapes of ``Z^l`` and ``z^k``
+    are read from ``probe``, a couple of condense images), their optimizers and cosine schedulers over ``total``
+    iterations are made and everything goes through ``accelerator.prepare``. ``step(x, y, x_hat, i)`` then runs
+    one iteration on a batch ``(x, y)`` of ``D`` and a batch ``x_hat`` of ``D-hat``. :func:`run_auto_repeat`
+    drives it over the data; benchmarks call it on fixed batches. The ancestry must stay frozen (eval mode, no
+    gradients): its features of both batches come from one forward pass.
+    """
+
+    def __init__(self, ancestry: PreTrainedModel, family: ArchitectureFamily, config: CondenseConfig,
+                 accelerator: Accelerator, *, num_classes: int, probe: torch.Tensor, seed: int, total: int,
+                 repeat: int = 0) -> None:
+        self.ancestry, self.family, self.config, self.accelerator = ancestry, family, config, accelerator
+        self.repeat = repeat
+        ancestry.eval()  # frozen: no dropout, BatchNorm on running statistics (condense() also does this)
+        device = accelerator.device
+        ancestry_config = ancestry.config
+        self.num_layers = family.num_layers(ancestry_config)
+        pseudo_config = family.pseudo_descendant_config(ancestry_config, config.pseudo_descendant_layers,
+                                                        num_classes)
+        self.num_pseudo = family.num_layers(pseudo_config)
+        self.pairs = pairs = candidate_pairs(config, self.num_layers, self.num_pseudo)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            pseudo_model = family.build_model(pseudo_config)
+            # Shapes of Z^l and z^k decide the alignments and the meta-network's input widths.
+            with torch.no_grad():
+                _, big = family.forward_features(ancestry, probe.to(device))
+                _, small = family.forward_features(pseudo_model, probe)
+            alignments = {(l, k): family.make_alignment(tuple(small[k].shape[1:]), tuple(big[l].shape[1:]))
+                          for l, k in pairs}
+            student = PseudoDescendant(pseudo_model, family, pairs, alignments)
+            widths = [family.pool(z).shape[-1] for z in big]
+            meta = MetaNetwork(widths, self.num_pseudo, pairs, config.meta_init_bias, config.meta_init_std)
+
+        if config.optimizer == "sgd":
+            opt_theta = torch.optim.SGD(student.parameters(), lr=config.learning_rate, momentum=0.9,
+                                        weight_decay=config.weight_decay)
+        else:
+            opt_theta = torch.optim.AdamW(student.parameters(), lr=config.learning_rate,
+                                          weight_decay=config.weight_decay)
+        opt_phi = torch.optim.SGD(meta.parameters(), lr=config.meta_learning_rate)  # Eq. 16: plain gradient descent
+        self.sched_theta = _cosine(opt_theta, total)
+        self.sched_phi = _cosine(opt_phi, total) if config.meta_lr_scheduler == "cosine" else \
+            torch.optim.lr_scheduler.LambdaLR(opt_phi, lambda _: 1.0)
+        # Schedulers are stepped by hand once per iteration (accelerate would step them once per process) and
+        # registered so that checkpoints include them.
+        self.student, self.meta, self.opt_theta, self.opt_phi = accelerator.prepare(student, meta, opt_theta, opt_phi)
+        accelerator.register_for_checkpointing(self.sched_theta, self.sched_phi)
+        self.raw_student: PseudoDescendant = accelerator.unwrap_model(self.student)
+        self.raw_meta: MetaNetwork = accelerator.unwrap_model(self.meta)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, x_hat: torch.Tensor,
+                 step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One iteration (``step`` counts from 0, for error messages). Returns the losses ``L_cls``, ``L_meta``
+        (on ``D``), ``L_meta`` on ``D-hat`` and the batch's ``alpha^{l,k}`` (shape ``(M, L, K)``)."""
+        accelerator, family, ancestry = self.accelerator, self.family, self.ancestry
+        student, meta, raw_student, raw_meta = self.student, self.meta, self.raw_student, self.raw_meta
+        device = accelerator.device
+        x, y, x_hat = x.to(device), y.to(device), x_hat.to(device)
+        student.train()
+        with accelerator.accumulate(student, meta):
+            # The ancestry is frozen (eval mode, no gradients): Z^l of both batches in one forward pass.
+            num_d = x.shape[0]
+            with torch.no_grad(), accelerator.autocast():
+                _, both = family.forward_features(ancestry, torch.cat([x, x_hat]))
+                big, big_hat = [z[:num_d] for z in both], [z[num_d:] for z in both]
+                del both
+            # (1) theta, zeta <- grad of L_cls + L_meta on a batch of D, alpha held fixed.
+            with torch.no_grad(), accelerator.autocast():
+                alpha = raw_meta([family.pool(z).float() for z in big])
+            with accelerator.autocast():
+                logits, small = student(x)
+                loss_cls = F.cross_entropy(logits.float(), y)
+                psi = raw_student.psi([b.float() for b in big], [s.float() for s in small])
+                loss_meta = (alpha * psi).sum(dim=(1, 2)).mean()
+                loss_total = loss_cls + loss_meta
+            _check_finite(loss_total, step, self.repeat, self.config, accelerator, "L_total")
+            accelerator.backward(loss_total)
+            self.opt_theta.step()
+            self.sched_theta.step()
+            self.opt_theta.zero_grad(set_to_none=True)
+
+            # (2) phi <- grad of L_meta on a batch of the meta-data D-hat (Eq. 16).
+            with torch.no_grad(), accelerator.autocast():
+                _, small_hat = raw_student(x_hat)
+                psi_hat = raw_student.psi([b.float() for b in big_hat], [s.float() for s in small_hat])
+            with accelerator.autocast():
+                alpha_hat = meta([family.pool(z).float() for z in big_hat])
+                loss_meta_hat = (alpha_hat * psi_hat).sum(dim=(1, 2)).mean()
+            _check_finite(loss_meta_hat, step, self.repeat, self.config, accelerator, "L_meta on D-hat")
+            accelerator.backward(loss_meta_hat)
+            self.opt_phi.step()
+            self.sched_phi.step()
+            self.opt_phi.zero_grad(set_to_none=True)
+        return loss_cls.detach(), loss_meta.detach(), loss_meta_hat.detach(), alpha_hat.detach()
+
+    def close(self) -> None:
+        """Unregister the schedulers from the accelerator's checkpointed objects.
+
+        Otherwise they pile up over repeats: a checkpoint of repeat ``r`` would hold the schedulers of repeats
+        ``0..r`` (which a resumed run cannot load), and each keeps its optimizer and pseudo-descendant alive.
+        """
+        custom = getattr(self.accelerator, "_custom_objects", None)
+        if isinstance(custom, list):
+            custom[:] = [obj for obj in custom if obj is not self.sched_theta and obj is not self.sched_phi]
+
+
 def run_auto_repeat(
     ancestry: PreTrainedModel,
     family: ArchitectureFamily,
@@ -201,147 +335,89 @@ def run_auto_repeat(
         return RepeatResult.from_dict(json.loads((ckpt_dir / "result.json").read_text()))
 
     device = accelerator.device
-    ancestry_config = ancestry.config
-    num_layers = family.num_layers(ancestry_config)
-    pseudo_config = family.pseudo_descendant_config(ancestry_config, config.pseudo_descendant_layers,
-                                                    data.num_classes)
-    num_pseudo = family.num_layers(pseudo_config)
-    pairs = candidate_pairs(config, num_layers, num_pseudo)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        pseudo_model = family.build_model(pseudo_config)
-        # Shapes of Z^l and z^k decide the alignments and the meta-network's input widths.
-        probe_x, _ = data.batch("train", list(range(min(2, len(data.train)))))
-        with torch.no_grad():
-            _, big = family.forward_features(ancestry, probe_x.to(device))
-            _, small = family.forward_features(pseudo_model, probe_x)
-        alignments = {(l, k): family.make_alignment(tuple(small[k].shape[1:]), tuple(big[l].shape[1:]))
-                      for l, k in pairs}
-        student = PseudoDescendant(pseudo_model, family, pairs, alignments)
-        widths = [family.pool(z).shape[-1] for z in big]
-        meta = MetaNetwork(widths, num_pseudo, pairs, config.meta_init_bias, config.meta_init_std)
-
     plan_d = _BatchPlan(len(data.train), config.batch_size, seed, accelerator.process_index,
                         accelerator.num_processes)
     plan_meta = _BatchPlan(len(data.meta), config.meta_batch_size, seed + 7919, accelerator.process_index,
                            accelerator.num_processes)
     total = config.max_iterations or max(1, math.ceil(config.epochs * plan_d.per_epoch))
-    if config.optimizer == "sgd":
-        opt_theta = torch.optim.SGD(student.parameters(), lr=config.learning_rate, momentum=0.9,
-                                    weight_decay=config.weight_decay)
-    else:
-        opt_theta = torch.optim.AdamW(student.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    opt_phi = torch.optim.SGD(meta.parameters(), lr=config.meta_learning_rate)  # Eq. 16: plain gradient descent
-    sched_theta = _cosine(opt_theta, total)
-    sched_phi = _cosine(opt_phi, total) if config.meta_lr_scheduler == "cosine" else \
-        torch.optim.lr_scheduler.LambdaLR(opt_phi, lambda _: 1.0)
-    # Schedulers are stepped by hand once per iteration (accelerate would step them once per process) and
-    # registered so that checkpoints include them.
-    student, meta, opt_theta, opt_phi = accelerator.prepare(student, meta, opt_theta, opt_phi)
-    accelerator.register_for_checkpointing(sched_theta, sched_phi)
-    raw_student: PseudoDescendant = accelerator.unwrap_model(student)
-    raw_meta: MetaNetwork = accelerator.unwrap_model(meta)
+    probe_x, _ = data.batch("train", list(range(min(2, len(data.train)))))
+    iteration = AutoLearngeneStep(ancestry, family, config, accelerator, num_classes=data.num_classes,
+                                  probe=probe_x, seed=seed, total=total, repeat=repeat)
+    try:
+        num_layers, num_pseudo, pairs = iteration.num_layers, iteration.num_pseudo, iteration.pairs
+        sched_theta, sched_phi, raw_student, raw_meta = (iteration.sched_theta, iteration.sched_phi,
+                                                         iteration.raw_student, iteration.raw_meta)
 
-    step, log, elapsed = 0, [], 0.0
-    if ckpt_dir is not None and config.resume and (ckpt_dir / "progress.json").exists():
-        progress = json.loads((ckpt_dir / "progress.json").read_text())
-        accelerator.load_state(str(ckpt_dir / progress["state"]))
-        step, log, elapsed = progress["step"], progress["log"], progress["elapsed"]
+        step, log, elapsed = 0, [], 0.0
+        if ckpt_dir is not None and config.resume and (ckpt_dir / "progress.json").exists():
+            progress = json.loads((ckpt_dir / "progress.json").read_text())
+            accelerator.load_state(str(ckpt_dir / progress["state"]))
+            step, log, elapsed = progress["step"], progress["log"], progress["elapsed"]
 
-    ancestry.eval()
-    bar = tqdm(total=total, initial=step, desc=f"Auto-Learngene repeat {repeat + 1}/{config.num_repeats}",
-               disable=not (config.progress and accelerator.is_local_main_process), dynamic_ncols=True)
-    window: dict[str, list[float]] = {"loss_cls": [], "loss_meta": [], "loss_meta_hat": []}
-    alpha_window: list[torch.Tensor] = []
-    start = time.perf_counter()
-    while step < total:
-        x, y = data.batch("train", plan_d.indices(step))
-        x_hat, _ = data.batch("meta", plan_meta.indices(step))
-        x, y, x_hat = x.to(device), y.to(device), x_hat.to(device)
-        student.train()
-        with accelerator.accumulate(student, meta):
-            # (1) theta, zeta <- grad of L_cls + L_meta on a batch of D, alpha held fixed.
-            with torch.no_grad(), accelerator.autocast():
-                _, big = family.forward_features(ancestry, x)
-                alpha = raw_meta([family.pool(z).float() for z in big])
-            with accelerator.autocast():
-                logits, small = student(x)
-                loss_cls = F.cross_entropy(logits.float(), y)
-                psi = raw_student.psi([b.float() for b in big], [s.float() for s in small])
-                loss_meta = (alpha * psi).sum(dim=(1, 2)).mean()
-                loss_total = loss_cls + loss_meta
-            _check_finite(loss_total, step, repeat, config, accelerator, "L_total")
-            accelerator.backward(loss_total)
-            opt_theta.step()
-            sched_theta.step()
-            opt_theta.zero_grad(set_to_none=True)
+        ancestry.eval()
+        bar = tqdm(total=total, initial=step, desc=f"Auto-Learngene repeat {repeat + 1}/{config.num_repeats}",
+                   disable=not (config.progress and accelerator.is_local_main_process), dynamic_ncols=True)
+        window: dict[str, list[float]] = {"loss_cls": [], "loss_meta": [], "loss_meta_hat": []}
+        alpha_window: list[torch.Tensor] = []
+        start = time.perf_counter()
+        while step < total:
+            x, y = data.batch("train", plan_d.indices(step))
+            x_hat, _ = data.batch("meta", plan_meta.indices(step))
+            loss_cls, loss_meta, loss_meta_hat, alpha_hat = iteration(x, y, x_hat, step)
+            step += 1
+            window["loss_cls"].append(loss_cls.item())
+            window["loss_meta"].append(loss_meta.item())
+            window["loss_meta_hat"].append(loss_meta_hat.item())
+            alpha_window.append(alpha_hat.float().mean(0).cpu())
+            bar.update(1)
+            bar.set_postfix(L_cls=f"{window['loss_cls'][-1]:.3f}", L_meta=f"{window['loss_meta'][-1]:.3f}",
+                            L_meta_hat=f"{window['loss_meta_hat'][-1]:.3f}")
+            if step % config.log_every == 0 or step == total:
+                entry = {"step": step, "repeat": repeat, **{k: float(np.mean(v)) for k, v in window.items()},
+                         "lr": float(sched_theta.get_last_lr()[0]), "meta_lr": float(sched_phi.get_last_lr()[0]),
+                         "pair_scores": torch.stack(alpha_window).mean(0).tolist()}
+                log.append(entry)
+                if config.log_with:
+                    accelerator.log({f"repeat{repeat}/{k}": v for k, v in entry.items()
+                                     if k not in ("pair_scores", "step", "repeat")}, step=step)
+                window = {k: [] for k in window}
+                alpha_window = []
+            if ckpt_dir is not None and (step % config.checkpoint_every == 0) and step < total:
+                _checkpoint(accelerator, ckpt_dir, step, log, elapsed + time.perf_counter() - start)
+            _after_step(step)
+        bar.close()
+        loop_time = elapsed + time.perf_counter() - start
+        images = step * config.batch_size * accelerator.num_processes
 
-            # (2) phi <- grad of L_meta on a batch of the meta-data D-hat (Eq. 16).
-            with torch.no_grad(), accelerator.autocast():
-                _, big_hat = family.forward_features(ancestry, x_hat)
-                _, small_hat = raw_student(x_hat)
-                psi_hat = raw_student.psi([b.float() for b in big_hat], [s.float() for s in small_hat])
-            with accelerator.autocast():
-                alpha_hat = meta([family.pool(z).float() for z in big_hat])
-                loss_meta_hat = (alpha_hat * psi_hat).sum(dim=(1, 2)).mean()
-            _check_finite(loss_meta_hat, step, repeat, config, accelerator, "L_meta on D-hat")
-            accelerator.backward(loss_meta_hat)
-            opt_phi.step()
-            sched_phi.step()
-            opt_phi.zero_grad(set_to_none=True)
-
-        step += 1
-        window["loss_cls"].append(loss_cls.item())
-        window["loss_meta"].append(loss_meta.item())
-        window["loss_meta_hat"].append(loss_meta_hat.item())
-        alpha_window.append(alpha_hat.detach().float().mean(0).cpu())
-        bar.update(1)
-        bar.set_postfix(L_cls=f"{loss_cls.item():.3f}", L_meta=f"{loss_meta.item():.3f}",
-                        L_meta_hat=f"{loss_meta_hat.item():.3f}")
-        if step % config.log_every == 0 or step == total:
-            entry = {"step": step, "repeat": repeat, **{k: float(np.mean(v)) for k, v in window.items()},
-                     "lr": float(sched_theta.get_last_lr()[0]), "meta_lr": float(sched_phi.get_last_lr()[0]),
-                     "pair_scores": torch.stack(alpha_window).mean(0).tolist()}
-            log.append(entry)
-            if config.log_with:
-                accelerator.log({f"repeat{repeat}/{k}": v for k, v in entry.items()
-                                 if k not in ("pair_scores", "step", "repeat")}, step=step)
-            window = {k: [] for k in window}
-            alpha_window = []
-        if ckpt_dir is not None and (step % config.checkpoint_every == 0) and step < total:
-            _checkpoint(accelerator, ckpt_dir, step, log, elapsed + time.perf_counter() - start)
-        _after_step(step)
-    bar.close()
-    loop_time = elapsed + time.perf_counter() - start
-    images = step * config.batch_size * accelerator.num_processes
-
-    # alpha^{l,k}: the trained meta-network averaged over the whole meta-data (each process its share).
-    raw_student.eval()
-    sums = torch.zeros(num_layers, num_pseudo, device=device, dtype=torch.float64)
-    count = torch.zeros((), device=device, dtype=torch.float64)
-    with torch.no_grad(), accelerator.autocast():
-        order = list(range(accelerator.process_index, len(data.meta), accelerator.num_processes))
-        for offset in range(0, len(order), config.batch_size):
-            x_hat, _ = data.batch("meta", order[offset:offset + config.batch_size])
-            _, big_hat = family.forward_features(ancestry, x_hat.to(device))
-            alpha_hat = raw_meta([family.pool(z).float() for z in big_hat])
-            sums += alpha_hat.double().sum(0)
-            count += alpha_hat.shape[0]
-    sums = accelerator.reduce(sums, reduction="sum")
-    count = accelerator.reduce(count, reduction="sum")
-    pair_scores = (sums / count).cpu().numpy()
-    layer_scores = layer_scores_from_pairs(pair_scores, pairs)
-    result = RepeatResult(
-        repeat=repeat, seed=seed, pair_scores=pair_scores.tolist(), layer_scores=layer_scores.tolist(),
-        selected_layers=select_layers(layer_scores), steps=step, wall_time=loop_time,
-        images_per_second=images / loop_time if loop_time > 0 else None, log=log,
-    )
-    if ckpt_dir is not None and accelerator.is_main_process:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(ckpt_dir / "result.json", result.to_dict())
-    accelerator.wait_for_everyone()
-    accelerator.free_memory()
-    return result
+        # alpha^{l,k}: the trained meta-network averaged over the whole meta-data (each process its share).
+        raw_student.eval()
+        sums = torch.zeros(num_layers, num_pseudo, device=device, dtype=torch.float64)
+        count = torch.zeros((), device=device, dtype=torch.float64)
+        with torch.no_grad(), accelerator.autocast():
+            order = list(range(accelerator.process_index, len(data.meta), accelerator.num_processes))
+            for offset in range(0, len(order), config.batch_size):
+                x_hat, _ = data.batch("meta", order[offset:offset + config.batch_size])
+                _, big_hat = family.forward_features(ancestry, x_hat.to(device))
+                alpha_hat = raw_meta([family.pool(z).float() for z in big_hat])
+                sums += alpha_hat.double().sum(0)
+                count += alpha_hat.shape[0]
+        sums = accelerator.reduce(sums, reduction="sum")
+        count = accelerator.reduce(count, reduction="sum")
+        pair_scores = (sums / count).cpu().numpy()
+        layer_scores = layer_scores_from_pairs(pair_scores, pairs)
+        result = RepeatResult(
+            repeat=repeat, seed=seed, pair_scores=pair_scores.tolist(), layer_scores=layer_scores.tolist(),
+            selected_layers=select_layers(layer_scores), steps=step, wall_time=loop_time,
+            images_per_second=images / loop_time if loop_time > 0 else None, log=log,
+        )
+        if ckpt_dir is not None and accelerator.is_main_process:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            _write_json(ckpt_dir / "result.json", result.to_dict())
+        accelerator.wait_for_everyone()
+        accelerator.free_memory()
+        return result
+    finally:
+        iteration.close()
 
 
 def _check_finite(loss: torch.Tensor, step: int, repeat: int, config: CondenseConfig, accelerator: Accelerator,

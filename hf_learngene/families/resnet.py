@@ -55,21 +55,116 @@ def block_signatures(config: PreTrainedConfig) -> list[BlockSignature]:
 
 
 class ConvAlignment(nn.Module):
-    """``h(.; zeta)`` for CNNs: a pointwise convolution, then resizing to the ancestry's spatial size."""
+    """``h(.; zeta)`` for CNNs: a pointwise convolution, then resizing to the ancestry's spatial size.
+
+    Resizing (adaptive average pooling down, bilinear interpolation up) acts on each channel alone and the
+    pointwise convolution on each pixel alone, and both are linear, so they commute: the convolution runs on
+    whichever side has fewer pixels (after pooling, before upsampling). Same function, less work.
+    """
 
     def __init__(self, source_channels: int, target_channels: int, target_size: tuple[int, int]) -> None:
         super().__init__()
         self.conv = nn.Conv2d(source_channels, target_channels, kernel_size=1, bias=False)
         self.target_size = tuple(target_size)
 
+    def _mode(self, size: tuple[int, ...]) -> str:
+        if tuple(size) == self.target_size:
+            return "same"
+        if size[0] >= self.target_size[0] and size[1] >= self.target_size[1]:
+            return "down"
+        return "up"
+
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        mode = self._mode(tuple(feature.shape[-2:]))
+        if mode == "down":
+            return self.conv(F.adaptive_avg_pool2d(feature, self.target_size))
         feature = self.conv(feature)
-        if tuple(feature.shape[-2:]) != self.target_size:
-            if feature.shape[-2] >= self.target_size[0] and feature.shape[-1] >= self.target_size[1]:
-                feature = F.adaptive_avg_pool2d(feature, self.target_size)
-            else:
-                feature = F.interpolate(feature, size=self.target_size, mode="bilinear", align_corners=False)
+        if mode == "up":
+            feature = F.interpolate(feature, size=self.target_size, mode="bilinear", align_corners=False)
         return feature
+
+    @staticmethod
+    def squared_distances(items: list[tuple[ConvAlignment, torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """``mean((h_i(source_i) - target_i)^2)`` per image for many alignments at once, shape ``(batch, len(items))``.
+
+        The same numbers as ``((module(source) - target) ** 2).mean()`` per image, computed with less work:
+        alignments that read the same source and resize it the same way share the resizing and run as one
+        convolution (weights concatenated); resizing is a product with a constant matrix (the exact linear map
+        of ``adaptive_avg_pool2d`` / bilinear ``interpolate``); and when the target is larger than the source
+        (upsampling) the distance is expanded as ``|U y|^2 - 2 <y, U^T Z> + |Z|^2`` at the source's resolution
+        (``U`` the upsampling, ``y`` the convolved source, ``Z`` the target), so the upsampled ``U y`` is never
+        built. Computed in float32 even under autocast (the expansion must not be rounded to 16 bits).
+        """
+        as_float: dict[int, torch.Tensor] = {}  # one float32 view/copy per distinct tensor (sharing is by identity)
+        for _, source, target in items:
+            for tensor in (source, target):
+                as_float.setdefault(id(tensor), tensor.float())
+        with torch.autocast(device_type=items[0][1].device.type, enabled=False):
+            return ConvAlignment._squared_distances([(m, as_float[id(s)], as_float[id(t)]) for m, s, t in items])
+
+    @staticmethod
+    def _squared_distances(items: list[tuple[ConvAlignment, torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        groups: dict[tuple[int, tuple[int, int], str], list[int]] = {}
+        for index, (module, source, _) in enumerate(items):
+            groups.setdefault((id(source), module.target_size, module._mode(tuple(source.shape[-2:]))), []).append(index)
+        columns: list[torch.Tensor | None] = [None] * len(items)
+        pooled: dict[tuple[int, tuple[int, int]], torch.Tensor] = {}
+        for (source_id, size, mode), members in groups.items():
+            source = items[members[0]][1]
+            in_size = tuple(source.shape[-2:])
+            targets = [items[i][2] for i in members]
+            channels = [t.shape[1] for t in targets]
+            weights = [items[i][0].conv.weight for i in members]
+            weight = torch.cat(weights) if len(weights) > 1 else weights[0]
+            if mode == "up":
+                up = _resize_matrix(in_size, size, "up", source.device, source.dtype)  # (P, p)
+                gram = _gram_matrix(in_size, size, source.device, source.dtype)  # U^T U, (p, p)
+                y = F.conv2d(source, weight).flatten(2)  # (B, C, p)
+                with torch.no_grad():
+                    back = torch.cat([t.flatten(2) @ up for t in targets], dim=1)  # U^T Z, (B, C, p)
+                per_channel = (y * (y @ gram - 2 * back)).sum(-1)  # |U y|^2 - 2 <y, U^T Z>, (B, C)
+                for i, part, target in zip(members, per_channel.split(channels, dim=1), targets):
+                    norm = target.detach().flatten(1).pow(2).sum(1)
+                    columns[i] = ((part.sum(1) + norm) / target[0].numel()).clamp_min(0)
+                continue
+            if mode == "down":
+                key = (source_id, size)
+                if key not in pooled:
+                    down = _resize_matrix(in_size, size, "down", source.device, source.dtype)  # (P, p)
+                    pooled[key] = (source.flatten(2) @ down.t()).unflatten(2, size)
+                source = pooled[key]
+            y = F.conv2d(source, weight)
+            for i, part, target in zip(members, y.split(channels, dim=1), targets):
+                columns[i] = (part - target).pow(2).flatten(1).mean(1)
+        return torch.stack(columns, dim=1)  # type: ignore[arg-type]
+
+
+_MATRICES: dict[tuple[Any, ...], torch.Tensor] = {}
+
+
+def _resize_matrix(in_size: tuple[int, ...], out_size: tuple[int, ...], mode: str, device: torch.device,
+                   dtype: torch.dtype) -> torch.Tensor:
+    """The ``(H_out * W_out, H_in * W_in)`` matrix of ConvAlignment's resizing (a constant of the two sizes)."""
+    key = ("resize", tuple(in_size), tuple(out_size), mode, device, dtype)
+    if key not in _MATRICES:
+        pixels = in_size[0] * in_size[1]
+        basis = torch.eye(pixels, dtype=torch.float64).reshape(pixels, 1, *in_size)
+        if mode == "down":
+            images = F.adaptive_avg_pool2d(basis, tuple(out_size))
+        else:
+            images = F.interpolate(basis, size=tuple(out_size), mode="bilinear", align_corners=False)
+        _MATRICES[key] = images.reshape(pixels, -1).t().contiguous().to(device=device, dtype=dtype)
+    return _MATRICES[key]
+
+
+def _gram_matrix(in_size: tuple[int, ...], out_size: tuple[int, ...], device: torch.device,
+                 dtype: torch.dtype) -> torch.Tensor:
+    """``U^T U`` for the upsampling ``U`` from ``in_size`` to ``out_size``."""
+    key = ("gram", tuple(in_size), tuple(out_size), device, dtype)
+    if key not in _MATRICES:
+        up = _resize_matrix(in_size, out_size, "up", torch.device("cpu"), torch.float64)
+        _MATRICES[key] = (up.t() @ up).to(device=device, dtype=dtype)
+    return _MATRICES[key]
 
 
 class ResNetFamily(ArchitectureFamily):
