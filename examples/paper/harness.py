@@ -172,7 +172,7 @@ PROFILES: dict[str, Profile] = {
         num_tasks=5, samples_per_class=100, epochs=20, batch_size=16, eval_per_class=40,
         fig4_samples_per_class=50, fig4_num_tasks=1,
         fig5_samples=(10, 20, 50, 100, 200), fig5_num_tasks=2, fig5_methods=("scratch", "heur", "auto"),
-        condense={"num_repeats": 2, "epochs": 2, "batch_size": 32},
+        condense={"num_repeats": 3, "epochs": 2, "batch_size": 32},
     ),
     "paper": Profile(
         name="paper",
@@ -444,11 +444,20 @@ def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
                                 **ctx.profile.condense}
     if ctx.profile.image_size is not None:
         settings["image_size"] = ctx.profile.image_size
+    # Checkpoints let a killed condense resume (they do not change the result, so they are not part of the key).
+    settings["checkpoint_dir"] = str(ctx.work_dir / "learngenes" / f"{key}.checkpoints")
     config = CondenseConfig(**settings)
     logger.info("Condensing the %s learngene (%s) of %s ...", method, CONDENSE_METHOD[method], family)
     result = condense(str(ctx.ancestry_path(family)), ctx.raw, config, image_column="image", label_column="label",
                       classes=list(MINI_IMAGENET_SPLIT.condense), split="train")
     result.save(folder)  # learngene + scores.json + score plots
+    # The small reports (scores, plots, per-step log, model card) are committed beside the results.
+    report = ctx.output / ctx.profile.name / "condense" / f"{family}-{method}"
+    report.mkdir(parents=True, exist_ok=True)
+    for name in ("scores.json", "condense_config.json", "condense_log.json", "pair_scores.png", "layer_scores.png",
+                 "README.md", "config.json"):
+        if (folder / name).exists():
+            shutil.copy2(folder / name, report / name)
     scores = result.scores_dict()
     _write_json(meta_path, {
         "selected_layers": scores["selected_layers"],
