@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""Rewrite the "Results" section of README.md from the committed result files (no number is typed by hand).
+
+    python examples/paper/update_readme.py [--profile cpu]
+
+Reads, when present:
+- ``examples/paper/results/<profile>/{table2,fig3,fig4,fig5}.md`` and ``.png`` (``examples/paper/run.py``),
+- ``examples/paper/results/<profile>/condense/<family>-<method>/scores.json`` (condensing reports),
+- ``examples/results/benchmark/condense_benchmark.json`` (``examples/benchmark_condense.py``),
+- ``examples/results/demo/demo_results.json`` (``learngene demo``),
+and replaces the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+EXPERIMENTS = {
+    "table2": ("Table 2: accuracy of descendants", "table2"),
+    "fig3": ("Fig. 3: convergence", "fig3"),
+    "fig4": ("Fig. 4: hyperparameter sensitivity", "fig4"),
+    "fig5": ("Fig. 5: fewer training samples", "fig5"),
+}
+
+
+def _demote(markdown: str) -> str:
+    """Drop the file's own title and push its headings two levels down."""
+    lines = markdown.strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join("###" + line[1:] if line.startswith("## ") else line for line in lines).strip()
+
+
+def condense_section(folder: Path) -> str:
+    reports = sorted(folder.glob("*/scores.json")) if folder.exists() else []
+    if not reports:
+        return ""
+    rows = [("| ancestry | method | selected layers | layer scores (1/L threshold) | repeats selecting each layer | "
+            "wall time | img/s |"), "|---|---|---|---|---|---|---|"]
+    for path in reports:
+        scores = json.loads(path.read_text())
+        family, method = path.parent.name.split("-", 1)
+        layer_scores = ", ".join(f"{s:.3f}" for s in scores["layer_scores"])
+        freq = ", ".join(f"{f:.0%}" for f in scores.get("selection_frequency") or [])
+        rate = f"{scores['images_per_second']:.0f}" if scores.get("images_per_second") else "-"
+        rows.append(f"| {family} | {method} | {scores['selected_layers']} | {layer_scores} (1/L = "
+                    f"{scores['threshold']:.3f}) | {freq} | {scores['wall_time'] / 60:.1f} min | {rate} |")
+    plots = []
+    for path in reports:
+        rel = path.parent.relative_to(ROOT)
+        for name in ("layer_scores.png", "pair_scores.png"):
+            if (path.parent / name).exists():
+                plots.append(f"![{path.parent.name} {name[:-4]}]({rel}/{name})")
+    return "### Condensing on mini-ImageNet classes 64-79\n\n" + "\n".join(rows) + "\n\n" + " ".join(plots) + "\n"
+
+
+def benchmark_section(path: Path) -> str:
+    md = path.with_suffix(".md")
+    if not md.exists():
+        return ""
+    text = md.read_text()
+    match = re.search(r"## Throughput.*?(\| family \|.*?)\n\n", text, re.DOTALL)
+    command = re.search(r"Command: (`.*?`)", text)
+    table = match.group(1) if match else ""
+    return ("### Condensing speed and memory\n\n"
+            f"Regenerate: {command.group(1) if command else '`python examples/benchmark_condense.py`'}; full "
+            f"report with peak memory and Auto vs Heur wall time: [{md.relative_to(ROOT)}]({md.relative_to(ROOT)}).\n\n"
+            + table + "\n")
+
+
+def demo_section(path: Path) -> str:
+    if not path.exists():
+        return ""
+    data = json.loads(path.read_text())
+    rows = ["| method | final accuracy | best accuracy | training time |", "|---|---|---|---|"]
+    for name, row in data["table"].items():
+        rows.append(f"| {name} | {100 * row['final_accuracy']:.1f}% | {100 * row['best_accuracy']:.1f}% | "
+                    f"{row['wall_time']:.0f} s |")
+    rel = path.parent.relative_to(ROOT)
+    return ("### `learngene demo`\n\n"
+            f"One run of `learngene demo` ({data['wall_time'] / 60:.1f} min in total; ancestry "
+            f"{'reused' if data['ancestry'].get('reused') else 'trained'}: "
+            f"{100 * data['ancestry']['accuracy']:.1f}% on its 64 classes; selected layers "
+            f"{data['condense']['selected_layers']}; 5-way task {data['task_classes']}):\n\n" + "\n".join(rows)
+            + f"\n\n![demo learning curves]({rel}/learning_curves.png)\n")
+
+
+def build(profile: str) -> str:
+    results = ROOT / "examples" / "paper" / "results" / profile
+    parts = [BEGIN, "## Results", "",
+             ("Everything below is generated from committed result files by `python examples/paper/update_readme.py`; "
+             "each block names the command that regenerates it. Findings and misses are discussed in the notes of the "
+             "issues and in each result file."), ""]
+    parts.append(demo_section(ROOT / "examples" / "results" / "demo" / "demo_results.json"))
+    parts.append(condense_section(results / "condense"))
+    parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark" / "condense_benchmark.json"))
+    for key, (title, stem) in EXPERIMENTS.items():
+        md = results / f"{stem}.md"
+        if not md.exists():
+            continue
+        rel = md.relative_to(ROOT)
+        block = [f"### {title} ({profile} profile)", "",
+                 (f"Regenerate: `python examples/paper/run.py --experiment {key} --profile {profile}` "
+                 f"(source: [{rel}]({rel}))."), "", _demote(md.read_text()), ""]
+        if md.with_suffix(".png").exists():
+            block.append(f"![{title}]({md.with_suffix('.png').relative_to(ROOT)})\n")
+        parts.append("\n".join(block))
+    missing = [key for key in EXPERIMENTS if not (results / f"{key}.md").exists()]
+    if missing:
+        parts.append(f"Not run yet with the `{profile}` profile: {', '.join(missing)} "
+                     f"(`python examples/paper/run.py --experiment all --profile {profile}` resumes where it stopped).\n")
+    parts.append(END)
+    return "\n".join(p for p in parts if p is not None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="cpu", help="experiment profile whose results to show")
+    args = parser.parse_args()
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    section = build(args.profile)
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    readme.write_text(text)
+    print(f"README.md results section rewritten from {args.profile} results")
+
+
+if __name__ == "__main__":
+    main()
