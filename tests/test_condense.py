@@ -372,3 +372,18 @@ def test_cli_help_documents_every_option() -> None:
     for flag in ("--ancestry", "--dataset", "--classes", "--output", "--method", "--push-to-hub",
                  "--meta-learning-rate", "--num-repeats", "--pseudo-descendant-layers", "--checkpoint-dir"):
         assert flag in text
+
+
+def test_gradient_accumulation_runs_and_scores_stay_normalised(dataset: Dataset) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. "lr_scheduler.step() before optimizer.step()"
+        result = condense(tiny_vit(), dataset, CondenseConfig(**FAST, gradient_accumulation_steps=2))
+    assert result.repeats[0].steps == FAST["max_iterations"]
+    # The cosine schedules follow the optimizer updates (2 of them), not the 4 micro-batches.
+    lrs = [entry["lr"] for entry in result.repeats[0].log]
+    assert lrs == pytest.approx([1e-3, 5e-4, 5e-4, 0.0], abs=1e-12)
+    assert result.layer_scores.sum() == pytest.approx(1.0)
+    plain = condense(tiny_vit(), dataset, CondenseConfig(**FAST))
+    assert not np.array_equal(result.pair_scores, plain.pair_scores)  # updates every 2nd batch: different path

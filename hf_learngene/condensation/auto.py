@@ -254,8 +254,10 @@ class AutoLearngeneStep:
             opt_theta = torch.optim.AdamW(student.parameters(), lr=config.learning_rate,
                                           weight_decay=config.weight_decay)
         opt_phi = torch.optim.SGD(meta.parameters(), lr=config.meta_learning_rate)  # Eq. 16: plain gradient descent
-        self.sched_theta = _cosine(opt_theta, total)
-        self.sched_phi = _cosine(opt_phi, total) if config.meta_lr_scheduler == "cosine" else \
+        # With gradient accumulation the optimizers step once every `gradient_accumulation_steps` iterations.
+        updates = math.ceil(total / config.gradient_accumulation_steps)
+        self.sched_theta = _cosine(opt_theta, updates)
+        self.sched_phi = _cosine(opt_phi, updates) if config.meta_lr_scheduler == "cosine" else \
             torch.optim.lr_scheduler.LambdaLR(opt_phi, lambda _: 1.0)
         # Schedulers are stepped by hand once per iteration (accelerate would step them once per process) and
         # registered so that checkpoints include them.
@@ -292,7 +294,8 @@ class AutoLearngeneStep:
             _check_finite(loss_total, step, self.repeat, self.config, accelerator, "L_total")
             accelerator.backward(loss_total)
             self.opt_theta.step()
-            self.sched_theta.step()
+            if accelerator.sync_gradients:  # the optimizer really stepped (not an accumulation micro-batch)
+                self.sched_theta.step()
             self.opt_theta.zero_grad(set_to_none=True)
 
             # (2) phi <- grad of L_meta on a batch of the meta-data D-hat (Eq. 16).
@@ -305,7 +308,8 @@ class AutoLearngeneStep:
             _check_finite(loss_meta_hat, step, self.repeat, self.config, accelerator, "L_meta on D-hat")
             accelerator.backward(loss_meta_hat)
             self.opt_phi.step()
-            self.sched_phi.step()
+            if accelerator.sync_gradients:
+                self.sched_phi.step()
             self.opt_phi.zero_grad(set_to_none=True)
         return loss_cls.detach(), loss_meta.detach(), loss_meta_hat.detach(), alpha_hat.detach()
 
