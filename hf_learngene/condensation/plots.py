@@ -23,7 +23,7 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
 def plot_pair_scores(pair_scores: np.ndarray, path: str | Path, title: str = "Pair scores alpha^{l,k}") -> Path:
     """Heatmap of the ``L x K`` pair scores (ancestry layer vs pseudo-descendant layer)."""
     scores = np.asarray(pair_scores)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * scores.shape[1], 1.0 + 0.4 * scores.shape[0]))
+    fig, ax = plt.subplots(figsize=(max(4.8, 1.6 + 0.55 * scores.shape[1]), max(3.0, 1.2 + 0.4 * scores.shape[0])))
     image = ax.imshow(scores, aspect="auto", cmap="viridis")
     ax.set_xlabel("pseudo-descendant layer k")
     ax.set_ylabel("ancestry layer l")
