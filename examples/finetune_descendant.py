@@ -83,6 +83,8 @@ class ModelArguments:
     )
     teacher: str | None = field(default=None, metadata={"help": "Ancestry directory or Hub id (--init distill)."})
     distill_weight: float = field(default=1.0, metadata={"help": "Weight of the feature-distillation loss."})
+    distill_loss: str = field(default="relative_mse", metadata={
+        "help": "Feature loss: relative_mse (MSE / teacher mean square) or mse."})
     num_random_layers: int | None = field(
         default=None, metadata={"help": "Fresh layers to add (ViT: stacked on top; ResNet: per empty stage)."}
     )
@@ -198,6 +200,7 @@ def finetune(
     layer_pairs: list[tuple[int, int]] | None = None,
     learngene: LearngeneModel | None = None,
     distill_weight: float = 1.0,
+    feature_loss: str = "relative_mse",
     eval_per_class: int | None = None,
     label_column: str = "label",
     callbacks: list[Any] | None = None,
@@ -221,7 +224,8 @@ def finetune(
         if layer_pairs is None:
             layer_pairs = layer_pairs_from_learngene(model, learngene)
         trainer_class = FeatureDistillationTrainer
-        trainer_kwargs = {"teacher": teacher, "layer_pairs": layer_pairs, "distill_weight": distill_weight}
+        trainer_kwargs = {"teacher": teacher, "layer_pairs": layer_pairs, "distill_weight": distill_weight,
+                          "feature_loss": feature_loss}
     result = train_classifier(model, train_ds, eval_ds, args=training_args, callbacks=callbacks,
                               trainer_class=trainer_class, trainer_kwargs=trainer_kwargs, progress=not quiet)
     accs = result.accuracies
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                image_column=dargs.image_column, label_column=dargs.label_column)
     result = finetune(model, task, targs, transform=transform,
                       teacher=margs.teacher if margs.init == "distill" else None, learngene=learngene,
-                      distill_weight=margs.distill_weight, eval_per_class=dargs.eval_per_class,
+                      distill_weight=margs.distill_weight, feature_loss=margs.distill_loss, eval_per_class=dargs.eval_per_class,
                       label_column=dargs.label_column)
     trainer = result.pop("trainer")
     if margs.save_final_model:

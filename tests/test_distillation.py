@@ -153,3 +153,21 @@ def test_resnet_distillation(tmp_path) -> None:
     assert [t for _, t in pairs] == [0, 7]
     assert student.config.depths == child.config.depths
     run_checks(tmp_path, student, teacher, pairs, "resnet", expect_trainable_aligners=True)
+
+
+def test_relative_feature_loss_is_scale_free() -> None:
+    from hf_learngene.distillation import feature_distance
+
+    torch.manual_seed(0)
+    student, teacher = torch.randn(4, 8, 5, 5), torch.randn(4, 8, 5, 5)
+    relative = feature_distance(student, teacher)
+    assert relative == pytest.approx(float(((student - teacher) ** 2).mean() / (teacher ** 2).mean()))
+    # Scaling both features by 100 multiplies plain MSE by 10^4 but leaves the relative loss unchanged.
+    assert feature_distance(100 * student, 100 * teacher) == pytest.approx(float(relative), rel=1e-5)
+    assert feature_distance(100 * student, 100 * teacher, "mse") == pytest.approx(
+        1e4 * float(feature_distance(student, teacher, "mse")), rel=1e-5)
+
+
+def test_unknown_feature_loss_is_refused() -> None:
+    with pytest.raises(ValueError, match="feature_loss must be one of"):
+        FeatureDistillationTrainer(teacher=torch.nn.Linear(1, 1), layer_pairs=[(0, 0)], feature_loss="l1")

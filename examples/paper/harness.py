@@ -502,10 +502,14 @@ class RunSpec:
     ancestry: str
     learngene: str
     profile: str
+    distill_loss: str | None = None  # FeatureDistillationTrainer(feature_loss=...) for method "distill"
 
     @property
     def key(self) -> str:
-        return f"{self.family}-{self.method}-{_hash(asdict(self))}"
+        fields = asdict(self)
+        if fields["distill_loss"] is None:  # keeps the keys of runs cached before this field existed
+            del fields["distill_loss"]
+        return f"{self.family}-{self.method}-{_hash(fields)}"
 
     @property
     def seed(self) -> int:
@@ -529,7 +533,7 @@ def make_spec(ctx: Context, family: str, method: str, task_seed: int, samples_pe
         distill_weight=profile.distill_weight if method == "distill" else 0.0,
         classes=format_class_spec(MINI_IMAGENET_SPLIT.descendant), dataset=ctx.dataset_id,
         ancestry=ctx.ancestry_fingerprint(family), learngene=ctx.learngene_key(family, learngene_method),
-        profile=profile.name,
+        profile=profile.name, distill_loss="relative_mse" if method == "distill" else None,
     )
 
 
@@ -583,7 +587,8 @@ def build_run_model(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[s
     elif spec.method in ("scratch", "distill"):
         model = ft.build_descendant("scratch", auto, **labels)
         if spec.method == "distill":
-            extra.update(teacher=ctx.ancestry(spec.family), learngene=auto, distill_weight=spec.distill_weight)
+            extra.update(teacher=ctx.ancestry(spec.family), learngene=auto, distill_weight=spec.distill_weight,
+                         feature_loss=spec.distill_loss or "mse")
     else:
         raise ValueError(f"Unknown method {spec.method!r}")
     return model, extra
@@ -1085,7 +1090,7 @@ def measure_throughput(ctx: Context, family: str, method: str, steps: int = 5,
                 model=model, args=classifier_training_arguments(tmp, eval_strategy="no", use_cpu=True, progress=False),
                 teacher=extra["teacher"],
                 layer_pairs=layer_pairs_from_learngene(model, extra["learngene"]),
-                distill_weight=extra["distill_weight"])
+                distill_weight=extra["distill_weight"], feature_loss=extra["feature_loss"])
         params += list(distiller.build_aligners(x[:2]).parameters())
     model.train()
     opt = torch.optim.AdamW(params, lr=1e-4)
