@@ -171,3 +171,25 @@ def test_relative_feature_loss_is_scale_free() -> None:
 def test_unknown_feature_loss_is_refused() -> None:
     with pytest.raises(ValueError, match="feature_loss must be one of"):
         FeatureDistillationTrainer(teacher=torch.nn.Linear(1, 1), layer_pairs=[(0, 0)], feature_loss="l1")
+
+
+def test_aligner_gradients_are_clipped_with_the_student(tmp_path) -> None:
+    """Trainer clips only the model's gradients; the alignment modules must be clipped too (they diverged)."""
+    teacher = tiny_resnet()
+    learngene = LearngeneModel.from_ancestry(teacher, layer_indices=[0, 7])
+    student = scratch_descendant_like(learngene, num_labels=NUM_LABELS, seed=0)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"), report_to=[], save_strategy="no", use_cpu=True, max_steps=1,
+        per_device_train_batch_size=8, learning_rate=1.0, optim="sgd", max_grad_norm=1e-3, lr_scheduler_type="constant",
+        remove_unused_columns=False, disable_tqdm=True, seed=0,
+    )
+    trainer = FeatureDistillationTrainer(model=student, args=args, train_dataset=FixedBatch(), data_collator=collate,
+                                         teacher=teacher, layer_pairs=layer_pairs_from_learngene(student, learngene),
+                                         feature_loss="mse", distill_weight=100.0)
+    trainer.build_aligners(FixedBatch().x[:2])
+    before = [p.detach().clone() for p in trainer.aligners.parameters()]
+    before += [p.detach().clone() for p in student.parameters()]
+    trainer.train()
+    after = list(trainer.aligners.parameters()) + list(student.parameters())
+    step = torch.sqrt(sum(((a.detach() - b) ** 2).sum() for a, b in zip(after, before)))
+    assert 0 < float(step) <= 1e-3 * 1.0001  # SGD step = lr * clipped gradient: the joint norm is at most 1e-3
