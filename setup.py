@@ -35,9 +35,9 @@ setup(
     install_requires=[
         "torch>=2.1",
         "transformers>=5.0,<6",
-        "huggingface_hub>=1.0,<3",
-        "datasets>=4.0,<6",
-        "accelerate>=1.0,<2",
+        "huggingface_hub>=2.0,<3",
+        "datasets>=5.0,<6",
+        "accelerate>=1.10,<2",
         "safetensors>=0.4",
         "evaluate>=0.4,<0.5",
         "matplotlib>=3.7",
