@@ -56,7 +56,13 @@ def condense_section(folder: Path) -> str:
         for name in ("layer_scores.png", "pair_scores.png"):
             if (path.parent / name).exists():
                 plots.append(f"![{path.parent.name} {name[:-4]}]({rel}/{name})")
-    return "### Condensing on mini-ImageNet classes 64-79\n\n" + "\n".join(rows) + "\n\n" + " ".join(plots) + "\n"
+    return ("### Condensing on mini-ImageNet classes 64-79\n\n"
+            "Ancestries trained by this project on classes 0-63 (`bash examples/paper/train_ancestries.sh`: a ResNet-18 "
+            "layout at half width and a 12-layer ViT of width 96, see `examples/paper/results/cpu/condense/*/config.json`). "
+            "Regenerate: `python examples/paper/run.py --experiment table2 --profile cpu` condenses first (CondenseConfig: "
+            "3 repeats x 2 epochs, batch 32, meta batch 8, meta learning rate 1e-4 with cosine annealing) and copies "
+            "each report (scores, plots, per-step log, model card) to `examples/paper/results/cpu/condense/`.\n\n"
+            + "\n".join(rows) + "\n\n" + " ".join(plots) + "\n")
 
 
 def benchmark_section(path: Path) -> str:
@@ -83,7 +89,8 @@ def demo_section(path: Path) -> str:
                     f"{row['wall_time']:.0f} s |")
     rel = path.parent.relative_to(ROOT)
     return ("### `learngene demo`\n\n"
-            f"One run of `learngene demo` ({data['wall_time'] / 60:.1f} min in total; ancestry "
+            f"Regenerate: `learngene demo` (results copied from `outputs/demo/` to `{rel}/`). One run "
+            f"({data['wall_time'] / 60:.1f} min in total; ancestry "
             f"{'reused' if data['ancestry'].get('reused') else 'trained'}: "
             f"{100 * data['ancestry']['accuracy']:.1f}% on its 64 classes; selected layers "
             f"{data['condense']['selected_layers']}; 5-way task {data['task_classes']}):\n\n" + "\n".join(rows)
