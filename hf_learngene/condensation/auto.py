@@ -324,6 +324,16 @@ class AutoLearngeneStep:
             custom[:] = [obj for obj in custom if obj is not self.sched_theta and obj is not self.sched_phi]
 
 
+def repeat_checkpoint(config: CondenseConfig, method: str, repeat: int) -> tuple[Path | None, RepeatResult | None]:
+    """The checkpoint folder of a repeat (``None`` without ``checkpoint_dir``) and its result if it finished."""
+    if not config.checkpoint_dir:
+        return None, None
+    folder = Path(config.checkpoint_dir) / f"{method}-repeat-{repeat}"
+    if config.resume and (folder / "result.json").exists():
+        return folder, RepeatResult.from_dict(json.loads((folder / "result.json").read_text()))
+    return folder, None
+
+
 def run_auto_repeat(
     ancestry: PreTrainedModel,
     family: ArchitectureFamily,
@@ -334,9 +344,9 @@ def run_auto_repeat(
 ) -> RepeatResult:
     """Run Algorithm 1 once (one pseudo-descendant initialisation) and score the ancestry's layers."""
     seed = config.seed + repeat
-    ckpt_dir = Path(config.checkpoint_dir) / f"auto-repeat-{repeat}" if config.checkpoint_dir else None
-    if ckpt_dir is not None and config.resume and (ckpt_dir / "result.json").exists():
-        return RepeatResult.from_dict(json.loads((ckpt_dir / "result.json").read_text()))
+    ckpt_dir, finished = repeat_checkpoint(config, "auto", repeat)
+    if finished is not None:
+        return finished
 
     device = accelerator.device
     plan_d = _BatchPlan(len(data.train), config.batch_size, seed, accelerator.process_index,

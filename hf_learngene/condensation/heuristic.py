@@ -11,10 +11,8 @@ the layers scoring above ``1/L`` are selected.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,7 +24,7 @@ from transformers import PreTrainedModel
 
 from ..errors import LearngeneError
 from ..families import ArchitectureFamily
-from .auto import RepeatResult, _write_json, select_layers
+from .auto import RepeatResult, _write_json, repeat_checkpoint, select_layers
 from .config import CondenseConfig
 from .data import CondenseData
 
@@ -55,9 +53,9 @@ def run_heuristic_repeat(
 ) -> RepeatResult:
     """Fine-tune a copy of the ancestry on ``heuristic_num_tasks`` tasks and score layers by gradient stability."""
     seed = config.seed + repeat
-    ckpt_dir = Path(config.checkpoint_dir) / f"heuristic-repeat-{repeat}" if config.checkpoint_dir else None
-    if ckpt_dir is not None and config.resume and (ckpt_dir / "result.json").exists():
-        return RepeatResult.from_dict(json.loads((ckpt_dir / "result.json").read_text()))
+    ckpt_dir, finished = repeat_checkpoint(config, "heuristic", repeat)
+    if finished is not None:
+        return finished
     if config.heuristic_n_way > data.num_classes:
         raise LearngeneError(f"CondenseConfig.heuristic_n_way={config.heuristic_n_way} but the condense data has "
                              f"only {data.num_classes} classes.")
