@@ -7,12 +7,12 @@
 # Logs:    outputs/ancestry/{resnet18,vit}.log
 # Resume:  run the same command again; each run resumes from the last checkpoint-* in its output dir, and a run
 #          whose ancestry_metrics.json exists is skipped (FORCE=1 to rerun it, i.e. re-evaluate / extend).
-# Env:     PY (python, default /work/venv/bin/python), OUT_ROOT (default outputs/ancestry),
+# Env:     PY (python, default $PYTHON or python3), OUT_ROOT (default outputs/ancestry),
 #          THREADS (default 1), ONLY (resnet18 | vit: run just one), LEARNGENE_DATASET (dataset location).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-PY=${PY:-/work/venv/bin/python}
+PY=${PY:-${PYTHON:-python3}}
 OUT_ROOT=${OUT_ROOT:-outputs/ancestry}
 THREADS=${THREADS:-1}
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS TOKENIZERS_PARALLELISM=false
