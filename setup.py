@@ -1,5 +1,6 @@
 """Packaging for hf_learngene."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -7,6 +8,16 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent
+
+
+def read_version() -> str:
+    """``__version__`` of ``hf_learngene/version.py``, read without importing the package (its dependencies may be
+    missing at build time)."""
+    text = (ROOT / "hf_learngene" / "version.py").read_text(encoding="utf-8")
+    match = re.search(r"^__version__ = [\"']([^\"']+)[\"']", text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError("hf_learngene/version.py defines no __version__")
+    return match.group(1)
 
 
 class BuildWithCards(build_py):
@@ -19,9 +30,10 @@ class BuildWithCards(build_py):
         for template in (ROOT / "hub_cards").glob("*.md"):
             shutil.copy2(template, target / template.name)
 
+
 setup(
     name="hf_learngene",
-    version="0.1.0",
+    version=read_version(),
     description="Learngene for the Hugging Face ecosystem: condense a pretrained ancestry model into a "
     "few integral layers and let small descendant models inherit them.",
     long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",

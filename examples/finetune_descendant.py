@@ -45,6 +45,7 @@ from transformers import HfArgumentParser, PreTrainedModel, Trainer, TrainingArg
 
 import hf_learngene
 from hf_learngene import LearngeneModel, from_learngene
+from hf_learngene.constants import FINETUNE_RESULTS_NAME
 from hf_learngene.data import (
     ImageTransform,
     Task,
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "versions": {"hf_learngene": hf_learngene.__version__, "torch": torch.__version__,
                      "transformers": transformers.__version__},
     }
-    out = Path(dargs.results_file or Path(targs.output_dir) / "finetune_results.json")
+    out = Path(dargs.results_file or Path(targs.output_dir) / FINETUNE_RESULTS_NAME)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
     logger.info("final test accuracy %.4f (best %.4f); wrote %s", summary["final_accuracy"] or float("nan"),

@@ -9,8 +9,6 @@ Example:
     >>> child = from_learngene(learngene, num_labels=5, seed=0)  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from transformers import AutoConfig, AutoModel
 
 from .condensation import CondenseConfig, CondenseResult, condense
@@ -20,6 +18,7 @@ from .errors import LearngeneConfigError, LearngeneError, UnsafeWeightsError, Un
 from .families import ArchitectureFamily, get_family, register_family, supported_families
 from .inherit import from_learngene, save_descendant_card, scratch_descendant_like
 from .modeling_learngene import LearngeneModel
+from .version import __version__
 
 AutoConfig.register("learngene", LearngeneConfig, exist_ok=True)
 AutoModel.register(LearngeneConfig, LearngeneModel, exist_ok=True)
@@ -35,6 +34,7 @@ __all__ = [
     "LearngeneModel",
     "UnsafeWeightsError",
     "UnsupportedArchitectureError",
+    "__version__",
     "condense",
     "from_learngene",
     "get_family",

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 from huggingface_hub import ModelCard, ModelCardData
 
-from . import __version__
+from .constants import CARD_TEMPLATES_DIR, DESCENDANT_CARD_TEMPLATE, LEARNGENE_CARD_TEMPLATE
 from .errors import LearngeneError
+from .version import __version__
 
 START = "<!-- hf_learngene:generated:start -->"
 END = "<!-- hf_learngene:generated:end -->"
@@ -25,7 +26,8 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def template_path(name: str) -> Path:
     """Path of a card template (``learngene_card.md`` or ``descendant_card.md``)."""
-    for folder in (Path(__file__).parent / "hub_cards", Path(__file__).resolve().parents[1] / "hub_cards"):
+    package, checkout = Path(__file__).parent, Path(__file__).resolve().parents[1]
+    for folder in (package / CARD_TEMPLATES_DIR, checkout / CARD_TEMPLATES_DIR):
         if (folder / name).exists():
             return folder / name
     raise FileNotFoundError(f"Model card template {name} not found; reinstall hf_learngene.")
@@ -135,7 +137,7 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
     )
     card = ModelCard.from_template(
         card_data,
-        template_path=str(template_path("learngene_card.md")),
+        template_path=str(template_path(LEARNGENE_CARD_TEMPLATE)),
         title=f"Learngene: {repo_id.split('/')[-1] if repo_id else config.family} ({len(config.layer_indices)} layers)",
         num_layers=len(config.layer_indices),
         family=config.family,
@@ -173,7 +175,7 @@ def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
     )
     card = ModelCard.from_template(
         card_data,
-        template_path=str(template_path("descendant_card.md")),
+        template_path=str(template_path(DESCENDANT_CARD_TEMPLATE)),
         title=f"Descendant of {origin.get('learngene', 'a learngene')}",
         model_class=model_class,
         num_inherited=len(origin.get("layer_map", [])),

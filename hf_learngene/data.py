@@ -41,6 +41,8 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Value, load_dataset, load_from_disk
 from PIL import Image
 
+from .constants import DATASET_ENV_VAR
+
 __all__ = [
     "DATASET_ENV_VAR",
     "IMAGENET_MEAN",
@@ -58,9 +60,6 @@ __all__ = [
     "parse_class_spec",
     "select_classes",
 ]
-
-#: Environment variable that overrides the default dataset location.
-DATASET_ENV_VAR = "LEARNGENE_DATASET"
 
 #: ImageNet channel statistics (RGB, for pixel values in ``[0, 1]``).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)

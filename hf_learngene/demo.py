@@ -22,6 +22,13 @@ import datasets
 import torch
 
 from .condensation import CondenseConfig, condense
+from .constants import (
+    DEMO_ANCESTRY_NAME,
+    DEMO_CACHE_ENV_VAR,
+    DEMO_RESULTS_NAME,
+    LEARNING_CURVES_PLOT_NAME,
+    SAFETENSORS_WEIGHTS_NAME,
+)
 from .data import ImageTransform, default_dataset_path, load_image_dataset, make_task
 from .errors import LearngeneError
 from .inherit import from_learngene, scratch_descendant_like
@@ -76,8 +83,8 @@ def get_ancestry(config: DemoConfig, dataset: Any, dataset_name: str, cache_dir:
                  progress: bool = True) -> tuple[Path, dict[str, Any]]:
     """A small ancestry trained on the ancestry classes, cached in ``cache_dir`` (reused when present)."""
     folder = cache_dir / f"ancestry-{config.family}-{_cache_key(config, dataset_name)}"
-    if (folder / "model.safetensors").exists() and (folder / "demo_ancestry.json").exists():
-        return folder, {**json.loads((folder / "demo_ancestry.json").read_text()), "reused": True}
+    if (folder / SAFETENSORS_WEIGHTS_NAME).exists() and (folder / DEMO_ANCESTRY_NAME).exists():
+        return folder, {**json.loads((folder / DEMO_ANCESTRY_NAME).read_text()), "reused": True}
     task = make_task(dataset["train"], dataset["test"], config.ancestry_classes, n_way=None,
                      samples_per_class=config.ancestry_samples_per_class, seed=config.seed)
     test = task.test.shuffle(seed=config.seed).select(range(min(len(task.test), 2000)))
@@ -93,7 +100,7 @@ def get_ancestry(config: DemoConfig, dataset: Any, dataset_name: str, cache_dir:
     model.save_pretrained(folder)
     info = {"accuracy": result.final_accuracy, "epochs": config.ancestry_epochs, "wall_time": result.wall_time,
             "num_parameters": count_parameters(model), "classes": config.ancestry_classes, "reused": False}
-    (folder / "demo_ancestry.json").write_text(json.dumps(info, indent=2))
+    (folder / DEMO_ANCESTRY_NAME).write_text(json.dumps(info, indent=2))
     return folder, info
 
 
@@ -123,7 +130,7 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     config = config or DemoConfig()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    cache = Path(cache_dir or os.environ.get("LEARNGENE_CACHE", Path.home() / ".cache" / "hf_learngene" / "demo"))
+    cache = Path(cache_dir or os.environ.get(DEMO_CACHE_ENV_VAR, Path.home() / ".cache" / "hf_learngene" / "demo"))
     dataset_name = dataset or default_dataset_path()
     start = time.perf_counter()
     datasets.disable_progress_bars()  # class filtering is instantaneous; keep the console for training progress
@@ -169,14 +176,14 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
         rows[name] = {"final_accuracy": run.final_accuracy, "best_accuracy": max(run.accuracies),
                       "wall_time": run.wall_time, "accuracy_per_epoch": run.accuracies}
     descendant.save_pretrained(output / "descendant")
-    plot = plot_curves(curves, output / "learning_curves.png",
+    plot = plot_curves(curves, output / LEARNING_CURVES_PLOT_NAME,
                        f"5-way task {task.classes}, {config.task_samples_per_class} images/class")
     target = rows["From-Scratch"]["final_accuracy"]
     reach = epochs_to_reach(curves["Auto-Learngene"], target)
     results = {"config": asdict(config), "dataset": str(dataset_name), "ancestry": {"path": str(ancestry_dir),
                **ancestry_info}, "condense": result.scores_dict(), "task_classes": task.classes, "table": rows,
                "auto_epochs_to_reach_scratch_final": reach, "wall_time": time.perf_counter() - start}
-    (output / "demo_results.json").write_text(json.dumps(results, indent=2, default=float))
+    (output / DEMO_RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
 
     print("\n| method | final acc. | best acc. | train time |\n|---|---|---|---|")
     for name, row in rows.items():
@@ -188,7 +195,7 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     print(f"\nDone in {results['wall_time'] / 60:.1f} min. Written:\n"
           f"  learngene:      {learngene_dir.resolve()}  (weights, scores, plots, model card)\n"
           f"  descendant:     {(output / 'descendant').resolve()}  (a plain transformers model)\n"
-          f"  learning curve: {plot.resolve()}\n  results:        {(output / 'demo_results.json').resolve()}\n"
+          f"  learning curve: {plot.resolve()}\n  results:        {(output / DEMO_RESULTS_NAME).resolve()}\n"
           "Share them on the Hub:\n"
           f"  python -c \"from hf_learngene import LearngeneModel; LearngeneModel.from_pretrained('{learngene_dir}')"
           ".push_to_hub('user/demo-learngene')\"\n"

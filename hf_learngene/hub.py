@@ -25,6 +25,7 @@ from huggingface_hub.errors import (
 )
 from transformers import AutoConfig, AutoModel, AutoModelForImageClassification, PreTrainedModel
 
+from .constants import CONFIG_NAME, MODEL_CARD_NAME, SAFETENSORS_WEIGHTS_NAME
 from .errors import LearngeneError, UnsafeWeightsError
 from .families import ArchitectureFamily, family_for_config
 
@@ -94,13 +95,13 @@ def fetch_remote_card(repo_id: str, folder: Path, revision: str | None = None,
     Returns the local copy, or ``None`` when the repo has no card yet.
     """
     try:
-        card_file = hf_hub_download(repo_id, "README.md", revision=revision, token=token,
+        card_file = hf_hub_download(repo_id, MODEL_CARD_NAME, revision=revision, token=token,
                                     local_dir=folder.parent / f".{folder.name}-remote-card")
     except (EntryNotFoundError, HfHubHTTPError):
         return None
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "README.md").write_text(Path(card_file).read_text(encoding="utf-8"), encoding="utf-8")
-    return folder / "README.md"
+    (folder / MODEL_CARD_NAME).write_text(Path(card_file).read_text(encoding="utf-8"), encoding="utf-8")
+    return folder / MODEL_CARD_NAME
 
 
 def push_with_card(repo_id: str, write: Callable[[Path, str], object], *, commit_message: str,
@@ -132,7 +133,7 @@ def check_safetensors(folder: Path, what: str) -> list[Path]:
                 "because unpickling can execute code. Convert it once with `model.save_pretrained(dir)` from a "
                 "trusted environment, then load that directory."
             )
-        raise LearngeneError(f"{what} has no weight file (model.safetensors) in {folder}. Re-save or re-upload it.")
+        raise LearngeneError(f"{what} has no weight file ({SAFETENSORS_WEIGHTS_NAME}) in {folder}. Re-save or re-upload it.")
     for weight in weights:
         _check_safetensors_file(weight, what)
     return weights
@@ -194,7 +195,7 @@ def _check_safetensors_file(weight: Path, what: str) -> dict:
 
 def read_license(folder: Path) -> str | None:
     """The ``license`` of a model card in ``folder``, if there is one."""
-    readme = folder / "README.md"
+    readme = folder / MODEL_CARD_NAME
     if not readme.exists():
         return None
     try:
@@ -238,8 +239,8 @@ def load_ancestry(
             f"ancestry must be a transformers model, a local directory or a Hub id, got {type(ancestry).__name__}."
         )
     resolved = resolve_repo(ancestry, revision=revision, token=token)
-    if not (resolved.path / "config.json").exists():
-        raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a transformers checkpoint.")
+    if not (resolved.path / CONFIG_NAME).exists():
+        raise LearngeneError(f"{resolved.name_or_path} has no {CONFIG_NAME}: it is not a transformers checkpoint.")
     config = AutoConfig.from_pretrained(resolved.path)
     family = family_for_config(config)
     check_safetensors(resolved.path, f"Ancestry {resolved.name_or_path!r}")

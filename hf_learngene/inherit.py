@@ -11,13 +11,14 @@ import torch
 from huggingface_hub import CommitInfo
 from transformers import PreTrainedModel
 
-from . import __version__
 from .cards import descendant_card
+from .constants import MODEL_CARD_NAME
 from .errors import LearngeneError
 from .families import DescendantPlan
 from .hub import push_with_card
 from .modeling_learngene import LearngeneModel
 from .utils import atomic_directory
+from .version import __version__
 
 
 def from_learngene(
@@ -188,7 +189,7 @@ def attach_card_writer(model: PreTrainedModel) -> PreTrainedModel:
 
 def save_descendant_card(model: PreTrainedModel, save_directory: str | os.PathLike, repo_id: str | None = None) -> Path:
     """Write (or update) the descendant card ``README.md`` in ``save_directory``; returns its path."""
-    path = Path(save_directory) / "README.md"
+    path = Path(save_directory) / MODEL_CARD_NAME
     existing = path.read_text(encoding="utf-8") if path.exists() else None
     card = descendant_card(model.config, type(model).__name__, repo_id=repo_id, existing_text=existing)
     card.save(path)
@@ -204,8 +205,8 @@ def _save_descendant(self: PreTrainedModel, save_directory: str | os.PathLike, *
         return
     target = Path(save_directory)
     with atomic_directory(target) as tmp:
-        if (target / "README.md").exists():
-            (tmp / "README.md").write_bytes((target / "README.md").read_bytes())
+        if (target / MODEL_CARD_NAME).exists():
+            (tmp / MODEL_CARD_NAME).write_bytes((target / MODEL_CARD_NAME).read_bytes())
         type(self).save_pretrained(self, tmp, *args, **kwargs)
         save_descendant_card(self, tmp, repo_id=repo_id)
     if push:

@@ -13,9 +13,9 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
-from . import __version__
 from .cards import learngene_card
 from .configuration_learngene import LearngeneConfig
+from .constants import CONFIG_NAME, MODEL_CARD_NAME
 from .errors import LearngeneError
 from .families import get_family
 from .hub import (
@@ -27,6 +27,7 @@ from .hub import (
     safetensors_shapes,
 )
 from .utils import atomic_directory, count_parameters
+from .version import __version__
 
 
 class LearngenePreTrainedModel(PreTrainedModel):
@@ -188,7 +189,7 @@ class LearngeneModel(LearngenePreTrainedModel):
         for key in ("use_safetensors", "cache_dir", "force_download", "local_files_only", "config"):
             kwargs.pop(key, None)
         resolved = resolve_repo(pretrained_model_name_or_path, revision=revision, token=token)
-        config_file = resolved.path / "config.json"
+        config_file = resolved.path / CONFIG_NAME
         if not config_file.exists():
             raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a saved learngene.")
         try:
@@ -247,7 +248,8 @@ class LearngeneModel(LearngenePreTrainedModel):
             raise LearngeneError("Use learngene.push_to_hub(repo_id) to upload.")
         kwargs.pop("safe_serialization", None)
         target = Path(save_directory)
-        existing = (target / "README.md").read_text(encoding="utf-8") if (target / "README.md").exists() else None
+        readme = target / MODEL_CARD_NAME
+        existing = readme.read_text(encoding="utf-8") if readme.exists() else None
         with atomic_directory(target) as tmp:
             sha = getattr(self.config, "commit_sha", None)
             try:
@@ -265,7 +267,7 @@ class LearngeneModel(LearngenePreTrainedModel):
                     plots.append(name)
             plots += [p.name for p in sorted(target.glob("*.png")) if p.name not in plots] if target.exists() else []
             card = learngene_card(self.config, repo_id=repo_id, existing_text=existing, plots=plots)
-            card.save(tmp / "README.md")
+            card.save(tmp / MODEL_CARD_NAME)
 
     def push_to_hub(
         self,
