@@ -3,25 +3,65 @@
 Condense a pretrained *ancestry* model into a few of its integral layers (the *learngene*), share it on
 the Hub, and let small *descendant* models inherit those layers.
 
+``import hf_learngene`` is light: it registers the learngene config and model with the `transformers` Auto classes
+and loads the rest (models, condensing, ``Trainer`` helpers, ``datasets``, ``accelerate``, matplotlib) on first use
+of a name below.
+
 Example:
     >>> from hf_learngene import LearngeneModel, from_learngene  # doctest: +SKIP
     >>> learngene = LearngeneModel.from_ancestry("my-vit", layer_indices=[0, 1, 2, 3, 4, 5])  # doctest: +SKIP
     >>> child = from_learngene(learngene, num_labels=5, seed=0)  # doctest: +SKIP
 """
 
-from transformers import AutoConfig, AutoModel
+from __future__ import annotations
 
-from .condensation import CondenseConfig, CondenseResult, condense
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .configuration_learngene import LearngeneConfig
-from .distillation import FeatureDistillationTrainer
 from .errors import LearngeneConfigError, LearngeneError, UnsafeWeightsError, UnsupportedArchitectureError
-from .families import ArchitectureFamily, get_family, register_family, supported_families
-from .inherit import from_learngene, save_descendant_card, scratch_descendant_like
-from .modeling_learngene import LearngeneModel
+from .registration import register_auto_classes
 from .version import __version__
 
-AutoConfig.register("learngene", LearngeneConfig, exist_ok=True)
-AutoModel.register(LearngeneConfig, LearngeneModel, exist_ok=True)
+#: Public names loaded on first use: ``{name: module that defines it}``.
+_LAZY_ATTRIBUTES: dict[str, str] = {
+    "ArchitectureFamily": ".families",
+    "get_family": ".families",
+    "register_family": ".families",
+    "supported_families": ".families",
+    "CondenseConfig": ".condensation",
+    "CondenseResult": ".condensation",
+    "condense": ".condensation",
+    "FeatureDistillationTrainer": ".distillation",
+    "from_learngene": ".inherit",
+    "save_descendant_card": ".inherit",
+    "scratch_descendant_like": ".inherit",
+    "LearngeneModel": ".modeling_learngene",
+}
+
+if TYPE_CHECKING:
+    from .condensation import CondenseConfig, CondenseResult, condense
+    from .distillation import FeatureDistillationTrainer
+    from .families import ArchitectureFamily, get_family, register_family, supported_families
+    from .inherit import from_learngene, save_descendant_card, scratch_descendant_like
+    from .modeling_learngene import LearngeneModel
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name of :data:`_LAZY_ATTRIBUTES` from its module on first use (PEP 562)."""
+    module = _LAZY_ATTRIBUTES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES))
+
+
+register_auto_classes()
 
 __all__ = [
     "ArchitectureFamily",

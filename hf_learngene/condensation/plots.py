@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+_SUBPLOTS_KEYWORDS = ("sharex", "sharey", "squeeze", "width_ratios", "height_ratios", "subplot_kw", "gridspec_kw")
+
+
+class _AggPlots:
+    """``plt.subplots`` / ``plt.close`` for the plots of this module, on Agg canvases kept out of pyplot.
+
+    Figures are drawn by the non-interactive Agg renderer and never registered with pyplot: saving a plot neither
+    switches matplotlib's global backend (no ``matplotlib.use``) nor opens a window or an inline image in a notebook.
+    Other attributes are pyplot's (imported on first use).
+    """
+
+    @staticmethod
+    def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
+        """Like ``pyplot.subplots``: grid keywords go to ``Figure.subplots``, the rest (``figsize``...) to ``Figure``."""
+        grid = {k: kwargs.pop(k) for k in _SUBPLOTS_KEYWORDS if k in kwargs}
+        fig = Figure(**kwargs)
+        FigureCanvasAgg(fig)
+        return fig, fig.subplots(nrows, ncols, **grid)
+
+    @staticmethod
+    def close(fig: Any) -> None:
+        """Release ``fig`` (pyplot's figures too, when pyplot is loaded)."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(fig)
+
+    def __getattr__(self, name: str) -> Any:
+        import matplotlib.pyplot
+
+        return getattr(matplotlib.pyplot, name)
+
+
+plt = _AggPlots()
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
