@@ -44,7 +44,7 @@ import transformers
 from transformers import HfArgumentParser, PreTrainedModel, Trainer, TrainingArguments, set_seed
 
 import hf_learngene
-from hf_learngene import LearngeneModel, from_learngene
+from hf_learngene import LearngeneModel, from_learngene, save_descendant_card
 from hf_learngene.constants import FINETUNE_RESULTS_NAME
 from hf_learngene.data import (
     ImageTransform,
@@ -292,6 +292,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     trainer = result.pop("trainer")
     if margs.save_final_model:
         trainer.save_model()
+        if getattr(trainer.model.config, "learngene", None):  # a descendant of --learngene: write its model card
+            save_descendant_card(trainer.model, targs.output_dir)
     summary = {
         **{k: v for k, v in result.items()},
         "init": margs.init,

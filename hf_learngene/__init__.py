@@ -33,7 +33,10 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "CondenseResult": ".condensation",
     "condense": ".condensation",
     "FeatureDistillationTrainer": ".distillation",
+    "DescendantCardCallback": ".inherit",
     "from_learngene": ".inherit",
+    "push_descendant_to_hub": ".inherit",
+    "save_descendant": ".inherit",
     "save_descendant_card": ".inherit",
     "scratch_descendant_like": ".inherit",
     "LearngeneModel": ".modeling_learngene",
@@ -43,7 +46,14 @@ if TYPE_CHECKING:
     from .condensation import CondenseConfig, CondenseResult, condense
     from .distillation import FeatureDistillationTrainer
     from .families import ArchitectureFamily, get_family, register_family, supported_families
-    from .inherit import from_learngene, save_descendant_card, scratch_descendant_like
+    from .inherit import (
+        DescendantCardCallback,
+        from_learngene,
+        push_descendant_to_hub,
+        save_descendant,
+        save_descendant_card,
+        scratch_descendant_like,
+    )
     from .modeling_learngene import LearngeneModel
 
 
@@ -67,6 +77,7 @@ __all__ = [
     "ArchitectureFamily",
     "CondenseConfig",
     "CondenseResult",
+    "DescendantCardCallback",
     "FeatureDistillationTrainer",
     "LearngeneConfig",
     "LearngeneConfigError",
@@ -78,7 +89,9 @@ __all__ = [
     "condense",
     "from_learngene",
     "get_family",
+    "push_descendant_to_hub",
     "register_family",
+    "save_descendant",
     "save_descendant_card",
     "scratch_descendant_like",
     "supported_families",

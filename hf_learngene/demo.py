@@ -31,7 +31,7 @@ from .constants import (
 )
 from .data import ImageTransform, default_dataset_path, load_image_dataset, make_task
 from .errors import LearngeneError
-from .inherit import from_learngene, scratch_descendant_like
+from .inherit import from_learngene, save_descendant, scratch_descendant_like
 from .training import epochs_to_reach, train_classifier
 from .utils import count_parameters
 
@@ -175,7 +175,7 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
         curves[name] = run.accuracies
         rows[name] = {"final_accuracy": run.final_accuracy, "best_accuracy": max(run.accuracies),
                       "wall_time": run.wall_time, "accuracy_per_epoch": run.accuracies}
-    descendant.save_pretrained(output / "descendant")
+    save_descendant(descendant, output / "descendant")  # weights + model card
     plot = plot_curves(curves, output / LEARNING_CURVES_PLOT_NAME,
                        f"5-way task {task.classes}, {config.task_samples_per_class} images/class")
     target = rows["From-Scratch"]["final_accuracy"]

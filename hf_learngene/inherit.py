@@ -1,15 +1,26 @@
-"""Inheriting a learngene: build a plain `transformers` descendant around its layers (paper Sec. 4.3)."""
+"""Inheriting a learngene: build a plain `transformers` descendant around its layers (paper Sec. 4.3).
+
+A descendant is a plain `transformers` model: ``save_pretrained`` / ``push_to_hub`` are `transformers`' own and
+write no model card. Its origin lives in ``config.learngene`` (so it survives a reload), and the descendant card is
+written explicitly from it: :func:`save_descendant` (weights + card), :func:`save_descendant_card` (the card
+alone, e.g. after ``trainer.save_model(dir)``), :func:`push_descendant_to_hub`, and
+:class:`DescendantCardCallback` for every checkpoint a ``Trainer`` saves.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-import types
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import torch
 from huggingface_hub import CommitInfo
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .cards import descendant_card
 from .constants import MODEL_CARD_NAME
@@ -20,8 +31,20 @@ from .modeling_learngene import LearngeneModel
 from .utils import atomic_directory
 from .version import __version__
 
+_P = ParamSpec("_P")
 
-def from_learngene(
+
+@dataclass
+class PlannedDescendant:
+    """What the descendant builder returns: the resolved learngene, the layout and the model (all weights fresh)."""
+
+    learngene: LearngeneModel
+    plan: DescendantPlan
+    model: PreTrainedModel
+    seed: int | None
+
+
+def _build_planned_descendant(
     learngene: LearngeneModel | str | os.PathLike,
     num_labels: int | None = None,
     *,
@@ -33,7 +56,66 @@ def from_learngene(
     revision: str | None = None,
     token: str | bool | None = None,
     **family_options: Any,
-) -> PreTrainedModel:
+) -> PlannedDescendant:
+    """Resolve ``learngene``, check the labels, lay out its descendant and build it with fresh weights.
+
+    This is the one definition of the arguments of :func:`from_learngene` and :func:`scratch_descendant_like`
+    (documented there), so that both give the same architecture and, for one seed, the same fresh weights. Every
+    weight of the model is fresh (seeded by ``seed``; the global RNG state is left as it was).
+    """
+    if not isinstance(learngene, LearngeneModel):
+        learngene = LearngeneModel.from_pretrained(learngene, revision=revision, token=token)
+    if id2label is not None:
+        id2label = {int(k): str(v) for k, v in id2label.items()}
+        if num_labels is not None and num_labels != len(id2label):
+            raise LearngeneError(f"num_labels={num_labels} but id2label has {len(id2label)} entries.")
+        num_labels = len(id2label)
+        label2id = label2id or {v: k for k, v in id2label.items()}
+    if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
+        raise LearngeneError(f"num_labels must be a positive int (or pass id2label), got {num_labels!r}.")
+    config = learngene.config
+    family = learngene.family
+    plan = family.plan_descendant(
+        config.ancestry_transformers_config(),
+        list(config.layer_indices),
+        num_labels=num_labels,
+        num_random_layers=num_random_layers,
+        image_size=image_size,
+        **family_options,
+    )
+    if id2label is not None:
+        plan.config.id2label = id2label
+        plan.config.label2id = label2id
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = family.build_model(plan.config)
+    return PlannedDescendant(learngene, plan, model, seed)
+
+
+def _descendant_arguments(
+    build: Callable[_P, PlannedDescendant],
+) -> Callable[[Callable[[PlannedDescendant], PreTrainedModel]], Callable[_P, PreTrainedModel]]:
+    """Turn ``finish(planned) -> model`` into a public function taking ``build``'s arguments.
+
+    The public function calls ``build(*args, **kwargs)`` and hands the result to ``finish``; its signature (for
+    ``help()``, IDEs and type checkers) is ``build``'s.
+    """
+    signature = inspect.signature(build).replace(return_annotation="PreTrainedModel")
+
+    def decorate(finish: Callable[[PlannedDescendant], PreTrainedModel]) -> Callable[_P, PreTrainedModel]:
+        @functools.wraps(finish)
+        def public(*args: _P.args, **kwargs: _P.kwargs) -> PreTrainedModel:
+            return finish(build(*args, **kwargs))
+
+        public.__signature__ = signature  # type: ignore[attr-defined]
+        return public
+
+    return decorate
+
+
+@_descendant_arguments(_build_planned_descendant)
+def from_learngene(planned: PlannedDescendant) -> PreTrainedModel:
     """Build a descendant model that inherits ``learngene``'s layers.
 
     The result is a plain ``ViTForImageClassification`` / ``Dinov2ForImageClassification`` /
@@ -58,14 +140,14 @@ def from_learngene(
         **family_options: extra config fields for the descendant (e.g. ``patch_size=8``,
             ``hidden_dropout_prob=0.1``); fields that would change inherited layers' shapes are refused.
 
+    The origin is recorded in ``config.learngene``; write the model card with :func:`save_descendant` (or
+    :func:`save_descendant_card`, :class:`DescendantCardCallback`, :func:`push_descendant_to_hub`).
+
     Example:
         >>> child = from_learngene("user/vit-learngene", num_labels=5, seed=0)  # doctest: +SKIP
-        >>> child.save_pretrained("my-descendant")  # doctest: +SKIP  (also writes a model card)
+        >>> save_descendant(child, "my-descendant")  # doctest: +SKIP  (weights + model card)
     """
-    learngene, plan, model = _build_planned_descendant(
-        learngene, num_labels, id2label=id2label, label2id=label2id, image_size=image_size,
-        num_random_layers=num_random_layers, seed=seed, revision=revision, token=token, family_options=family_options,
-    )
+    learngene, plan, model, seed = planned.learngene, planned.plan, planned.model, planned.seed
     config = learngene.config
     state = model.state_dict()
     position_of = {index: position for position, index in enumerate(config.layer_indices)}
@@ -95,23 +177,11 @@ def from_learngene(
         "license": config.license,
         "hf_learngene_version": __version__,
     }
-    attach_card_writer(model)
     return model
 
 
-def scratch_descendant_like(
-    learngene: LearngeneModel | str | os.PathLike,
-    num_labels: int | None = None,
-    *,
-    id2label: dict[int, str] | None = None,
-    label2id: dict[str, int] | None = None,
-    image_size: int | None = None,
-    num_random_layers: int | None = None,
-    seed: int | None = None,
-    revision: str | None = None,
-    token: str | bool | None = None,
-    **family_options: Any,
-) -> PreTrainedModel:
+@_descendant_arguments(_build_planned_descendant)
+def scratch_descendant_like(planned: PlannedDescendant) -> PreTrainedModel:
     """A descendant with exactly the architecture :func:`from_learngene` would build, all weights fresh.
 
     Takes the same arguments as :func:`from_learngene`. With the same ``seed`` the non-inherited weights equal
@@ -121,74 +191,21 @@ def scratch_descendant_like(
     Example:
         >>> student = scratch_descendant_like(learngene, num_labels=5, seed=0)  # doctest: +SKIP
     """
-    _, _, model = _build_planned_descendant(
-        learngene, num_labels, id2label=id2label, label2id=label2id, image_size=image_size,
-        num_random_layers=num_random_layers, seed=seed, revision=revision, token=token, family_options=family_options,
-    )
-    return model
+    return planned.model
 
 
-def _build_planned_descendant(
-    learngene: LearngeneModel | str | os.PathLike,
-    num_labels: int | None,
-    *,
-    id2label: dict[int, str] | None,
-    label2id: dict[str, int] | None,
-    image_size: int | None,
-    num_random_layers: int | None,
-    seed: int | None,
-    revision: str | None,
-    token: str | bool | None,
-    family_options: dict[str, Any],
-) -> tuple[LearngeneModel, DescendantPlan, PreTrainedModel]:
-    """Resolve ``learngene``, check the labels, lay out its descendant and build it with fresh weights.
-
-    Returns ``(learngene, plan, model)``; every weight of ``model`` is fresh (seeded by ``seed``; the global RNG
-    state is left as it was). Shared by :func:`from_learngene` and :func:`scratch_descendant_like`,
-    so that both give the same architecture and, for one seed, the same fresh weights.
-    """
-    if not isinstance(learngene, LearngeneModel):
-        learngene = LearngeneModel.from_pretrained(learngene, revision=revision, token=token)
-    if id2label is not None:
-        id2label = {int(k): str(v) for k, v in id2label.items()}
-        if num_labels is not None and num_labels != len(id2label):
-            raise LearngeneError(f"num_labels={num_labels} but id2label has {len(id2label)} entries.")
-        num_labels = len(id2label)
-        label2id = label2id or {v: k for k, v in id2label.items()}
-    if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
-        raise LearngeneError(f"num_labels must be a positive int (or pass id2label), got {num_labels!r}.")
-    config = learngene.config
-    family = learngene.family
-    plan = family.plan_descendant(
-        config.ancestry_transformers_config(),
-        list(config.layer_indices),
-        num_labels=num_labels,
-        num_random_layers=num_random_layers,
-        image_size=image_size,
-        **family_options,
-    )
-    if id2label is not None:
-        plan.config.id2label = id2label
-        plan.config.label2id = label2id
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-        model = family.build_model(plan.config)
-    return learngene, plan, model
-
-
-def attach_card_writer(model: PreTrainedModel) -> PreTrainedModel:
-    """Make ``model.save_pretrained``/``push_to_hub`` also write the descendant model card.
-
-    Only this instance changes: it stays a plain `transformers` class.
-    """
-    model.save_pretrained = types.MethodType(_save_descendant, model)
-    model.push_to_hub = types.MethodType(_push_descendant, model)
-    return model
-
-
+# ---------------------------------------------------------------------------------------------------- model cards
 def save_descendant_card(model: PreTrainedModel, save_directory: str | os.PathLike, repo_id: str | None = None) -> Path:
-    """Write (or update) the descendant card ``README.md`` in ``save_directory``; returns its path."""
+    """Write (or update) the descendant card ``README.md`` in ``save_directory``; returns its path.
+
+    The card is rendered from ``model.config.learngene``, so a reloaded descendant
+    (``AutoModelForImageClassification.from_pretrained(...)``) gets the same card. Text a user added to an
+    existing card outside the generated block is kept.
+
+    Example:
+        >>> trainer.save_model("my-descendant")  # doctest: +SKIP
+        >>> save_descendant_card(trainer.model, "my-descendant")  # doctest: +SKIP
+    """
     path = Path(save_directory) / MODEL_CARD_NAME
     existing = path.read_text(encoding="utf-8") if path.exists() else None
     card = descendant_card(model.config, type(model).__name__, repo_id=repo_id, existing_text=existing)
@@ -196,26 +213,67 @@ def save_descendant_card(model: PreTrainedModel, save_directory: str | os.PathLi
     return path
 
 
-def _save_descendant(self: PreTrainedModel, save_directory: str | os.PathLike, *args: Any,
-                     repo_id: str | None = None, **kwargs: Any) -> None:
-    """``save_pretrained`` of a descendant: the `transformers` save plus the card, written atomically."""
+def save_descendant(model: PreTrainedModel, save_directory: str | os.PathLike, *args: Any,
+                    repo_id: str | None = None, **kwargs: Any) -> Path:
+    """``model.save_pretrained(save_directory, ...)`` plus the descendant card, written atomically.
+
+    A failure in the middle leaves an earlier save in ``save_directory`` intact. ``*args`` / ``**kwargs`` go to
+    ``save_pretrained``; ``repo_id`` is the Hub id used in the card's usage snippet; ``push_to_hub=True`` also
+    uploads the folder with :func:`push_descendant_to_hub` (to ``repo_id`` or the folder name). Returns the folder.
+
+    Example:
+        >>> save_descendant(child, "my-descendant")  # doctest: +SKIP
+    """
     push = kwargs.pop("push_to_hub", False)
-    if not kwargs.get("is_main_process", True):
-        type(self).save_pretrained(self, save_directory, *args, **kwargs)
-        return
     target = Path(save_directory)
+    if not kwargs.get("is_main_process", True):
+        model.save_pretrained(save_directory, *args, **kwargs)
+        return target
     with atomic_directory(target) as tmp:
         if (target / MODEL_CARD_NAME).exists():
             (tmp / MODEL_CARD_NAME).write_bytes((target / MODEL_CARD_NAME).read_bytes())
-        type(self).save_pretrained(self, tmp, *args, **kwargs)
-        save_descendant_card(self, tmp, repo_id=repo_id)
+        model.save_pretrained(tmp, *args, **kwargs)
+        save_descendant_card(model, tmp, repo_id=repo_id)
     if push:
-        _push_descendant(self, repo_id or target.name, token=kwargs.get("token"))
+        push_descendant_to_hub(model, repo_id or target.name, token=kwargs.get("token"))
+    return target
 
 
-def _push_descendant(self: PreTrainedModel, repo_id: str, *, commit_message: str | None = None,
-                     private: bool | None = None, token: str | bool | None = None, revision: str | None = None,
-                     create_pr: bool = False, **kwargs: Any) -> CommitInfo:
-    return push_with_card(repo_id, lambda folder, repo: _save_descendant(self, folder, repo_id=repo),
+def push_descendant_to_hub(model: PreTrainedModel, repo_id: str, *, commit_message: str | None = None,
+                           private: bool | None = None, token: str | bool | None = None, revision: str | None = None,
+                           create_pr: bool = False) -> CommitInfo:
+    """Upload a descendant (weights, config and model card) to the Hub; returns the commit.
+
+    Text a user added to the repo's existing card is kept. (``model.push_to_hub`` is `transformers`' own and
+    writes no descendant card.)
+
+    Example:
+        >>> commit = push_descendant_to_hub(child, "user/my-descendant")  # doctest: +SKIP
+    """
+    return push_with_card(repo_id, lambda folder, repo: save_descendant(model, folder, repo_id=repo),
                           commit_message=commit_message or "Upload learngene descendant", private=private,
                           token=token, revision=revision, create_pr=create_pr)
+
+
+class DescendantCardCallback(TrainerCallback):
+    """Writes the descendant card into every checkpoint a ``Trainer`` saves (``checkpoint-<step>/README.md``).
+
+    Models without a ``config.learngene`` origin (e.g. :func:`scratch_descendant_like` baselines) are skipped.
+    ``trainer.save_model(dir)`` fires no callback event: call :func:`save_descendant_card` after it (or use
+    :func:`save_descendant`).
+
+    Example:
+        >>> trainer = Trainer(model=child, args=args, train_dataset=train,  # doctest: +SKIP
+        ...                   callbacks=[DescendantCardCallback()])
+    """
+
+    def __init__(self, repo_id: str | None = None) -> None:
+        self.repo_id = repo_id
+
+    def on_save(self, args: Any, state: Any, control: Any, model: PreTrainedModel | None = None,
+                **kwargs: Any) -> None:
+        if model is None or not getattr(model.config, "learngene", None) or not state.is_world_process_zero:
+            return
+        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if folder.is_dir():
+            save_descendant_card(model, folder, repo_id=self.repo_id)

@@ -185,7 +185,9 @@ def train_classifier(
             ``optim``, ``lr_scheduler_type``, ``warmup``, ``eval_strategy`` or any ``TrainingArguments`` field) ...
         args: ... or give ready ``TrainingArguments`` instead (e.g. parsed from a command line).
         compute_metrics: default :func:`accuracy_metrics`.
-        callbacks: run beside the :class:`EpochHistory` that fills ``TrainResult.history``.
+        callbacks: run beside the :class:`EpochHistory` that fills ``TrainResult.history`` (and, for a descendant
+            of :func:`~hf_learngene.from_learngene`, a :class:`~hf_learngene.DescendantCardCallback` that writes its
+            model card into every checkpoint, unless ``callbacks`` has one).
         trainer_class, trainer_kwargs: the trainer and its extra arguments (e.g.
             :class:`~hf_learngene.FeatureDistillationTrainer` with ``teacher=...``, or ``processing_class=...``).
         resume_from_checkpoint: passed to ``trainer.train``.
@@ -204,10 +206,15 @@ def train_classifier(
     elif output_dir is not None or training_args:
         raise ValueError(f"train_classifier got args and also output_dir / {sorted(training_args)}: put those "
                          "settings into args.")
+    from .inherit import DescendantCardCallback
+
     history = EpochHistory()
+    callbacks = [history, *(callbacks or [])]
+    if getattr(model.config, "learngene", None) and not any(isinstance(c, DescendantCardCallback) for c in callbacks):
+        callbacks.append(DescendantCardCallback())
     trainer = trainer_class(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                             data_collator=collate_fn, compute_metrics=compute_metrics,
-                            callbacks=[history, *(callbacks or [])], **(trainer_kwargs or {}))
+                            callbacks=callbacks, **(trainer_kwargs or {}))
     if not progress:  # without progress bars Trainer prints every log dict; keep the console quiet instead
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
-from hf_learngene import LearngeneConfig, LearngeneModel, from_learngene
+from hf_learngene import LearngeneConfig, LearngeneModel, from_learngene, save_descendant
 from hf_learngene.cards import END, START, descendant_card, hub_id_or_none, learngene_card
 from tests.tiny_models import ANCESTRY_KINDS, FAMILY_OF, build_ancestry, save_ancestry, tiny_vit, tiny_vit_config
 
@@ -166,7 +166,7 @@ def test_descendant_card_of_a_local_learngene_and_resave(tmp_path: Path) -> None
     LearngeneModel.from_ancestry(tiny_vit(), layer_indices=[0, 1]).save_pretrained(tmp_path / "lg")
     child = from_learngene(tmp_path / "lg", num_labels=2, seed=0)
     folder = tmp_path / "child"
-    child.save_pretrained(folder)
+    save_descendant(child, folder)
     card = _card(folder)
     assert "base_model" not in card.data.to_dict()  # a local path is no Hub id
     assert card.data.library_name == "transformers"
@@ -174,7 +174,7 @@ def test_descendant_card_of_a_local_learngene_and_resave(tmp_path: Path) -> None
     readme = folder / "README.md"
     readme.write_text(readme.read_text().replace("---\n\n#", "custom_key: 1\n---\n\n#", 1) + "\nMy results: 99%.\n")
     assert ModelCard.load(readme).data.custom_key == 1
-    from_learngene(tmp_path / "lg", num_labels=2, seed=1).save_pretrained(folder)
+    save_descendant(from_learngene(tmp_path / "lg", num_labels=2, seed=1), folder)
     card = _card(folder)
     assert card.data.custom_key == 1
     assert "My results: 99%." in card.text

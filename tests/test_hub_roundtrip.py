@@ -10,7 +10,7 @@ import torch
 from huggingface_hub import HfApi, ModelCard, hf_hub_download
 from transformers import AutoModel, AutoModelForImageClassification, PreTrainedModel
 
-from hf_learngene import LearngeneModel, UnsafeWeightsError, from_learngene
+from hf_learngene import LearngeneModel, UnsafeWeightsError, from_learngene, push_descendant_to_hub, save_descendant
 from hf_learngene.cards import END, START
 from tests.hub_server import HUB_TOKEN, HUB_USERNAME, LocalHub, set_offline
 from tests.tiny_models import ANCESTRY_KINDS, build_ancestry, integral_layer_prefixes, save_ancestry, sub_state_dict
@@ -276,13 +276,13 @@ def test_descendant_of_a_hub_learngene(local_hub: LocalHub, tmp_path: Path) -> N
     learngene = LearngeneModel.from_ancestry(build_ancestry("vit"), layer_indices=[0, 2])
     sha = learngene.push_to_hub(LEARNGENE_REPO).oid
     child = from_learngene(LEARNGENE_REPO, num_labels=5, seed=0)
-    child.save_pretrained(tmp_path / "child")
+    save_descendant(child, tmp_path / "child")
     card = ModelCard.load(tmp_path / "child" / "README.md")
     assert card.data.base_model == LEARNGENE_REPO
     assert sha in card.text
 
     repo_id = f"{HUB_USERNAME}/vit-descendant"
-    commit = child.push_to_hub(repo_id)
+    commit = push_descendant_to_hub(child, repo_id)
     reloaded = AutoModelForImageClassification.from_pretrained(repo_id, revision=commit.oid)
     _assert_same_weights(reloaded, child)
     assert reloaded.config.learngene["learngene"] == LEARNGENE_REPO
@@ -304,14 +304,14 @@ def test_ancestry_object_loaded_from_the_hub_keeps_its_provenance(local_hub: Loc
 def test_descendant_push_keeps_text_the_user_added_to_the_remote_card(local_hub: LocalHub, tmp_path: Path) -> None:
     learngene = LearngeneModel.from_ancestry(build_ancestry("resnet-basic"), layer_indices=[0, 3])
     repo_id = f"{HUB_USERNAME}/resnet-descendant"
-    from_learngene(learngene, num_labels=2, seed=0).push_to_hub(repo_id)
+    push_descendant_to_hub(from_learngene(learngene, num_labels=2, seed=0), repo_id)
     card = _remote_card(repo_id)
     card.data.accuracy_note = "see below"
     edited = tmp_path / "README.md"
     edited.write_text(str(card) + "\n## Evaluation\n\nUser-written evaluation.\n")
     HfApi().upload_file(path_or_fileobj=edited, path_in_repo="README.md", repo_id=repo_id)
 
-    from_learngene(learngene, num_labels=2, seed=1).push_to_hub(repo_id)
+    push_descendant_to_hub(from_learngene(learngene, num_labels=2, seed=1), repo_id)
     card = _remote_card(repo_id)
     assert card.data.accuracy_note == "see below"
     assert "User-written evaluation." in card.text

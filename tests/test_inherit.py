@@ -20,7 +20,7 @@ from transformers import (
     ViTForImageClassification,
 )
 
-from hf_learngene import LearngeneModel, from_learngene, scratch_descendant_like
+from hf_learngene import LearngeneModel, from_learngene, save_descendant, scratch_descendant_like
 from tests.tiny_models import (
     ANCESTRY_KINDS,
     FAMILY_OF,
@@ -372,7 +372,7 @@ def test_descendant_save_writes_a_card_and_loads_with_transformers(tmp_path: Pat
     learngene = _learngene("vit", [0, 1])
     learngene.save_pretrained(tmp_path / "lg")
     child = from_learngene(tmp_path / "lg", num_labels=2, seed=0)
-    child.save_pretrained(tmp_path / "child")
+    save_descendant(child, tmp_path / "child")
     files = {p.name for p in (tmp_path / "child").iterdir()}
     assert {"config.json", "model.safetensors", "README.md"} <= files
     assert not any(name.endswith(".bin") for name in files)
@@ -386,7 +386,7 @@ def test_failed_descendant_save_leaves_the_earlier_save_intact(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     learngene = _learngene("vit", [0, 1])
     folder = tmp_path / "child"
-    from_learngene(learngene, num_labels=2, seed=0).save_pretrained(folder)
+    save_descendant(from_learngene(learngene, num_labels=2, seed=0), folder)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
     def explode(*args: object, **kwargs: object) -> None:
@@ -394,7 +394,7 @@ def test_failed_descendant_save_leaves_the_earlier_save_intact(tmp_path: Path,
 
     monkeypatch.setattr("hf_learngene.inherit.descendant_card", explode)
     with pytest.raises(RuntimeError, match="boom"):
-        from_learngene(learngene, num_labels=2, seed=1).save_pretrained(folder)
+        save_descendant(from_learngene(learngene, num_labels=2, seed=1), folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert sorted(os.listdir(tmp_path)) == ["child"]
 
