@@ -47,8 +47,16 @@ def resolve_repo(
     revision: str | None = None,
     token: str | bool | None = None,
     allow_patterns: list[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    force_download: bool = False,
+    local_files_only: bool = False,
+    subfolder: str | None = None,
 ) -> ResolvedRepo:
     """A local directory as is, or a Hub repo downloaded (or taken from the cache when offline).
+
+    ``cache_dir``, ``force_download`` and ``local_files_only`` go to :func:`huggingface_hub.snapshot_download`
+    (``local_files_only=True`` never contacts the Hub); ``subfolder`` picks a folder inside the repo or directory.
 
     Example:
         >>> resolved = resolve_repo("my-learngene")  # doctest: +SKIP
@@ -56,13 +64,20 @@ def resolve_repo(
     """
     local = Path(name_or_path)
     if local.is_dir():
-        return ResolvedRepo(local, str(name_or_path), None)
+        folder = local / subfolder if subfolder else local
+        if not folder.is_dir():
+            raise LearngeneError(f"{str(name_or_path)!r} has no subfolder {subfolder!r}.")
+        return ResolvedRepo(folder, str(name_or_path), None)
     name = str(name_or_path)
     if local.exists() or name.count("/") > 1 or name.startswith((".", "/", "~")):
         raise LearngeneError(f"{name!r} is neither a local directory nor a Hub repo id ('user/name').")
+    patterns = allow_patterns or DEFAULT_PATTERNS
+    if subfolder:
+        patterns = [f"{subfolder.strip('/')}/{pattern}" for pattern in patterns]
     try:
         folder = snapshot_download(
-            name, revision=revision, token=token, allow_patterns=allow_patterns or DEFAULT_PATTERNS
+            name, revision=revision, token=token, allow_patterns=patterns, cache_dir=cache_dir,
+            force_download=force_download, local_files_only=local_files_only,
         )
     except RepositoryNotFoundError as err:
         raise LearngeneError(
@@ -72,9 +87,10 @@ def resolve_repo(
     except RevisionNotFoundError as err:
         raise LearngeneError(f"Revision {revision!r} does not exist in {name!r}: pass a branch, tag or commit sha.") from err
     except LocalEntryNotFoundError as err:
+        why = "local_files_only=True" if local_files_only else "the Hub cannot be reached (HF_HUB_OFFLINE=1?)"
         raise LearngeneError(
-            f"{name!r} (revision {revision or 'main'}) is not in the local cache and the Hub cannot be reached "
-            "(HF_HUB_OFFLINE=1?). Download it once while online."
+            f"{name!r} (revision {revision or 'main'}) is not in the local cache"
+            f"{f' {str(cache_dir)!r}' if cache_dir else ''} and {why}. Download it once while online."
         ) from err
     except HfHubHTTPError as err:
         status = getattr(getattr(err, "response", None), "status_code", None)
@@ -84,8 +100,11 @@ def resolve_repo(
                 "valid token=... or log in with `hf auth login`."
             ) from err
         raise LearngeneError(f"Could not download {name!r} (revision {revision or 'main'}) from the Hub: {err}") from err
-    path = Path(folder)
-    return ResolvedRepo(path, name, path.name if path.parent.name == "snapshots" else revision)
+    snapshot = Path(folder)
+    path = snapshot / subfolder if subfolder else snapshot
+    if not path.is_dir():
+        raise LearngeneError(f"Repository {name!r} (revision {revision or 'main'}) has no subfolder {subfolder!r}.")
+    return ResolvedRepo(path, name, snapshot.name if snapshot.parent.name == "snapshots" else revision)
 
 
 def fetch_remote_card(repo_id: str, folder: Path, revision: str | None = None,

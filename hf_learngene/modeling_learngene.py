@@ -29,6 +29,59 @@ from .hub import (
 from .utils import atomic_directory, count_parameters
 from .version import __version__
 
+#: Arguments of ``LearngeneModel.from_pretrained`` handed to ``PreTrainedModel.from_pretrained`` as they are (besides
+#: ``config``, ``cache_dir``, ``force_download``, ``local_files_only``, ``token``, ``revision`` and ``subfolder``,
+#: which find the files). ``_from_auto`` / ``_from_pipeline`` come from ``AutoModel`` and ``pipeline``.
+FORWARDED_LOAD_ARGUMENTS = ("dtype", "torch_dtype", "device_map", "output_loading_info", "disable_mmap",
+                            "_from_auto", "_from_pipeline")
+#: Arguments accepted and ignored: hf_learngene always loads safetensors (never unpickles) and runs no repo code.
+_NO_OP_ARGUMENTS = ("use_safetensors", "weights_only")
+
+
+def _load_arguments(model_args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ``kwargs`` of ``LearngeneModel.from_pretrained`` to forward; refuse the ones a learngene cannot honour.
+
+    Unsupported arguments given as ``None`` / ``False`` (their "off" value) are dropped; ``adapter_kwargs`` (which
+    ``AutoModel`` always passes) only when no adapter was found.
+    """
+    supported = ("config, cache_dir, force_download, local_files_only, token, revision, subfolder, "
+                 + ", ".join(name for name in FORWARDED_LOAD_ARGUMENTS if not name.startswith("_")))
+    if model_args:
+        raise LearngeneError(f"LearngeneModel.from_pretrained takes no positional model arguments (got "
+                             f"{len(model_args)}); it supports {supported}.")
+    forwarded, refused = {}, []
+    for name, value in kwargs.items():
+        if name in FORWARDED_LOAD_ARGUMENTS:
+            forwarded[name] = value
+        elif name == "adapter_kwargs":
+            if value and "_adapter_model_path" in value:
+                refused.append(name)  # an adapter (PEFT) was found: a learngene has none
+        elif name not in _NO_OP_ARGUMENTS and value is not None and value is not False:
+            refused.append(name)
+    if refused:
+        raise LearngeneError(f"LearngeneModel.from_pretrained does not support {', '.join(sorted(refused))}: it "
+                             f"supports {supported}.")
+    return forwarded
+
+
+def _read_learngene_config(resolved: Any) -> LearngeneConfig:
+    """The :class:`LearngeneConfig` in the ``config.json`` of a resolved folder, refusing other checkpoints."""
+    config_file = resolved.path / CONFIG_NAME
+    if not config_file.exists():
+        raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a saved learngene.")
+    try:
+        raw = json.loads(config_file.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise LearngeneError(f"{resolved.name_or_path}/config.json is not valid JSON ({err}); re-save the "
+                             "learngene with LearngeneModel.save_pretrained.") from err
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
+    if model_type not in (None, LearngeneConfig.model_type):
+        raise LearngeneError(
+            f"{resolved.name_or_path} holds a {model_type!r} checkpoint, not a learngene. To condense it into one, "
+            f"use LearngeneModel.from_ancestry({resolved.name_or_path!r}, layer_indices=[...])."
+        )
+    return LearngeneConfig.from_pretrained(resolved.path)
+
 
 class LearngenePreTrainedModel(PreTrainedModel):
     """Base class wiring :class:`LearngeneConfig` into `transformers`' loading machinery."""
@@ -173,37 +226,43 @@ class LearngeneModel(LearngenePreTrainedModel):
         cls,
         pretrained_model_name_or_path: str | os.PathLike,
         *model_args: Any,
-        revision: str | None = None,
+        config: LearngeneConfig | str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        force_download: bool = False,
+        local_files_only: bool = False,
         token: str | bool | None = None,
+        revision: str | None = None,
+        subfolder: str | None = None,
         **kwargs: Any,
     ) -> LearngeneModel:
         """Load a learngene from a local directory or a Hub id (safetensors only).
 
+        Takes the arguments of ``PreTrainedModel.from_pretrained`` that apply to a learngene: ``config`` (a
+        :class:`LearngeneConfig` or where to read one), ``cache_dir``, ``force_download``, ``local_files_only``,
+        ``token``, ``revision``, ``subfolder`` (where to find it) and ``dtype`` / ``torch_dtype``, ``device_map``,
+        ``output_loading_info``, ``disable_mmap`` (how to load it). Anything else (``variant``, ``state_dict``,
+        ``ignore_mismatched_sizes=True``, quantization, ...) is refused with a :class:`LearngeneError`, as are
+        ``use_safetensors=False`` and ``trust_remote_code=True``.
+
         Example:
             >>> learngene = LearngeneModel.from_pretrained("user/vit-learngene", revision="main")  # doctest: +SKIP
+            >>> learngene = LearngeneModel.from_pretrained("user/vit-learngene", local_files_only=True)  # doctest: +SKIP
         """
         if kwargs.get("use_safetensors") is False:
             raise LearngeneError("hf_learngene loads safetensors only; drop use_safetensors=False.")
         if kwargs.pop("trust_remote_code", False):
             raise LearngeneError("hf_learngene never executes code from a repository; drop trust_remote_code=True.")
-        for key in ("use_safetensors", "cache_dir", "force_download", "local_files_only", "config"):
-            kwargs.pop(key, None)
-        resolved = resolve_repo(pretrained_model_name_or_path, revision=revision, token=token)
-        config_file = resolved.path / CONFIG_NAME
-        if not config_file.exists():
-            raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a saved learngene.")
-        try:
-            raw = json.loads(config_file.read_text(encoding="utf-8"))
-        except ValueError as err:
-            raise LearngeneError(f"{resolved.name_or_path}/config.json is not valid JSON ({err}); re-save the "
-                                 "learngene with LearngeneModel.save_pretrained.") from err
-        model_type = raw.get("model_type") if isinstance(raw, dict) else None
-        if model_type not in (None, LearngeneConfig.model_type):
-            raise LearngeneError(
-                f"{resolved.name_or_path} holds a {model_type!r} checkpoint, not a learngene. To condense it into one, "
-                f"use LearngeneModel.from_ancestry({resolved.name_or_path!r}, layer_indices=[...])."
-            )
-        config = LearngeneConfig.from_pretrained(resolved.path)
+        load_kwargs = _load_arguments(model_args, kwargs)
+        hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only}
+        resolved = resolve_repo(pretrained_model_name_or_path, revision=revision, token=token, subfolder=subfolder,
+                                **hub)
+        if config is None:
+            config = _read_learngene_config(resolved)
+        elif isinstance(config, (str, os.PathLike)):
+            config = LearngeneConfig.from_pretrained(config, token=token, **hub)
+        elif not isinstance(config, LearngeneConfig):
+            raise LearngeneError(f"config must be a LearngeneConfig (or where to read one), got "
+                                 f"{type(config).__name__}.")
         if config.family is None:
             raise LearngeneError(f"{resolved.name_or_path}/config.json lacks the learngene fields (family, "
                                  "layer_indices, ancestry_config); was it saved by LearngeneModel.save_pretrained?")
@@ -213,12 +272,13 @@ class LearngeneModel(LearngenePreTrainedModel):
             skeleton = cls(config)
         expected = {key: tuple(tensor.shape) for key, tensor in skeleton.state_dict().items()}
         check_weights_match(safetensors_shapes(weights), expected, what)
-        model = super().from_pretrained(resolved.path, *model_args, config=config, use_safetensors=True, **kwargs)
+        loaded = super().from_pretrained(resolved.path, config=config, use_safetensors=True, **load_kwargs)
+        model, loading_info = loaded if isinstance(loaded, tuple) else (loaded, None)
         model.name_or_path = resolved.name_or_path
         model.config._name_or_path = resolved.name_or_path
         model.config.commit_sha = resolved.revision
         model.eval()
-        return model
+        return (model, loading_info) if loading_info is not None else model
 
     @property
     def commit_sha(self) -> str | None:
