@@ -32,6 +32,7 @@ from .constants import (
 from .data import ImageTransform, default_dataset_path, load_image_dataset, make_task
 from .errors import LearngeneError
 from .inherit import from_learngene, save_descendant, scratch_descendant_like
+from .provenance import MODEL_FILE_PATTERNS, source_reference
 from .training import epochs_to_reach, train_classifier
 from .utils import count_parameters
 
@@ -123,6 +124,8 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
              cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict[str, Any]:
     """Run the demo and return its numbers (also written to ``output/demo_results.json``).
 
+    The dataset and the cached ancestry are recorded without their local paths (see :mod:`hf_learngene.provenance`).
+
     Example:
         >>> results = run_demo(output="outputs/demo")  # doctest: +SKIP
         >>> results["table"]["Auto-Learngene"]["final_accuracy"]  # doctest: +SKIP
@@ -180,9 +183,13 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
                        f"5-way task {task.classes}, {config.task_samples_per_class} images/class")
     target = rows["From-Scratch"]["final_accuracy"]
     reach = epochs_to_reach(curves["Auto-Learngene"], target)
-    results = {"config": asdict(config), "dataset": str(dataset_name), "ancestry": {"path": str(ancestry_dir),
-               **ancestry_info}, "condense": result.scores_dict(), "task_classes": task.classes, "table": rows,
-               "auto_epochs_to_reach_scratch_final": reach, "wall_time": time.perf_counter() - start}
+    # Sources as in a learngene's provenance: Hub ids as they are, local folders (the dataset, the cached ancestry)
+    # by name + content fingerprint, so the results can be shared ($LEARNGENE_RECORD_LOCAL_PATHS=1: full paths).
+    ancestry_ref = source_reference(ancestry_dir, patterns=MODEL_FILE_PATTERNS)
+    results = {"config": asdict(config), "dataset": source_reference(dataset_name),
+               "ancestry": {"name_or_path": ancestry_ref, **ancestry_info}, "condense": result.scores_dict(),
+               "task_classes": task.classes, "table": rows, "auto_epochs_to_reach_scratch_final": reach,
+               "wall_time": time.perf_counter() - start}
     (output / DEMO_RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
 
     print("\n| method | final acc. | best acc. | train time |\n|---|---|---|---|")

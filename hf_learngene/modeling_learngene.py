@@ -26,6 +26,7 @@ from .hub import (
     resolve_repo,
     safetensors_shapes,
 )
+from .provenance import MODEL_FILE_PATTERNS, source_reference
 from .utils import atomic_directory, count_parameters
 from .version import __version__
 
@@ -176,6 +177,7 @@ class LearngeneModel(LearngenePreTrainedModel):
         layer_scores: list[float] | None = None,
         pair_scores: list[list[float]] | None = None,
         condense_data: dict[str, Any] | None = None,
+        record_local_paths: bool | None = None,
     ) -> LearngeneModel:
         """Condense ``ancestry`` into the layers ``layer_indices`` (copied bit for bit).
 
@@ -187,6 +189,10 @@ class LearngeneModel(LearngenePreTrainedModel):
             token: Hub token for private repos.
             selection_method, selection_arguments, layer_scores, pair_scores, condense_data: provenance,
                 filled in by :func:`hf_learngene.condense`.
+            record_local_paths: record a local ancestry folder by its full path; by default (unless
+                ``$LEARNGENE_RECORD_LOCAL_PATHS=1``) ``ancestry_name_or_path`` is its folder name plus a content
+                fingerprint, ``"<name>@sha256:<16 hex digits>"`` (see :mod:`hf_learngene.provenance`). Hub ids are
+                recorded as they are.
 
         Example:
             >>> learngene = LearngeneModel.from_ancestry("google/vit-base-patch16-224", [0, 1, 2, 3, 4, 5])  # doctest: +SKIP
@@ -196,12 +202,17 @@ class LearngeneModel(LearngenePreTrainedModel):
         layers = family.integral_layers(loaded.model)
         if not isinstance(layer_indices, (list, tuple)):
             raise LearngeneError(f"layer_indices must be a list of ints, got {type(layer_indices).__name__}.")
+        ancestry_ref = source_reference(loaded.name_or_path, patterns=MODEL_FILE_PATTERNS,
+                                        record_local_paths=record_local_paths)
+        ancestry_config = loaded.model.config.to_dict()
+        if ancestry_config.get("_name_or_path"):  # where transformers loaded it from: recorded like the ancestry
+            ancestry_config["_name_or_path"] = ancestry_ref
         config = LearngeneConfig(
             family=family.name,
             layer_indices=list(layer_indices),
-            ancestry_name_or_path=loaded.name_or_path,
+            ancestry_name_or_path=ancestry_ref,
             ancestry_revision=loaded.revision,
-            ancestry_config=loaded.model.config.to_dict(),
+            ancestry_config=ancestry_config,
             ancestry_num_parameters=count_parameters(loaded.model),
             selection_method=selection_method,
             selection_arguments=selection_arguments,

@@ -60,7 +60,9 @@ def test_learngene_card_metadata_and_body(local_ancestry: Path, tmp_path: Path) 
     assert f"| learngene | {learngene.config.num_parameters:,} |" in body
     assert f"| ancestry | {learngene.config.ancestry_num_parameters:,} |" in body
     assert f"{learngene.config.parameter_fraction:.1%}" in body
-    assert f"`{local_ancestry}`" in body  # provenance: where the ancestry came from
+    # provenance: which ancestry (a local folder by name + content fingerprint, never its path)
+    assert learngene.config.ancestry_name_or_path.startswith(f"{local_ancestry.name}@sha256:")
+    assert f"`{learngene.config.ancestry_name_or_path}`" in body and str(local_ancestry) not in body
     assert SHA in body and "8 images" in body
     assert 'LearngeneModel.from_pretrained("test-user/vit-learngene")' in body  # usage snippet
     assert "from_learngene(learngene, num_labels=5" in body

@@ -43,6 +43,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert (out / "learning_curves.png").stat().st_size > 0
     assert (out / "learngene" / "model.safetensors").exists() and (out / "descendant" / "config.json").exists()
     assert results["ancestry"]["reused"] is False
+    # Shareable results: no local path (dataset, cache, output) in the results, the learngene or the descendant.
+    assert results["dataset"].startswith("data@sha256:") and results["ancestry"]["name_or_path"].startswith("ancestry-")
+    for written in ("demo_results.json", "learngene/config.json", "learngene/README.md", "learngene/scores.json",
+                    "descendant/config.json", "descendant/README.md"):
+        assert str(tmp_path) not in (out / written).read_text(), written
     # A second run reuses the cached ancestry instead of training it again.
     assert main(args) == 0
     assert json.loads((out / "demo_results.json").read_text())["ancestry"]["reused"] is True

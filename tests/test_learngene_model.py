@@ -14,6 +14,7 @@ from transformers import AutoModel, PreTrainedModel
 
 import hf_learngene
 from hf_learngene import LearngeneModel, UnsafeWeightsError, UnsupportedArchitectureError
+from hf_learngene.provenance import MODEL_FILE_PATTERNS, content_fingerprint
 from tests.tiny_models import (
     ANCESTRY_KINDS,
     FAMILY_OF,
@@ -127,7 +128,10 @@ def test_from_ancestry_local_directory_records_path_and_license(tmp_path: Path) 
     ancestry = tiny_vit()
     folder = save_ancestry(ancestry, tmp_path / "tiny-vit", license="mit")
     learngene = LearngeneModel.from_ancestry(str(folder), layer_indices=[1, 2])
-    assert learngene.config.ancestry_name_or_path == str(folder)
+    # A local folder is recorded by name + content fingerprint (no private path), the full path only on request.
+    assert learngene.config.ancestry_name_or_path == f"tiny-vit@{content_fingerprint(folder, MODEL_FILE_PATTERNS)}"
+    kept = LearngeneModel.from_ancestry(str(folder), layer_indices=[1, 2], record_local_paths=True)
+    assert kept.config.ancestry_name_or_path == str(folder.resolve())
     assert learngene.config.ancestry_revision is None
     assert learngene.config.license == "mit"
     prefixes = integral_layer_prefixes("vit")

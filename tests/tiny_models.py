@@ -237,3 +237,25 @@ def integral_layer_prefixes(kind: str, head: bool = True) -> list[str]:
 def sub_state_dict(model: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
     """The entries of ``model.state_dict()`` under ``prefix``, with the prefix stripped."""
     return {k[len(prefix):]: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+
+
+def tiny_image_dataset(num_classes: int = 4, per_class: int = 8, size: int = 16, seed: int = 0) -> Any:
+    """A small seeded ``datasets.Dataset`` with an ``image`` (PIL) and a ``label`` (``ClassLabel``) column.
+
+    Images of class ``c`` are brighter by ``40 * c`` (something to learn). With ``num_classes=100`` it has
+    mini-ImageNet's label space, e.g. to test class ranges.
+    """
+    import numpy as np
+    from datasets import ClassLabel, Dataset, Features
+    from datasets import Image as ImageFeature
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for c in range(num_classes):
+        for _ in range(per_class):
+            base = rng.integers(0, 80, (size, size, 3)) + 40 * (c % 5)
+            images.append(Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)))
+            labels.append(c)
+    features = Features({"image": ImageFeature(), "label": ClassLabel(num_classes=num_classes)})
+    return Dataset.from_dict({"image": images, "label": labels}, features=features)

@@ -41,8 +41,14 @@ class CondenseData:
         return rows["pixel_values"], torch.as_tensor(rows["labels"], dtype=torch.long)
 
     def provenance(self) -> dict[str, Any]:
-        """What the learngene config records as ``condense_data``."""
-        return {"name_or_path": self.name_or_path, "revision": self.revision, "classes": self.classes,
+        """What the learngene config records as ``condense_data``.
+
+        A local dataset folder is recorded by its name and a content fingerprint (``"<name>@sha256:<16 hex>"``), a
+        Hub id as it is; ``$LEARNGENE_RECORD_LOCAL_PATHS=1`` keeps the full path (see :mod:`hf_learngene.provenance`).
+        """
+        from ..provenance import source_reference
+
+        return {"name_or_path": source_reference(self.name_or_path), "revision": self.revision, "classes": self.classes,
                 "num_images": self.num_images, "num_train": len(self.train), "num_meta": len(self.meta)}
 
 
