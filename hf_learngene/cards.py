@@ -151,6 +151,8 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
         num_parameters=_fmt_int(config.num_parameters),
         ancestry_num_parameters=_fmt_int(config.ancestry_num_parameters),
         parameter_fraction=f"{config.parameter_fraction:.1%}" if config.parameter_fraction else "unknown",
+        layer_parameter_fraction=(f"{config.layer_parameter_fraction:.1%}" if config.layer_parameter_fraction
+                                  else "unknown"),
         condense_data=condense,
         version=config.hf_learngene_version or __version__,
         repo_ref=repo_id or "path/to/learngene",

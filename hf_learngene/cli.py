@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
-import re
 import sys
 import typing
 from collections.abc import Sequence
@@ -19,23 +17,8 @@ _SKIP_FIELDS = {"extra", "progress", "resume", "layer_indices", "pair_set", "ima
 
 
 def _field_help() -> dict[str, str]:
-    """Per-field help parsed from the ``Args:`` section of :class:`CondenseConfig`'s docstring."""
-    doc = inspect.getdoc(CondenseConfig) or ""
-    helps: dict[str, str] = {}
-    current: list[str] = []
-    text = ""
-    for line in doc.split("Args:", 1)[-1].splitlines():
-        match = re.match(r"^\s{4}([a-z_, ]+):\s*(.*)$", line)
-        if match:
-            for name in current:
-                helps[name] = text.strip()
-            current = [n.strip() for n in match.group(1).split(",")]
-            text = match.group(2)
-        elif line.strip():
-            text += " " + line.strip()
-    for name in current:
-        helps[name] = text.strip()
-    return helps
+    """Per-field help: the ``metadata["help"]`` of each :class:`CondenseConfig` field."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(CondenseConfig)}
 
 
 def _float_list(value: str) -> list[float]:

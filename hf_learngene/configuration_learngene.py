@@ -45,6 +45,8 @@ class LearngeneConfig(PreTrainedConfig):
         condense_data: the data used to condense: ``{"name_or_path", "revision", "classes", "num_images"}``.
         num_parameters: parameter count of the learngene.
         parameter_fraction: ``num_parameters / ancestry_num_parameters``.
+        layer_parameter_fraction: the learngene's share of the parameters of all the ancestry's integral layers
+            (what the size controls of :class:`~hf_learngene.CondenseConfig` cap).
         license: the ancestry's license, carried into model cards.
         hf_learngene_version: library version that wrote the learngene.
 
@@ -72,6 +74,7 @@ class LearngeneConfig(PreTrainedConfig):
     condense_data: dict | None = None
     num_parameters: int | None = None
     parameter_fraction: float | None = None
+    layer_parameter_fraction: float | None = None
     license: str | None = None
     hf_learngene_version: str | None = None
 
@@ -145,6 +148,10 @@ class LearngeneConfig(PreTrainedConfig):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 0):
                 self._fail(name, f"must be a non-negative int, got {value!r}.")
+        if self.layer_parameter_fraction is not None and not (
+            _is_number(self.layer_parameter_fraction) and 0 < self.layer_parameter_fraction <= 1
+        ):
+            self._fail("layer_parameter_fraction", f"must be in (0, 1], got {self.layer_parameter_fraction!r}.")
         if self.parameter_fraction is not None and not (
             _is_number(self.parameter_fraction) and 0 < self.parameter_fraction <= 1
         ):

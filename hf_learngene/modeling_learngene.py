@@ -228,6 +228,7 @@ class LearngeneModel(LearngenePreTrainedModel):
                 target.load_state_dict(layers[index].state_dict(), strict=True)
         learngene.config.num_parameters = count_parameters(learngene)
         learngene.config.parameter_fraction = learngene.config.num_parameters / max(1, config.ancestry_num_parameters)
+        learngene.config.layer_parameter_fraction = layer_parameter_fraction(layers, config.layer_indices)
         learngene.eval()
         return learngene
 
@@ -369,3 +370,15 @@ class LearngeneModel(LearngenePreTrainedModel):
             revision=revision,
             create_pr=create_pr,
         )
+
+
+def layer_parameter_fraction(layers: list[nn.Module], layer_indices: list[int]) -> float:
+    """Share of the parameters of all integral ``layers`` held by ``layers[i]`` for ``i`` in ``layer_indices``.
+
+    Example:
+        >>> from torch import nn
+        >>> layer_parameter_fraction([nn.Linear(2, 2), nn.Linear(2, 2)], [1])
+        0.5
+    """
+    sizes = [sum(p.numel() for p in layer.parameters()) for layer in layers]
+    return sum(sizes[i] for i in layer_indices) / max(1, sum(sizes))

@@ -125,7 +125,8 @@ def test_auto_scores_shapes_normalisation_and_provenance(dataset: Dataset) -> No
     assert np.asarray(config.pair_scores).shape == (num_layers, num_pseudo)
     assert config.condense_data["classes"] == [0, 1, 2, 3]
     assert config.condense_data["num_train"] + config.condense_data["num_meta"] == len(dataset)
-    assert config.selection_arguments["meta_learning_rate"] == 1e-4
+    assert config.selection_arguments["objective"] == "scale_free"  # the default
+    assert config.selection_arguments["meta_learning_rate"] == 0.5  # the objective's default, recorded resolved
 
 
 def test_train_and_meta_data_are_disjoint_and_one_sixth(dataset: Dataset) -> None:
@@ -162,8 +163,11 @@ def planted_vit() -> ViTForImageClassification:
     return model
 
 
-def test_planted_identity_layers_are_selected(dataset: Dataset) -> None:
-    config = CondenseConfig(**{**FAST, "max_iterations": 12, "num_repeats": 2, "meta_learning_rate": 1e-3})
+@pytest.mark.parametrize(("objective", "iterations", "meta_lr"), [("paper", 12, 1e-3), ("scale_free", 30, None)])
+def test_planted_identity_layers_are_selected(dataset: Dataset, objective: str, iterations: int,
+                                              meta_lr: float | None) -> None:
+    config = CondenseConfig(**{**FAST, "max_iterations": iterations, "num_repeats": 2, "meta_learning_rate": meta_lr,
+                               "objective": objective})
     result = condense(planted_vit(), dataset, config)
     assert result.selected_layers == [0, 1]
     assert all(r.selected_layers == [0, 1] for r in result.repeats)

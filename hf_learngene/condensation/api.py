@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ from ..errors import LearngeneError
 from ..hub import LoadedAncestry, load_ancestry
 from ..modeling_learngene import LearngeneModel
 from ..utils import atomic_directory
-from .auto import RepeatResult, run_auto_repeat, select_layers
+from .auto import RepeatResult, run_auto_repeat
 from .config import CondenseConfig
 from .data import prepare_condense_data
 from .heuristic import run_heuristic_repeat
-from .plots import plot_layer_scores, plot_pair_scores
+from .plots import plot_layer_scores, plot_pair_scores, plot_score_trajectory
+from .selection import select_layers
 
 
 @dataclass
@@ -41,6 +43,7 @@ class CondenseResult:
         repeats: one :class:`RepeatResult` per pseudo-descendant initialisation / task sequence.
         learngene: the :class:`LearngeneModel` with all provenance filled in.
         wall_time: seconds spent condensing (all repeats).
+        parameter_fraction: the learngene's share of the parameters of the ancestry's integral layers.
     """
 
     method: str
@@ -53,6 +56,11 @@ class CondenseResult:
     learngene: LearngeneModel
     wall_time: float
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parameter_fraction(self) -> float | None:
+        """The learngene's share of the parameters of the ancestry's integral layers (what the size controls cap)."""
+        return self.learngene.config.layer_parameter_fraction
 
     @property
     def images_per_second(self) -> float | None:
@@ -70,6 +78,10 @@ class CondenseResult:
             "pair_scores": as_list(self.pair_scores),
             "selection_frequency": as_list(self.selection_frequency),
             "threshold": None if self.layer_scores is None else 1.0 / len(self.layer_scores),
+            "objective": self.config.objective if self.method == "auto" else None,
+            "selection_rule": {"num_layers": self.config.num_layers,
+                               "max_parameter_fraction": self.config.max_parameter_fraction},
+            "parameter_fraction": self.parameter_fraction,
             "wall_time": self.wall_time,
             "images_per_second": self.images_per_second,
             "repeats": [{k: v for k, v in r.to_dict().items() if k != "log"} for r in self.repeats],
@@ -78,7 +90,8 @@ class CondenseResult:
 
     def summary(self) -> str:
         """A Markdown table of the layer scores and selection."""
-        lines = [(f"**{self.method}** condensing: selected layers {self.selected_layers} "
+        fraction = "" if self.parameter_fraction is None else f", {self.parameter_fraction:.0%} of the layer parameters"
+        lines = [(f"**{self.method}** condensing: selected layers {self.selected_layers}{fraction} "
                  f"({self.wall_time:.1f} s)"), "", "| layer | score | selected in repeats |", "|---|---|---|"]
         num_layers = self.learngene.config.ancestry_num_layers
         for layer in range(num_layers):
@@ -92,6 +105,10 @@ class CondenseResult:
         if self.pair_scores is not None:
             plot_pair_scores(self.pair_scores, folder / "pair_scores.png",
                              title=f"Auto-Learngene pair scores (mean of {len(self.repeats)} repeats)")
+        trajectory = _trajectory(self.repeats, len(self.layer_scores)) if self.layer_scores is not None else None
+        if trajectory is not None:
+            plot_score_trajectory(*trajectory, folder / "score_trajectory.png",
+                                  title=f"max_k alpha^(l,k) during condensing (mean of {len(self.repeats)} repeats)")
         if self.layer_scores is not None:
             plot_layer_scores(self.layer_scores, folder / "layer_scores.png", self.selected_layers,
                               self.selection_frequency, title=f"{self.method} layer scores")
@@ -202,8 +219,20 @@ def condense(
             accelerator.end_training()
     layer_scores = np.mean([r.layer_scores for r in repeats], axis=0)
     pair_scores = np.mean([r.pair_scores for r in repeats], axis=0) if config.method == "auto" else None
-    selected = select_layers(layer_scores)
+    sizes = [sum(p.numel() for p in layer.parameters()) for layer in family.integral_layers(model)]
+    rule = {"num_layers": config.num_layers, "max_parameter_fraction": config.max_parameter_fraction,
+            "layer_parameters": sizes}
+    for r in repeats:  # each repeat's own selection under the same rule (selection_frequency)
+        r.selected_layers = select_layers(r.layer_scores, **rule)
+    selected = select_layers(layer_scores, **rule)
     frequency = np.mean([[layer in r.selected_layers for layer in range(num_layers)] for r in repeats], axis=0)
+    fraction = sum(sizes[i] for i in selected) / max(1, sum(sizes))
+    if fraction > 0.5 and config.num_layers is None and config.max_parameter_fraction is None:
+        warnings.warn(
+            f"The selection keeps {len(selected)} of {num_layers} layers, {fraction:.0%} of the ancestry's layer "
+            "parameters: little is condensed. Cap it with CondenseConfig(num_layers=k) or "
+            "CondenseConfig(max_parameter_fraction=0.5) (CLI: --num-layers / --max-parameter-fraction).",
+            UserWarning, stacklevel=2)
     if not selected:
         raise LearngeneError(
             f"No layer scored above 1/L = {1 / num_layers:.4f} (scores {np.round(layer_scores, 4).tolist()}): the "
@@ -211,10 +240,24 @@ def condense(
             "raise meta_learning_rate."
         )
     learngene = LearngeneModel.from_ancestry(
-        loaded, selected, selection_method=config.method, selection_arguments=config.to_dict(),
+        loaded, selected, selection_method=config.method,
+        selection_arguments={**config.to_dict(), "meta_learning_rate": config.effective_meta_learning_rate}
+        if config.method == "auto" else config.to_dict(),
         layer_scores=[float(s) for s in layer_scores],
         pair_scores=None if pair_scores is None else pair_scores.tolist(),
         condense_data=data.provenance(),
     )
     return CondenseResult(config.method, config, layer_scores, pair_scores, selected, frequency, repeats, learngene,
                           time.perf_counter() - start, data.provenance())
+
+
+def _trajectory(repeats: list[RepeatResult], num_layers: int) -> tuple[list[int], np.ndarray] | None:
+    """Steps and the mean over repeats of ``max_k alpha^{l,k}`` per logged step (from the repeats' logs)."""
+    logs = [[e for e in r.log if e.get("pair_scores") is not None] for r in repeats]
+    length = min((len(log) for log in logs), default=0)
+    if length == 0:
+        return None
+    steps = [int(e["step"]) for e in logs[0][:length]]
+    values = np.mean([[np.max(np.asarray(e["pair_scores"]), axis=1)[:num_layers] for e in log[:length]]
+                      for log in logs], axis=0)
+    return steps, values

@@ -35,6 +35,9 @@ from ..errors import LearngeneError
 from ..families import ArchitectureFamily
 from .config import CondenseConfig
 from .data import CondenseData
+from .features import feature_store
+from .objectives import MetaObjective, get_objective
+from .selection import select_layers
 
 
 @dataclass
@@ -59,12 +62,6 @@ class RepeatResult:
         return cls(**data)
 
 
-def select_layers(layer_scores: np.ndarray) -> list[int]:
-    """The paper's rule (Eq. 10): every layer whose normalised score exceeds ``1/L``."""
-    num_layers = len(layer_scores)
-    return [int(i) for i in np.flatnonzero(np.asarray(layer_scores) > 1.0 / num_layers)]
-
-
 def layer_scores_from_pairs(pair_scores: np.ndarray, pairs: list[tuple[int, int]] | None = None) -> np.ndarray:
     """``softmax_l(max_k alpha^{l,k})`` (Eq. 9); pairs outside ``R`` are ignored."""
     alpha = np.asarray(pair_scores, dtype=np.float64)
@@ -80,14 +77,17 @@ def layer_scores_from_pairs(pair_scores: np.ndarray, pairs: list[tuple[int, int]
 
 
 class MetaNetwork(nn.Module):
-    """``G(.; phi)``: for each pair ``(l, k)`` one FC layer on the pooled ``Z^l``, then ReLU6.
+    """``G(.; phi)``: for each pair ``(l, k)`` one FC layer on the pooled ``Z^l``, then the objective's activation.
 
-    The ``K`` FC layers that read the same ``Z^l`` are stored as one ``Linear(width_l, K)``.
+    The ``K`` FC layers that read the same ``Z^l`` are stored as one ``Linear(width_l, K)``. With the ``"paper"``
+    objective (the default here) the activation is ReLU6 per pair (Sec. 5.1); with ``"scale_free"`` the FC reads
+    the layer-normalised pooled ``Z^l`` (divided by ``sqrt(width)``) and ``alpha^{., k}`` is a softmax over ``l``.
     """
 
     def __init__(self, widths: list[int], num_pseudo_layers: int, pairs: list[tuple[int, int]],
-                 init_bias: float = 1.0, init_std: float = 0.01) -> None:
+                 init_bias: float = 1.0, init_std: float = 0.01, objective: MetaObjective | str = "paper") -> None:
         super().__init__()
+        self.objective = get_objective(objective) if isinstance(objective, str) else objective
         self.heads = nn.ModuleList([nn.Linear(width, num_pseudo_layers) for width in widths])
         for head in self.heads:
             nn.init.normal_(head.weight, std=init_std)
@@ -99,8 +99,10 @@ class MetaNetwork(nn.Module):
 
     def forward(self, pooled: list[torch.Tensor]) -> torch.Tensor:
         """``alpha`` of shape ``(batch, L, K)`` (zero outside ``R``)."""
-        alpha = torch.stack([head(z) for head, z in zip(self.heads, pooled)], dim=1)
-        return F.relu6(alpha) * self.mask
+        if self.objective.normalise_meta_input:
+            pooled = [F.layer_norm(z, z.shape[-1:]) / math.sqrt(z.shape[-1]) for z in pooled]
+        logits = torch.stack([head(z) for head, z in zip(self.heads, pooled)], dim=1)
+        return self.objective.alpha(logits, self.mask)
 
 
 class PseudoDescendant(nn.Module):
@@ -155,6 +157,10 @@ class PseudoDescendant(nn.Module):
         else:
             index = torch.tensor([l * num_k + k for l, k in self.pairs], device=psi.device)
         return psi.index_copy(1, index, values).reshape(batch, num_l, num_k)
+
+    def pair_mask_like(self, ancestry_features: list[torch.Tensor], feats: list[torch.Tensor]) -> torch.Tensor:
+        """The ``(L, K)`` indicator of ``R`` for these features (dtype and device of ``feats``)."""
+        return self._mask(len(ancestry_features), len(feats), feats[0])
 
     def _mask(self, num_l: int, num_k: int, like: torch.Tensor) -> torch.Tensor:
         """The ``(L, K)`` indicator of ``R``."""
@@ -214,7 +220,8 @@ class AutoLearngeneStep:
 
     Building it is line 1: the pseudo-descendant ``f(.; theta)``, the alignments ``h(.; zeta)`` of every pair in
     ``R`` and the meta-network ``G(.; phi)`` are initialised under ``seed`` (the shapes of ``Z^l`` and ``z^k``
-    are read from ``probe``, a couple of condense images), their optimizers and cosine schedulers over ``total``
+    are read from ``probe``, a couple of condense images; objectives that normalise by the variance of ``Z^l`` take
+    ``feature_scale``, else a rough estimate from ``probe``), their optimizers and cosine schedulers over ``total``
     iterations are made and everything goes through ``accelerator.prepare``. ``step(x, y, x_hat, i)`` then runs
     one iteration on a batch ``(x, y)`` of ``D`` and a batch ``x_hat`` of ``D-hat``. :func:`run_auto_repeat`
     drives it over the data; benchmarks call it on fixed batches. The ancestry must stay frozen (eval mode, no
@@ -223,9 +230,17 @@ class AutoLearngeneStep:
 
     def __init__(self, ancestry: PreTrainedModel, family: ArchitectureFamily, config: CondenseConfig,
                  accelerator: Accelerator, *, num_classes: int, probe: torch.Tensor, seed: int, total: int,
-                 repeat: int = 0) -> None:
+                 repeat: int = 0, feature_scale: torch.Tensor | None = None) -> None:
         self.ancestry, self.family, self.config, self.accelerator = ancestry, family, config, accelerator
         self.repeat = repeat
+        self.objective = get_objective(config.objective)
+        if self.objective.needs_feature_scale and feature_scale is None:
+            # Only a rough estimate: run_auto_repeat passes the variance measured on feature_scale_images images.
+            with torch.no_grad():
+                _, probe_feats = family.forward_features(ancestry, probe.to(accelerator.device))
+            feature_scale = torch.stack([z.double().var(0, unbiased=False).mean() for z in probe_feats])
+            feature_scale = feature_scale.float().clamp_min(1e-12)
+        self.feature_scale = None if feature_scale is None else feature_scale.to(accelerator.device)
         ancestry.eval()  # frozen: no dropout, BatchNorm on running statistics (condense() also does this)
         device = accelerator.device
         ancestry_config = ancestry.config
@@ -245,7 +260,8 @@ class AutoLearngeneStep:
                           for l, k in pairs}
             student = PseudoDescendant(pseudo_model, family, pairs, alignments)
             widths = [family.pool(z).shape[-1] for z in big]
-            meta = MetaNetwork(widths, self.num_pseudo, pairs, config.meta_init_bias, config.meta_init_std)
+            meta = MetaNetwork(widths, self.num_pseudo, pairs, config.meta_init_bias, config.meta_init_std,
+                               objective=self.objective)
 
         if config.optimizer == "sgd":
             opt_theta = torch.optim.SGD(student.parameters(), lr=config.learning_rate, momentum=0.9,
@@ -253,7 +269,8 @@ class AutoLearngeneStep:
         else:
             opt_theta = torch.optim.AdamW(student.parameters(), lr=config.learning_rate,
                                           weight_decay=config.weight_decay)
-        opt_phi = torch.optim.SGD(meta.parameters(), lr=config.meta_learning_rate)  # Eq. 16: plain gradient descent
+        # Eq. 16: plain gradient descent
+        opt_phi = torch.optim.SGD(meta.parameters(), lr=config.effective_meta_learning_rate)
         # With gradient accumulation the optimizers step once every `gradient_accumulation_steps` iterations.
         updates = math.ceil(total / config.gradient_accumulation_steps)
         self.sched_theta = _cosine(opt_theta, updates)
@@ -266,10 +283,14 @@ class AutoLearngeneStep:
         self.raw_student: PseudoDescendant = accelerator.unwrap_model(self.student)
         self.raw_meta: MetaNetwork = accelerator.unwrap_model(self.meta)
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, x_hat: torch.Tensor,
-                 step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, x_hat: torch.Tensor, step: int,
+                 features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One iteration (``step`` counts from 0, for error messages). Returns the losses ``L_cls``, ``L_meta``
-        (on ``D``), ``L_meta`` on ``D-hat`` and the batch's ``alpha^{l,k}`` (shape ``(M, L, K)``)."""
+        (on ``D``), ``L_meta`` on ``D-hat`` and the batch's ``alpha^{l,k}`` (shape ``(M, L, K)``).
+
+        ``features``: the ancestry's ``(Z^l of x, Z^l of x_hat)`` when already known (the feature cache); the
+        ancestry is frozen, so they are what its forward pass would give."""
         accelerator, family, ancestry = self.accelerator, self.family, self.ancestry
         student, meta, raw_student, raw_meta = self.student, self.meta, self.raw_student, self.raw_meta
         device = accelerator.device
@@ -278,17 +299,21 @@ class AutoLearngeneStep:
         with accelerator.accumulate(student, meta):
             # The ancestry is frozen (eval mode, no gradients): Z^l of both batches in one forward pass.
             num_d = x.shape[0]
-            with torch.no_grad(), accelerator.autocast():
-                _, both = family.forward_features(ancestry, torch.cat([x, x_hat]))
-                big, big_hat = [z[:num_d] for z in both], [z[num_d:] for z in both]
-                del both
+            if features is not None:
+                big, big_hat = [z.to(device) for z in features[0]], [z.to(device) for z in features[1]]
+            else:
+                with torch.no_grad(), accelerator.autocast():
+                    _, both = family.forward_features(ancestry, torch.cat([x, x_hat]))
+                    big, big_hat = [z[:num_d] for z in both], [z[num_d:] for z in both]
+                    del both
             # (1) theta, zeta <- grad of L_cls + L_meta on a batch of D, alpha held fixed.
             with torch.no_grad(), accelerator.autocast():
                 alpha = raw_meta([family.pool(z).float() for z in big])
             with accelerator.autocast():
                 logits, small = student(x)
                 loss_cls = F.cross_entropy(logits.float(), y)
-                psi = raw_student.psi([b.float() for b in big], [s.float() for s in small])
+                psi = self.objective.distances(raw_student, [b.float() for b in big], [s.float() for s in small],
+                                               self.feature_scale)
                 loss_meta = (alpha * psi).sum(dim=(1, 2)).mean()
                 loss_total = loss_cls + loss_meta
             _check_finite(loss_total, step, self.repeat, self.config, accelerator, "L_total")
@@ -301,7 +326,8 @@ class AutoLearngeneStep:
             # (2) phi <- grad of L_meta on a batch of the meta-data D-hat (Eq. 16).
             with torch.no_grad(), accelerator.autocast():
                 _, small_hat = raw_student(x_hat)
-                psi_hat = raw_student.psi([b.float() for b in big_hat], [s.float() for s in small_hat])
+                psi_hat = self.objective.distances(raw_student, [b.float() for b in big_hat],
+                                                   [s.float() for s in small_hat], self.feature_scale)
             with accelerator.autocast():
                 alpha_hat = meta([family.pool(z).float() for z in big_hat])
                 loss_meta_hat = (alpha_hat * psi_hat).sum(dim=(1, 2)).mean()
@@ -354,9 +380,13 @@ def run_auto_repeat(
     plan_meta = _BatchPlan(len(data.meta), config.meta_batch_size, seed + 7919, accelerator.process_index,
                            accelerator.num_processes)
     total = config.max_iterations or max(1, math.ceil(config.epochs * plan_d.per_epoch))
+    store = feature_store(ancestry, family, data, config, accelerator)
+    store.fill(draws=total * config.batch_size * config.num_repeats)
+    objective = get_objective(config.objective)
+    scale = store.scale() if objective.needs_feature_scale else None
     probe_x, _ = data.batch("train", list(range(min(2, len(data.train)))))
     iteration = AutoLearngeneStep(ancestry, family, config, accelerator, num_classes=data.num_classes,
-                                  probe=probe_x, seed=seed, total=total, repeat=repeat)
+                                  probe=probe_x, seed=seed, total=total, repeat=repeat, feature_scale=scale)
     try:
         num_layers, num_pseudo, pairs = iteration.num_layers, iteration.num_pseudo, iteration.pairs
         sched_theta, sched_phi, raw_student, raw_meta = (iteration.sched_theta, iteration.sched_phi,
@@ -375,9 +405,14 @@ def run_auto_repeat(
         alpha_window: list[torch.Tensor] = []
         start = time.perf_counter()
         while step < total:
-            x, y = data.batch("train", plan_d.indices(step))
-            x_hat, _ = data.batch("meta", plan_meta.indices(step))
-            loss_cls, loss_meta, loss_meta_hat, alpha_hat = iteration(x, y, x_hat, step)
+            idx_d, idx_meta = plan_d.indices(step), plan_meta.indices(step)
+            x, y = data.batch("train", idx_d)
+            x_hat, _ = data.batch("meta", idx_meta)
+            features = None
+            if store.filled and any(store.cached_images.values()):
+                big, big_hat = store.get([("train", idx_d, x), ("meta", idx_meta, x_hat)])
+                features = (big, big_hat)
+            loss_cls, loss_meta, loss_meta_hat, alpha_hat = iteration(x, y, x_hat, step, features)
             step += 1
             window["loss_cls"].append(loss_cls.item())
             window["loss_meta"].append(loss_meta.item())
@@ -410,8 +445,9 @@ def run_auto_repeat(
         with torch.no_grad(), accelerator.autocast():
             order = list(range(accelerator.process_index, len(data.meta), accelerator.num_processes))
             for offset in range(0, len(order), config.batch_size):
-                x_hat, _ = data.batch("meta", order[offset:offset + config.batch_size])
-                _, big_hat = family.forward_features(ancestry, x_hat.to(device))
+                chunk = order[offset:offset + config.batch_size]
+                x_hat, _ = data.batch("meta", chunk)
+                big_hat = store.get([("meta", chunk, x_hat)])[0]
                 alpha_hat = raw_meta([family.pool(z).float() for z in big_hat])
                 sums += alpha_hat.double().sum(0)
                 count += alpha_hat.shape[0]

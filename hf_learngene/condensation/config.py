@@ -18,83 +18,133 @@ class CondenseConfig:
     """How to condense an ancestry into a learngene.
 
     The names follow the paper (Sec. 4.2, Algorithm 1, Appendix A); defaults are the paper's where it gives
-    one (meta learning rate 1e-4 with cosine annealing, meta-data = 1/6 of the condense data, selection
-    threshold 1/L, FC + ReLU6 meta-network) and otherwise chosen to run on a laptop CPU.
+    one (meta-data = 1/6 of the condense data, selection threshold 1/L, cosine-annealed meta learning rate) and
+    otherwise chosen to run on a laptop CPU. The default ``objective="scale_free"`` deviates from the paper (see
+    :mod:`hf_learngene.condensation.objectives` and the README); ``objective="paper"`` is Algorithm 1 as written.
+    Every field's meaning is in its ``metadata["help"]`` (also the ``learngene condense --help`` text).
 
-    Args:
-        method: ``"auto"`` (Auto-Learngene, the meta-network), ``"heuristic"`` (Heur-Learngene, gradient
-            stability) or ``"manual"`` (``layer_indices`` as given).
-        layer_indices: the layers for ``method="manual"``.
-        num_repeats: pseudo-descendant initialisations (auto) or task sequences (heuristic); the paper used 10.
-        pseudo_descendant_layers: depth ``K`` of the pseudo-descendant (``None``: half the ancestry's layers).
-        pair_set: candidate pairs ``R``: ``"all"`` or an explicit list of ``[l, k]`` pairs.
-        batch_size: ``N``, batch size on the training data ``D`` (per process).
-        meta_batch_size: ``M``, batch size on the meta-data ``D-hat`` (per process). Small by default: it is
-            the main overhead over plain pseudo-descendant training.
-        learning_rate: ``beta``, learning rate of the pseudo-descendant and the alignment.
-        meta_learning_rate: ``beta-hat``, learning rate of the meta-network (paper: 1e-4).
-        meta_lr_scheduler: ``"cosine"`` (paper: CosineAnnealingLR) or ``"constant"``.
-        optimizer: ``"adamw"`` or ``"sgd"`` for the pseudo-descendant (the meta-network uses SGD, Eq. 16).
-        weight_decay: weight decay of the pseudo-descendant.
-        max_iterations: ``I``; ``None`` derives it from ``epochs`` over ``D``.
-        epochs: passes over ``D`` when ``max_iterations`` is ``None``.
-        meta_fraction: share of the condense data held out as meta-data (paper: 1/6).
-        meta_init_bias: initial bias of each meta FC so that ``alpha`` starts inside ReLU6's linear range.
-        meta_init_std: standard deviation of the meta FC weights at initialisation.
-        image_size, image_mean, image_std: preprocessing when the ancestry has no image processor.
-        max_images: cap on the condense images used (``None``: all), drawn per class, seeded.
-        heuristic_num_tasks: Heur-Learngene fine-tunes a copy of the ancestry on this many tasks.
-        heuristic_n_way: classes per Heur-Learngene task (drawn from the condense classes).
-        heuristic_steps_per_task: fine-tuning steps per Heur-Learngene task.
-        heuristic_learning_rate: learning rate of the Heur-Learngene fine-tuning (AdamW).
-        heuristic_batch_size: batch size of the Heur-Learngene fine-tuning (per process).
-        gradient_accumulation_steps: forwarded to ``accelerate.Accelerator``.
-        mixed_precision: ``"no"``, ``"fp16"`` or ``"bf16"``, forwarded to ``accelerate.Accelerator``.
-        checkpoint_dir: where to checkpoint and resume from (``None``: no checkpoints).
-        checkpoint_every: iterations between checkpoints.
-        resume: continue from checkpoints in ``checkpoint_dir`` when present.
-        log_every: steps between entries of the JSON log (losses every step are averaged over the window).
-        seed: base seed; repeat ``r`` uses ``seed + r``.
-        log_with: an accelerate tracker (``"tensorboard"``, ``"wandb"``...) or ``None``.
-        progress: show tqdm progress bars.
+    Example:
+        >>> from hf_learngene import CondenseConfig
+        >>> CondenseConfig(num_layers=4).objective
+        'scale_free'
     """
 
-    method: str = "auto"
-    layer_indices: list[int] | None = None
-    num_repeats: int = 3
-    pseudo_descendant_layers: int | None = None
-    pair_set: str | list[list[int]] = "all"
-    batch_size: int = 32
-    meta_batch_size: int = 8
-    learning_rate: float = 1e-3
-    meta_learning_rate: float = 1e-4
-    meta_lr_scheduler: str = "cosine"
-    optimizer: str = "adamw"
-    weight_decay: float = 0.05
-    max_iterations: int | None = None
-    epochs: float = 1.0
-    meta_fraction: float = 1 / 6
-    meta_init_bias: float = 1.0
-    meta_init_std: float = 0.01
-    image_size: int | None = None
-    image_mean: list[float] | None = None
-    image_std: list[float] | None = None
-    max_images: int | None = None
-    heuristic_num_tasks: int = 4
-    heuristic_n_way: int = 5
-    heuristic_steps_per_task: int = 20
-    heuristic_learning_rate: float = 1e-3
-    heuristic_batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    mixed_precision: str = "no"
-    checkpoint_dir: str | None = None
-    checkpoint_every: int = 50
-    resume: bool = True
-    log_every: int = 10
-    seed: int = 0
-    log_with: str | None = None
-    progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
+    method: str = field(default="auto", metadata={"help": (
+        "Condensing method: 'auto' (Auto-Learngene, the meta-network of the paper's Algorithm 1), "
+        "'heuristic' (Heur-Learngene, gradient stability) or 'manual' (layer_indices as given)."
+    )})
+    layer_indices: list[int] | None = field(default=None, metadata={"help": (
+        "The layers to keep with method='manual', e.g. [0, 1, 2]."
+    )})
+    objective: str = field(default="scale_free", metadata={"help": (
+        "Auto-Learngene meta objective: 'scale_free' (default: psi-bar as the fraction of unexplained "
+        "variance of Z^l, alpha a softmax over ancestry layers for each pseudo-descendant layer; a "
+        "documented deviation from the paper) or 'paper' (Algorithm 1 literally: raw MSE, alpha = "
+        "ReLU6(FC), which ranks layers by feature scale on real checkpoints)."
+    )})
+    num_layers: int | None = field(default=None, metadata={"help": (
+        "Size control: keep exactly the top-k layers by score instead of the paper's rule (score > 1/L). "
+        "None: the rule."
+    )})
+    max_parameter_fraction: float | None = field(default=None, metadata={"help": (
+        "Size control: drop the lowest-scoring selected layers until the learngene holds at most this "
+        "share of the ancestry's integral-layer parameters (at least one layer is kept). None: no cap."
+    )})
+    num_repeats: int = field(default=3, metadata={"help": (
+        "Pseudo-descendant initialisations (auto) or task sequences (heuristic); the paper used 10."
+    )})
+    pseudo_descendant_layers: int | None = field(default=None, metadata={"help": (
+        "Depth K of the pseudo-descendant (None: half the ancestry's layers)."
+    )})
+    pair_set: str | list[list[int]] = field(default="all", metadata={"help": (
+        "Candidate pairs R: 'all' or an explicit list of [l, k] pairs."
+    )})
+    batch_size: int = field(default=32, metadata={"help": "N, batch size on the training data D (per process)."})
+    meta_batch_size: int = field(default=8, metadata={"help": (
+        "M, batch size on the meta-data D-hat (per process). Small by default: it is the main overhead "
+        "over plain pseudo-descendant training."
+    )})
+    learning_rate: float = field(default=1e-3, metadata={"help": (
+        "beta, learning rate of the pseudo-descendant and the alignment."
+    )})
+    meta_learning_rate: float | None = field(default=None, metadata={"help": (
+        "beta-hat, learning rate of the meta-network (SGD, Eq. 16). None: the objective's default (paper: "
+        "1e-4; scale_free: 0.5)."
+    )})
+    meta_lr_scheduler: str = field(default="cosine", metadata={"help": (
+        "'cosine' (paper: CosineAnnealingLR) or 'constant'."
+    )})
+    optimizer: str = field(default="adamw", metadata={"help": (
+        "'adamw' or 'sgd' for the pseudo-descendant (the meta-network uses SGD, Eq. 16)."
+    )})
+    weight_decay: float = field(default=0.05, metadata={"help": "Weight decay of the pseudo-descendant."})
+    max_iterations: int | None = field(default=None, metadata={"help": (
+        "I, the iterations of one repeat; None derives it from epochs over D."
+    )})
+    epochs: float = field(default=1.0, metadata={"help": "Passes over D when max_iterations is None."})
+    meta_fraction: float = field(default=1 / 6, metadata={"help": (
+        "Share of the condense data held out as meta-data D-hat (paper: 1/6)."
+    )})
+    meta_init_bias: float = field(default=1.0, metadata={"help": (
+        "Initial bias of each meta FC (objective paper: so that alpha starts inside ReLU6's linear "
+        "range)."
+    )})
+    meta_init_std: float = field(default=0.01, metadata={"help": (
+        "Standard deviation of the meta FC weights at initialisation."
+    )})
+    feature_scale_images: int = field(default=256, metadata={"help": (
+        "scale_free objective: condense images used to measure the variance of each ancestry layer's "
+        "features (once per condense run)."
+    )})
+    feature_cache_mb: int = field(default=2048, metadata={"help": (
+        "Cache the frozen ancestry's features of condense images in memory, up to this many MiB (0: off). "
+        "Without augmentation they are the same every epoch and repeat, so results do not change."
+    )})
+    image_size: int | None = field(default=None, metadata={"help": (
+        "Image side in pixels (None: the ancestry's image processor, else its config's image_size)."
+    )})
+    image_mean: list[float] | None = field(default=None, metadata={"help": (
+        "Normalisation mean (RGB) when the ancestry has no image processor."
+    )})
+    image_std: list[float] | None = field(default=None, metadata={"help": (
+        "Normalisation std (RGB) when the ancestry has no image processor."
+    )})
+    max_images: int | None = field(default=None, metadata={"help": (
+        "Cap on the condense images used (None: all), drawn per class, seeded."
+    )})
+    heuristic_num_tasks: int = field(default=4, metadata={"help": (
+        "Heur-Learngene fine-tunes a copy of the ancestry on this many tasks."
+    )})
+    heuristic_n_way: int = field(default=5, metadata={"help": (
+        "Classes per Heur-Learngene task (drawn from the condense classes)."
+    )})
+    heuristic_steps_per_task: int = field(default=20, metadata={"help": "Fine-tuning steps per Heur-Learngene task."})
+    heuristic_learning_rate: float = field(default=1e-3, metadata={"help": (
+        "Learning rate of the Heur-Learngene fine-tuning (AdamW)."
+    )})
+    heuristic_batch_size: int = field(default=32, metadata={"help": (
+        "Batch size of the Heur-Learngene fine-tuning (per process)."
+    )})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Forwarded to accelerate.Accelerator."})
+    mixed_precision: str = field(default="no", metadata={"help": (
+        "'no', 'fp16' or 'bf16', forwarded to accelerate.Accelerator."
+    )})
+    checkpoint_dir: str | None = field(default=None, metadata={"help": (
+        "Where to checkpoint and resume from (None: no checkpoints)."
+    )})
+    checkpoint_every: int = field(default=50, metadata={"help": "Iterations between checkpoints."})
+    resume: bool = field(default=True, metadata={"help": "Continue from checkpoints in checkpoint_dir when present."})
+    log_every: int = field(default=10, metadata={"help": (
+        "Steps between entries of the JSON log (losses are averaged over the window; pair scores too)."
+    )})
+    seed: int = field(default=0, metadata={"help": "Base seed; repeat r uses seed + r."})
+    log_with: str | None = field(default=None, metadata={"help": (
+        "An accelerate tracker ('tensorboard', 'wandb', ...) or None."
+    )})
+    progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
+    extra: dict[str, Any] = field(default_factory=dict, metadata={"help": (
+        "Free-form notes recorded with the config (not used by condensing)."
+    )})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -122,8 +172,26 @@ class CondenseConfig:
             self._fail("heuristic_n_way", f"must be >= 2, got {self.heuristic_n_way}.")
         for name in ("learning_rate", "meta_learning_rate", "heuristic_learning_rate"):
             value = getattr(self, name)
+            if name == "meta_learning_rate" and value is None:
+                continue
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 self._fail(name, f"must be a positive finite number, got {value!r}.")
+        from .objectives import available_objectives
+
+        if self.objective not in available_objectives():
+            self._fail("objective", f"must be one of {available_objectives()}, got {self.objective!r}.")
+        if self.num_layers is not None and (not isinstance(self.num_layers, int) or isinstance(self.num_layers, bool)
+                                            or self.num_layers < 1):
+            self._fail("num_layers", f"must be None or an int >= 1 (keep the top-k layers), got {self.num_layers!r}.")
+        if self.max_parameter_fraction is not None and not (
+                isinstance(self.max_parameter_fraction, (int, float)) and 0 < self.max_parameter_fraction <= 1):
+            self._fail("max_parameter_fraction", f"must be None or in (0, 1], e.g. 0.5, got "
+                       f"{self.max_parameter_fraction!r}.")
+        for name in ("feature_scale_images", "feature_cache_mb"):
+            value = getattr(self, name)
+            minimum = 2 if name == "feature_scale_images" else 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                self._fail(name, f"must be an int >= {minimum}, got {value!r}.")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             self._fail("weight_decay", f"must be >= 0, got {self.weight_decay!r}.")
         if not (isinstance(self.meta_fraction, (int, float)) and 0 < self.meta_fraction < 1):
@@ -155,6 +223,15 @@ class CondenseConfig:
                 self._fail(name, f"must be 3 numbers (RGB){' > 0' if name == 'image_std' else ''}, got {value!r}.")
         if self.max_images is not None and self.max_images < 2:
             self._fail("max_images", f"must be None or >= 2, got {self.max_images}.")
+
+    @property
+    def effective_meta_learning_rate(self) -> float:
+        """``meta_learning_rate``, or the objective's default when it is ``None``."""
+        from .objectives import get_objective
+
+        if self.meta_learning_rate is not None:
+            return float(self.meta_learning_rate)
+        return float(get_objective(self.objective).default_meta_learning_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of all fields."""

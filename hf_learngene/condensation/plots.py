@@ -90,3 +90,20 @@ def plot_layer_scores(layer_scores: np.ndarray, path: str | Path, selected: list
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_score_trajectory(steps: list[int], values: np.ndarray, path: str | Path,
+                          title: str = "Scores during condensing") -> Path:
+    """One line per ancestry layer: ``max_k alpha^{l,k}`` (``values``, shape ``(len(steps), L)``) over the steps."""
+    import matplotlib.pyplot as plt
+
+    values = np.asarray(values)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    cmap = plt.get_cmap("viridis", max(2, values.shape[1]))
+    for layer in range(values.shape[1]):
+        ax.plot(steps, values[:, layer], color=cmap(layer), label=f"l={layer}")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("max_k alpha^(l,k) (logged window mean)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6, ncol=2, loc="best")
+    return save_figure(fig, path)
