@@ -10,7 +10,7 @@ from torch import nn
 
 from hf_learngene import CondenseConfig, LearngeneError, condense
 from hf_learngene.condensation import select_layers
-from hf_learngene.condensation.objectives import available_objectives, get_objective, unexplained_variance
+from hf_learngene.condensation.objectives import available_objectives, cka_distance, get_objective
 from tests.test_condense import FAST, make_dataset, tiny_resnet, tiny_vit
 
 
@@ -56,13 +56,14 @@ def test_scale_free_alpha_is_a_softmax_over_ancestry_layers_per_pseudo_layer() -
     alpha = objective.alpha(torch.randn(4, 3, 2), mask)
     torch.testing.assert_close(alpha.sum(dim=1), torch.ones(4, 2))
     assert torch.all(alpha[:, 2, 1] == 0)
-    # psi-bar is scale-free: with the identity alignment it is 1 - r^2 (best scalar gain and offset in closed form).
+    # psi-bar = 1 - linear CKA: invariant to scale, offset and rotation of either side; ~1 for unrelated features.
     torch.manual_seed(0)
     z, other = torch.randn(16, 5, 8), torch.randn(16, 5, 8)
-    uv = unexplained_variance([z, 3 * z + 2, other], [z, 0.01 * z])
-    torch.testing.assert_close(uv[:2], torch.zeros(2, 2), atol=1e-5, rtol=0)  # any a z + b matches perfectly
-    assert torch.all(uv[2] > 0.9)  # independent features: nothing explained
-    torch.testing.assert_close(unexplained_variance([100 * other], [0.01 * z]), unexplained_variance([other], [z]))
+    rotation = torch.linalg.qr(torch.randn(8, 8))[0]
+    distance = cka_distance([z, 3 * z @ rotation + 2, other], [z, 0.01 * z])
+    torch.testing.assert_close(distance[:2], torch.zeros(2, 2), atol=1e-5, rtol=0)
+    assert torch.all(distance[2] > distance[:2].max() + 0.3)
+    torch.testing.assert_close(cka_distance([100 * other], [0.01 * z]), cka_distance([other], [z]))
 
 
 def test_default_selects_small_matchable_layer_not_large_noise(dataset: Dataset) -> None:

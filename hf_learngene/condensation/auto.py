@@ -220,8 +220,7 @@ class AutoLearngeneStep:
 
     Building it is line 1: the pseudo-descendant ``f(.; theta)``, the alignments ``h(.; zeta)`` of every pair in
     ``R`` and the meta-network ``G(.; phi)`` are initialised under ``seed`` (the shapes of ``Z^l`` and ``z^k``
-    are read from ``probe``, a couple of condense images; objectives that normalise by the variance of ``Z^l`` take
-    ``feature_scale``, else a rough estimate from ``probe``), their optimizers and cosine schedulers over ``total``
+    are read from ``probe``, a couple of condense images), their optimizers and cosine schedulers over ``total``
     iterations are made and everything goes through ``accelerator.prepare``. ``step(x, y, x_hat, i)`` then runs
     one iteration on a batch ``(x, y)`` of ``D`` and a batch ``x_hat`` of ``D-hat``. :func:`run_auto_repeat`
     drives it over the data; benchmarks call it on fixed batches. The ancestry must stay frozen (eval mode, no
@@ -230,17 +229,10 @@ class AutoLearngeneStep:
 
     def __init__(self, ancestry: PreTrainedModel, family: ArchitectureFamily, config: CondenseConfig,
                  accelerator: Accelerator, *, num_classes: int, probe: torch.Tensor, seed: int, total: int,
-                 repeat: int = 0, feature_scale: torch.Tensor | None = None) -> None:
+                 repeat: int = 0) -> None:
         self.ancestry, self.family, self.config, self.accelerator = ancestry, family, config, accelerator
         self.repeat = repeat
         self.objective = get_objective(config.objective)
-        if self.objective.needs_feature_scale and feature_scale is None:
-            # Only a rough estimate: run_auto_repeat passes the variance measured on feature_scale_images images.
-            with torch.no_grad():
-                _, probe_feats = family.forward_features(ancestry, probe.to(accelerator.device))
-            feature_scale = torch.stack([z.double().var(0, unbiased=False).mean() for z in probe_feats])
-            feature_scale = feature_scale.float().clamp_min(1e-12)
-        self.feature_scale = None if feature_scale is None else feature_scale.to(accelerator.device)
         ancestry.eval()  # frozen: no dropout, BatchNorm on running statistics (condense() also does this)
         device = accelerator.device
         ancestry_config = ancestry.config
@@ -312,8 +304,7 @@ class AutoLearngeneStep:
             with accelerator.autocast():
                 logits, small = student(x)
                 loss_cls = F.cross_entropy(logits.float(), y)
-                psi = self.objective.distances(raw_student, [b.float() for b in big], [s.float() for s in small],
-                                               self.feature_scale)
+                psi = self.objective.distances(raw_student, [b.float() for b in big], [s.float() for s in small])
                 loss_meta = (alpha * psi).sum(dim=(1, 2)).mean()
                 loss_total = loss_cls + loss_meta
             _check_finite(loss_total, step, self.repeat, self.config, accelerator, "L_total")
@@ -327,7 +318,7 @@ class AutoLearngeneStep:
             with torch.no_grad(), accelerator.autocast():
                 _, small_hat = raw_student(x_hat)
                 psi_hat = self.objective.distances(raw_student, [b.float() for b in big_hat],
-                                                   [s.float() for s in small_hat], self.feature_scale)
+                                                   [s.float() for s in small_hat])
             with accelerator.autocast():
                 alpha_hat = meta([family.pool(z).float() for z in big_hat])
                 loss_meta_hat = (alpha_hat * psi_hat).sum(dim=(1, 2)).mean()
@@ -382,11 +373,9 @@ def run_auto_repeat(
     total = config.max_iterations or max(1, math.ceil(config.epochs * plan_d.per_epoch))
     store = feature_store(ancestry, family, data, config, accelerator)
     store.fill(draws=total * config.batch_size * config.num_repeats)
-    objective = get_objective(config.objective)
-    scale = store.scale() if objective.needs_feature_scale else None
     probe_x, _ = data.batch("train", list(range(min(2, len(data.train)))))
     iteration = AutoLearngeneStep(ancestry, family, config, accelerator, num_classes=data.num_classes,
-                                  probe=probe_x, seed=seed, total=total, repeat=repeat, feature_scale=scale)
+                                  probe=probe_x, seed=seed, total=total, repeat=repeat)
     try:
         num_layers, num_pseudo, pairs = iteration.num_layers, iteration.num_pseudo, iteration.pairs
         sched_theta, sched_phi, raw_student, raw_meta = (iteration.sched_theta, iteration.sched_phi,

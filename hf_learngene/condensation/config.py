@@ -37,10 +37,10 @@ class CondenseConfig:
         "The layers to keep with method='manual', e.g. [0, 1, 2]."
     )})
     objective: str = field(default="scale_free", metadata={"help": (
-        "Auto-Learngene meta objective: 'scale_free' (default: psi-bar as the fraction of unexplained "
-        "variance of Z^l, alpha a softmax over ancestry layers for each pseudo-descendant layer; a "
-        "documented deviation from the paper) or 'paper' (Algorithm 1 literally: raw MSE, alpha = "
-        "ReLU6(FC), which ranks layers by feature scale on real checkpoints)."
+        "Auto-Learngene meta objective: 'scale_free' (default: psi-bar = 1 - linear CKA of z^k and Z^l, "
+        "alpha a softmax over ancestry layers for each pseudo-descendant layer; a documented deviation "
+        "from the paper) or 'paper' (Algorithm 1 literally: raw MSE, alpha = ReLU6(FC), which ranks "
+        "layers by feature scale on real checkpoints)."
     )})
     num_layers: int | None = field(default=None, metadata={"help": (
         "Size control: keep exactly the top-k layers by score instead of the paper's rule (score > 1/L). "
@@ -92,11 +92,7 @@ class CondenseConfig:
     meta_init_std: float = field(default=0.01, metadata={"help": (
         "Standard deviation of the meta FC weights at initialisation."
     )})
-    feature_scale_images: int = field(default=256, metadata={"help": (
-        "scale_free objective: condense images used to measure the variance of each ancestry layer's "
-        "features (once per condense run)."
-    )})
-    feature_cache_mb: int = field(default=2048, metadata={"help": (
+    feature_cache_mb: int = field(default=4096, metadata={"help": (
         "Cache the frozen ancestry's features of condense images in memory, up to this many MiB (0: off). "
         "Without augmentation they are the same every epoch and repeat, so results do not change."
     )})
@@ -187,11 +183,9 @@ class CondenseConfig:
                 isinstance(self.max_parameter_fraction, (int, float)) and 0 < self.max_parameter_fraction <= 1):
             self._fail("max_parameter_fraction", f"must be None or in (0, 1], e.g. 0.5, got "
                        f"{self.max_parameter_fraction!r}.")
-        for name in ("feature_scale_images", "feature_cache_mb"):
-            value = getattr(self, name)
-            minimum = 2 if name == "feature_scale_images" else 0
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                self._fail(name, f"must be an int >= {minimum}, got {value!r}.")
+        value = self.feature_cache_mb
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            self._fail("feature_cache_mb", f"must be an int >= 0 (0: no cache), got {value!r}.")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             self._fail("weight_decay", f"must be >= 0, got {self.weight_decay!r}.")
         if not (isinstance(self.meta_fraction, (int, float)) and 0 < self.meta_fraction < 1):

@@ -1,4 +1,4 @@
-"""The frozen ancestry's features of condense images: an in-memory cache and the per-layer feature scale.
+"""The frozen ancestry's features of condense images, cached in memory.
 
 The ancestry never changes while condensing and the condense images carry no augmentation, so ``Z^l`` of an image
 is the same in every epoch and every repeat. :class:`AncestryFeatureStore` computes them once for as many images as
@@ -120,37 +120,11 @@ class AncestryFeatureStore:
         """How many images of D (``"train"``) and D-hat (``"meta"``) are cached."""
         return dict(self._cached)
 
-    # ------------------------------------------------------------------ scale
-    def scale(self) -> torch.Tensor:
-        """Variance of each layer's features, shape ``(L,)``: per element over images, averaged over elements.
-
-        Measured on the first ``config.feature_scale_images`` images of D (index order, fixed batches), once.
-        """
-        if self._scale is None:
-            count = min(len(self.data.train), self.config.feature_scale_images)
-            sums: list[torch.Tensor] | None = None
-            squares: list[torch.Tensor] = []
-            for start in range(0, count, self.config.batch_size):
-                indices = list(range(start, min(count, start + self.config.batch_size)))
-                x, _ = self.data.batch("train", indices)
-                feats = self.get([("train", indices, x)])[0]
-                if sums is None:
-                    sums = [torch.zeros(z.shape[1:], dtype=torch.float64, device=z.device) for z in feats]
-                    squares = [torch.zeros_like(s) for s in sums]
-                for s, q, z in zip(sums, squares, feats):
-                    z = z.double()
-                    s += z.sum(0)
-                    q += z.pow(2).sum(0)
-            assert sums is not None
-            variance = [(q / count - (s / count) ** 2).clamp_min(0).mean() for s, q in zip(sums, squares)]
-            self._scale = torch.stack(variance).float().clamp_min(1e-12)
-        return self._scale
-
 
 def feature_store(ancestry: PreTrainedModel, family: ArchitectureFamily, data: CondenseData, config: CondenseConfig,
                   accelerator: Accelerator) -> AncestryFeatureStore:
     """The store shared by all repeats of one condense run (kept on ``data``)."""
-    key: Any = (id(ancestry), config.feature_cache_mb, config.feature_scale_images, config.batch_size)
+    key: Any = (id(ancestry), config.feature_cache_mb, config.batch_size)
     store = getattr(data, "_feature_store", None)
     if store is None or getattr(data, "_feature_store_key", None) != key:
         store = AncestryFeatureStore(ancestry, family, data, config, accelerator)

@@ -10,13 +10,12 @@ Two objectives are registered:
   features**, not by how well the pseudo-descendant matches them (the layer with the largest activations gets
   the lowest score), and the softmax of nearly equal scores keeps every layer but the outliers above ``1/L``.
 - ``"scale_free"`` (the default): the same Algorithm 1 with two changes that make the ranking independent of
-  feature scale. (1) ``psi-bar^{l,k}`` is divided by the variance of ``Z^l`` (per element, over images, measured
-  once on condense images; the ancestry is frozen), i.e. it is the *fraction of variance of ancestry layer l that
-  pseudo-descendant layer k leaves unexplained* (0 = perfect match, 1 = no better than the mean). (2) for each
-  pseudo-descendant layer ``k``, ``alpha^{., k}`` is a softmax over the ancestry layers of the FC outputs (the FC
-  reads the layer-normalised pooled ``Z^l``), so ``alpha`` cannot all go to zero: minimising ``L_meta`` moves
-  each column's mass onto the ancestry layers the pseudo-descendant matches best. The meta learning rate is
-  raised so that the scores visibly move within one epoch (see :data:`OBJECTIVE_DEFAULTS`).
+  feature scale. (1) ``psi-bar^{l,k} = 1 - CKA(z^k, Z^l)``, linear CKA over the images of a batch: invariant to
+  the scale (and any rotation) of either layer's features, 0 for a perfect match up to those, 1 for unrelated
+  features. (2) for each pseudo-descendant layer ``k``, ``alpha^{., k}`` is a softmax over the ancestry layers of
+  the FC outputs (the FC reads the layer-normalised pooled ``Z^l``), so ``alpha`` cannot all go to zero:
+  minimising ``L_meta`` moves each column's mass onto the ancestry layers the pseudo-descendant matches best. The
+  meta learning rate is raised (0.5 instead of 1e-4) so that the scores visibly move within one epoch.
 
 A new objective is one subclass of :class:`MetaObjective` plus :func:`register_objective`.
 """
@@ -42,19 +41,16 @@ class MetaObjective:
     Attributes:
         name: the registry name (``CondenseConfig.objective``).
         default_meta_learning_rate: ``beta-hat`` when ``CondenseConfig.meta_learning_rate`` is ``None``.
-        needs_feature_scale: whether :meth:`distances` needs the per-layer variance of ``Z^l``.
         normalise_meta_input: whether the meta-network reads the layer-normalised pooled ``Z^l``.
     """
 
     name: ClassVar[str]
     default_meta_learning_rate: ClassVar[float]
-    needs_feature_scale: ClassVar[bool] = False
     normalise_meta_input: ClassVar[bool] = False
 
-    def distances(self, student: PseudoDescendant, big: list[torch.Tensor], small: list[torch.Tensor],
-                  scale: torch.Tensor | None) -> torch.Tensor:
+    def distances(self, student: PseudoDescendant, big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
         """``psi-bar`` of every pair, shape ``(batch, L, K)`` (zero outside R), from the ancestry's features ``big``
-        (``Z^l``), the pseudo-descendant's ``small`` (``z^k``) and the per-layer variance ``scale`` of ``Z^l``."""
+        (``Z^l``) and the pseudo-descendant's ``small`` (``z^k``)."""
         return student.psi(big, small)
 
     def alpha(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -73,29 +69,21 @@ class PaperObjective(MetaObjective):
 
 
 class ScaleFreeObjective(MetaObjective):
-    """Fraction of unexplained variance as ``psi-bar``, ``alpha`` a softmax over ancestry layers per ``k``.
+    """``psi-bar^{l,k} = 1 - CKA(z^k, Z^l)``; ``alpha^{., k}`` a softmax over the ancestry layers.
 
-    With a learned alignment ``h`` (e.g. the ResNet 1x1 convolutions) ``psi-bar`` is the mean squared distance
-    divided by the variance of ``Z^l``. With the identity alignment (a ViT pseudo-descendant of the ancestry's
-    width) nothing could absorb a difference of scale, so the best scalar gain and offset are applied in closed
-    form: ``psi-bar = 1 - r^2``, ``r`` the correlation over the batch between ``z^k`` and ``Z^l`` (each element
-    centred over the images), the fraction of the variance of ``Z^l`` left unexplained by ``a z^k + b``.
+    Linear CKA (Kornblith et al., 2019) compares the two layers' Gram matrices over the images of the batch
+    (features flattened, centred over the images): it is invariant to any scaling and any orthogonal transform of
+    either side, so it cannot rank layers by the size of their activations, and it compares features of any
+    shapes, so this objective needs no alignment ``h`` (the alignments of the paper objective stay unused).
     """
 
     name = "scale_free"
     default_meta_learning_rate = 0.5
-    needs_feature_scale = True
     normalise_meta_input = True
 
-    def distances(self, student: PseudoDescendant, big: list[torch.Tensor], small: list[torch.Tensor],
-                  scale: torch.Tensor | None) -> torch.Tensor:
+    def distances(self, student: PseudoDescendant, big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
         batch = small[0].shape[0]
-        if student.identity:
-            return unexplained_variance(big, small)[None].expand(batch, -1, -1) * student.pair_mask_like(big, small)
-        if scale is None:
-            raise LearngeneError("The scale_free objective needs the variance of every ancestry layer's features.")
-        psi = student.psi(big, small)
-        return psi / scale.to(psi)[None, :, None]
+        return cka_distance(big, small)[None].expand(batch, -1, -1) * student.pair_mask_like(big, small)
 
     def alpha(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         masked = logits.masked_fill(mask[None] <= 0, float("-inf"))
@@ -103,28 +91,51 @@ class ScaleFreeObjective(MetaObjective):
         return torch.nan_to_num(alpha, nan=0.0) * mask  # a column k without any pair in R stays 0
 
 
-def unexplained_variance(big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
-    """``1 - r^2`` for every pair ``(l, k)``, shape ``(L, K)``: ``r`` is the correlation, over the images of the batch
-    and all feature elements, of ``small[k]`` and ``big[l]`` after centring each element over the images.
+def _grams(features: list[torch.Tensor]) -> torch.Tensor:
+    """Gram matrices over the batch of each feature (flattened, centred over the images; float64), zero diagonal."""
+    grams = []
+    for feature in features:
+        x = feature.reshape(feature.shape[0], -1).double()
+        x = x - x.mean(0, keepdim=True)
+        gram = x @ x.t()
+        grams.append(gram - torch.diag_embed(torch.diagonal(gram)))
+    return torch.stack(grams)
+
+
+def _hsic(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Unbiased HSIC (Song et al., 2012) of every pair of zero-diagonal Gram matrices: ``(La, n, n), (Lb, n, n)``
+    -> ``(La, Lb)``."""
+    n = a.shape[-1]
+    trace = a.flatten(1) @ b.flatten(1).t()
+    sums = a.sum((1, 2))[:, None] * b.sum((1, 2))[None, :] / ((n - 1) * (n - 2))
+    rows = a.sum(-1) @ b.sum(-1).t() * (2.0 / (n - 2))
+    return (trace + sums - rows) / (n * (n - 3))
+
+
+def cka_distance(big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
+    """``1 - CKA`` for every pair ``(l, k)``, shape ``(L, K)``: debiased linear CKA of ``small[k]`` and ``big[l]`` over
+    the images of the batch (each feature flattened; at least 4 images).
+
+    The debiased estimator (unbiased HSIC) matters here: the plain minibatch CKA of two unrelated high-dimensional
+    features is close to 1 when the batch is much smaller than the width (both Gram matrices look like a scaled
+    identity), which would make noise look like a match.
 
     Example:
         >>> import torch
         >>> z = torch.randn(8, 5, 4)
-        >>> unexplained_variance([3 * z + 1, torch.randn(8, 5, 4)], [z])[:, 0].round(decimals=3)[0].item()
+        >>> rotation = torch.linalg.qr(torch.randn(4, 4))[0]
+        >>> round(cka_distance([3 * z @ rotation + 1], [z])[0, 0].item(), 4)
         0.0
     """
-    batch = small[0].shape[0]
-    a = torch.stack([f.reshape(batch, -1) for f in big], dim=1)  # (B, L, D)
-    b = torch.stack([f.reshape(batch, -1) for f in small], dim=1)  # (B, K, D)
-    a = a - a.mean(0, keepdim=True)
-    b = b - b.mean(0, keepdim=True)
-    a = a.transpose(0, 1).reshape(a.shape[1], -1)  # (L, B*D)
-    b = b.transpose(0, 1).reshape(b.shape[1], -1)  # (K, B*D)
-    cov = a @ b.t()
-    var_a, var_b = a.pow(2).sum(-1), b.pow(2).sum(-1)
-    denominator = var_a[:, None] * var_b[None, :]
-    r2 = cov.pow(2) / denominator.clamp_min(torch.finfo(denominator.dtype).tiny)
-    return (1 - r2).clamp(0, 1)
+    if small[0].shape[0] < 4:
+        raise LearngeneError(f"The scale_free objective needs batches of at least 4 images, got {small[0].shape[0]}: "
+                             "raise batch_size and meta_batch_size.")
+    grams_a, grams_b = _grams(big), _grams(small)
+    tiny = torch.finfo(torch.float64).tiny
+    self_a = torch.diagonal(_hsic(grams_a, grams_a)).clamp_min(tiny)
+    self_b = torch.diagonal(_hsic(grams_b, grams_b)).clamp_min(tiny)
+    cka = _hsic(grams_a, grams_b) / torch.sqrt(self_a[:, None] * self_b[None, :])
+    return (1 - cka).clamp(0, 2).to(small[0].dtype)
 
 
 def register_objective(cls: type[MetaObjective]) -> type[MetaObjective]:
