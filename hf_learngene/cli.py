@@ -8,10 +8,12 @@ import json
 import sys
 import typing
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .condensation.config import CondenseConfig
 from .demo import add_demo_parser
+from .errors import LearngeneError
+from .utils import check_output_folder
 
 _SKIP_FIELDS = {"extra", "progress", "resume", "layer_indices", "pair_set", "image_mean", "image_std", "method"}
 
@@ -21,14 +23,37 @@ def _field_help() -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(CondenseConfig)}
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line (the error and where the options are), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
+
+
 def _float_list(value: str) -> list[float]:
-    return [float(v) for v in value.split(",")]
+    try:
+        return [float(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 0.5,0.5,0.5; got {value!r}") from None
 
 
 def _int_list(value: str) -> list[int]:
     from .data import parse_class_spec
 
-    return parse_class_spec(value)
+    try:
+        return parse_class_spec(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _pair_set(value: str) -> str | list[list[int]]:
+    if value == "all":
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as err:
+        raise LearngeneError(f"--pair-set {value!r} is not valid JSON ({err}): pass 'all' or a JSON list of [l, k] "
+                             "pairs, e.g. '[[0,0],[1,0]]'.") from None
 
 
 def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
@@ -86,18 +111,22 @@ def _run_condense(args: argparse.Namespace) -> int:
     from .condensation import condense
     from .data import default_dataset_path
 
+    check_output_folder(args.output, "--output")  # before any work: the learngene must be writable there
     values: dict[str, Any] = {}
     for f in dataclasses.fields(CondenseConfig):
         if f.name in _SKIP_FIELDS:
             continue
         values[f.name] = getattr(args, f.name)
-    pair_set = args.pair_set if args.pair_set == "all" else json.loads(args.pair_set)
+    pair_set = _pair_set(args.pair_set)
     config = CondenseConfig(method=args.method, layer_indices=args.layer_indices, pair_set=pair_set,
                             image_mean=args.image_mean, image_std=args.image_std, resume=not args.no_resume,
                             progress=not args.no_progress, **values)
     dataset = args.dataset
     if dataset is None and config.method != "manual":
-        dataset = default_dataset_path()
+        try:
+            dataset = default_dataset_path()
+        except FileNotFoundError as err:
+            raise LearngeneError(str(err)) from None
     result = condense(args.ancestry, dataset, config, image_column=args.image_column, label_column=args.label_column,
                       classes=args.classes, split=args.split, revision=args.revision,
                       dataset_revision=args.dataset_revision, token=args.token)
@@ -117,7 +146,7 @@ def _run_condense(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``learngene`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrorParser(
         prog="learngene",
         description="Learngene for Hugging Face: condense an ancestry model into a learngene, inherit it into "
         "descendants, and reproduce the paper.",
@@ -132,12 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``learngene`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .errors import LearngeneError
-
     try:
         return int(args.func(args) or 0)
     except LearngeneError as err:
-        print(f"learngene {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, whatever the message
+        print(f"learngene {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -42,6 +42,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Value, load_dataset, load
 from PIL import Image
 
 from .constants import DATASET_ENV_VAR
+from .errors import LearngeneError
 
 __all__ = [
     "DATASET_ENV_VAR",
@@ -115,6 +116,10 @@ def load_image_dataset(
         revision: Hub revision (commit sha / branch / tag); ignored for local folders.
         **kwargs: forwarded to :func:`datasets.load_dataset` (e.g. ``cache_dir``, ``name``).
 
+    Raises:
+        LearngeneError: when ``path_or_id`` is a local path that does not exist, a folder without data files, or
+            neither a local folder nor a reachable Hub dataset (the message says what to pass instead).
+
     Example:
         >>> ds = load_image_dataset()                      # DatasetDict(train=37200, test=10000)
         >>> test = load_image_dataset(split="test")
@@ -125,9 +130,29 @@ def load_image_dataset(
     if local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
         ds = load_from_disk(str(local), keep_in_memory=kwargs.get("keep_in_memory"))
         return ds[split] if split is not None and isinstance(ds, DatasetDict) else ds
+    if not local.exists() and _looks_like_local_path(path):
+        raise LearngeneError(f"Dataset {path!r} does not exist. Pass an existing local dataset folder or a Hub "
+                             "dataset id ('user/name').")
     if revision is not None and not local.exists():
         kwargs["revision"] = revision
-    return load_dataset(path, split=split, **kwargs)
+    try:
+        return load_dataset(path, split=split, **kwargs)
+    except FileNotFoundError as err:  # also datasets' DatasetNotFoundError
+        detail = " ".join(str(err).split())
+        if local.exists():
+            raise LearngeneError(f"No dataset found in {path!r} ({detail}). Pass a folder written by save_to_disk, a "
+                                 "folder of data files (parquet, csv, imagefolder, ...) or a Hub dataset id.") from err
+        raise LearngeneError(f"Dataset {path!r} is neither a local folder nor a Hub dataset ({detail}). Check the "
+                             "path or id; for a private Hub dataset log in with `hf auth login`.") from err
+    except ConnectionError as err:
+        detail = " ".join(str(err).split())
+        raise LearngeneError(f"Dataset {path!r} is not a local folder and the Hub cannot be reached ({detail}). Pass "
+                             "a local dataset folder, or go online to load a Hub dataset.") from err
+
+
+def _looks_like_local_path(path: str) -> bool:
+    """Whether ``path`` can only be a local path (absolute, ``./``, ``~``, or more than one ``/``), not a Hub id."""
+    return os.path.isabs(path) or path.startswith((".", "~")) or path.count("/") > 1 or "\\" in path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -153,7 +178,7 @@ def parse_class_spec(spec: ClassSpec) -> list[int]:
         [3, 5, 6]
 
     Raises:
-        ValueError: on malformed items, descending ranges, duplicates or an empty result.
+        LearngeneError: (a ``ValueError``) on malformed items, descending ranges, duplicates or an empty result.
     """
     items: list[int | str]
     if isinstance(spec, (int, np.integer)):
@@ -172,17 +197,18 @@ def parse_class_spec(spec: ClassSpec) -> list[int]:
                 continue
             m = _RANGE_RE.match(part)
             if m is None:
-                raise ValueError(f"Malformed class spec item {part!r} in {spec!r} (expected e.g. '0-63' or '80,81')")
+                raise LearngeneError(f"Malformed class spec item {part!r} in {spec!r} (expected e.g. '0-63' or '80,81')")
             lo = int(m.group(1))
             hi = int(m.group(2)) if m.group(2) is not None else lo
             if hi < lo:
-                raise ValueError(f"Descending range {part!r} in class spec {spec!r}")
+                raise LearngeneError(f"Descending range {part!r} in class spec {spec!r} (write it as low-high, e.g. "
+                                     "'64-79')")
             out.extend(range(lo, hi + 1))
     if not out:
-        raise ValueError(f"Empty class spec {spec!r}")
+        raise LearngeneError(f"Empty class spec {spec!r} (expected e.g. '0-63' or '80,81')")
     if len(set(out)) != len(out):
         dups = sorted({c for c in out if out.count(c) > 1})
-        raise ValueError(f"Duplicate classes {dups} in class spec {spec!r}")
+        raise LearngeneError(f"Duplicate classes {dups} in class spec {spec!r}: list each class once")
     return out
 
 
@@ -334,7 +360,9 @@ def select_classes(
     if names is not None:
         bad = [c for c in cls if not 0 <= c < len(names)]
         if bad:
-            raise ValueError(f"Classes {bad} out of range for label column with {len(names)} classes")
+            last = len(names) - 1
+            raise LearngeneError(f"Classes {format_class_spec(bad)} are out of range: the label column "
+                                 f"{label_column!r} has {len(names)} classes (0-{last}). Pick classes within 0-{last}.")
     wanted = np.asarray(cls, dtype=np.int64)
     out = ds.filter(
         lambda labels: np.isin(np.asarray(labels, dtype=np.int64), wanted),

@@ -34,7 +34,7 @@ from .errors import LearngeneError
 from .inherit import from_learngene, save_descendant, scratch_descendant_like
 from .provenance import MODEL_FILE_PATTERNS, source_reference
 from .training import epochs_to_reach, train_classifier
-from .utils import count_parameters
+from .utils import check_output_folder, count_parameters
 
 
 @dataclass
@@ -131,10 +131,14 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
         >>> results["table"]["Auto-Learngene"]["final_accuracy"]  # doctest: +SKIP
     """
     config = config or DemoConfig()
-    output = Path(output)
+    output = check_output_folder(output, "--output")
+    cache = check_output_folder(cache_dir or os.environ.get(DEMO_CACHE_ENV_VAR, Path.home() / ".cache" / "hf_learngene"
+                                                            / "demo"), "--cache-dir")
+    try:
+        dataset_name = dataset or default_dataset_path()
+    except FileNotFoundError as err:
+        raise LearngeneError(str(err)) from None
     output.mkdir(parents=True, exist_ok=True)
-    cache = Path(cache_dir or os.environ.get(DEMO_CACHE_ENV_VAR, Path.home() / ".cache" / "hf_learngene" / "demo"))
-    dataset_name = dataset or default_dataset_path()
     start = time.perf_counter()
     datasets.disable_progress_bars()  # class filtering is instantaneous; keep the console for training progress
     print(f"Dataset: {dataset_name}")

@@ -84,6 +84,28 @@ def atomic_directory(target: str | os.PathLike, keep_existing: bool = True) -> I
             shutil.rmtree(backup, ignore_errors=True)
 
 
+def check_output_folder(path: str | os.PathLike, what: str = "output") -> Path:
+    """Refuse, before any work is done, an output folder that cannot be created because it or a parent is a file.
+
+    Returns ``path`` as a :class:`~pathlib.Path` (it may not exist yet); raises :class:`LearngeneError` otherwise.
+
+    Example:
+        >>> check_output_folder("outputs/new-learngene")
+        PosixPath('outputs/new-learngene')
+    """
+    from .errors import LearngeneError
+
+    target = Path(path)
+    for folder in (target, *target.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is" if folder == target else f"is inside {str(folder)!r}, which is"
+                raise LearngeneError(f"The {what} {str(target)!r} {where} a file, not a folder: pass the path of a "
+                                     "folder (existing or new).")
+            break
+    return target
+
+
 def count_parameters(module: nn.Module) -> int:
     """Number of parameters of ``module`` (buffers such as BatchNorm statistics excluded)."""
     return sum(p.numel() for p in module.parameters())
