@@ -21,13 +21,20 @@ def read_version() -> str:
 
 
 class BuildWithCards(build_py):
-    """Ship the model card templates of the top-level ``hub_cards/`` inside the package (``hf_learngene/hub_cards``)."""
+    """Ship the model card templates of the top-level ``hub_cards/`` inside the package (``hf_learngene/hub_cards``).
+
+    ``MANIFEST.in`` puts ``hub_cards/`` into the sdist, so a wheel built from the sdist gets them as well; a build
+    without them fails instead of producing a package that cannot write model cards.
+    """
 
     def run(self) -> None:
         super().run()
+        templates = sorted((ROOT / "hub_cards").glob("*.md"))
+        if not templates:
+            raise RuntimeError(f"No model card templates in {ROOT / 'hub_cards'}: the sdist lacks them (MANIFEST.in).")
         target = Path(self.build_lib) / "hf_learngene" / "hub_cards"
         target.mkdir(parents=True, exist_ok=True)
-        for template in (ROOT / "hub_cards").glob("*.md"):
+        for template in templates:
             shutil.copy2(template, target / template.name)
 
 
@@ -55,6 +62,6 @@ setup(
         "pillow>=10",
         "tqdm>=4.60",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.5"]},
+    extras_require={"dev": ["pytest>=8", "ruff>=0.5", "build>=1.0"]},
     entry_points={"console_scripts": ["learngene=hf_learngene.cli:main"]},
 )
