@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from huggingface_hub import ModelCard, ModelCardData
 
-from .constants import CARD_TEMPLATES_DIR, DESCENDANT_CARD_TEMPLATE, LEARNGENE_CARD_TEMPLATE
+from .constants import CARD_TEMPLATES_DIR, DESCENDANT_CARD_TEMPLATE, LEARNGENE_CARD_TEMPLATE, MODEL_CARD_NAME
 from .errors import LearngeneError
 from .version import __version__
 
@@ -68,8 +68,8 @@ def merge_card(new: ModelCard, existing_text: str | None, title_prefix: str | No
         # Replacing the card would destroy what the user wrote: stop the save (an earlier save stays intact).
         detail = " ".join(str(err).split())
         raise LearngeneError(
-            f"The existing README.md has a metadata block hf_learngene cannot read ({detail}). Fix its YAML header "
-            "(between the leading '---' lines) or delete README.md, then save again."
+            f"The existing {MODEL_CARD_NAME} has a metadata block hf_learngene cannot read ({detail}). Fix its YAML "
+            f"header (between the leading '---' lines) or delete {MODEL_CARD_NAME}, then save again."
         ) from err
     data = old.data.to_dict()
     generated_data = {k: v for k, v in new.data.to_dict().items() if v is not None}

@@ -2,7 +2,8 @@
 
 A learngene folder holds :data:`CONFIG_NAME`, :data:`SAFETENSORS_WEIGHTS_NAME` and :data:`MODEL_CARD_NAME`;
 ``CondenseResult.save`` adds :data:`SCORES_NAME`, :data:`CONDENSE_CONFIG_NAME`, :data:`CONDENSE_LOG_NAME` and
-the plots :data:`PAIR_SCORES_PLOT_NAME` / :data:`LAYER_SCORES_PLOT_NAME` (see "File formats" in the README).
+the plots :data:`PAIR_SCORES_PLOT_NAME`, :data:`LAYER_SCORES_PLOT_NAME` and :data:`SCORE_TRAJECTORY_PLOT_NAME` (see
+"File formats" in the README).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ CONDENSE_CONFIG_NAME = "condense_config.json"
 CONDENSE_LOG_NAME = "condense_log.json"
 PAIR_SCORES_PLOT_NAME = "pair_scores.png"
 LAYER_SCORES_PLOT_NAME = "layer_scores.png"
+SCORE_TRAJECTORY_PLOT_NAME = "score_trajectory.png"
 
 #: Folder of the model card templates (``hub_cards/`` in the repository, ``hf_learngene/hub_cards/`` when installed).
 CARD_TEMPLATES_DIR = "hub_cards"

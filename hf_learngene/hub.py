@@ -186,7 +186,7 @@ def check_weights_match(shapes: dict[str, tuple[int, ...]], expected: dict[str, 
     if mismatched:
         problems.append("wrong shapes: " + show([f"{k} {shapes[k]} (config needs {expected[k]})" for k in mismatched]))
     raise LearngeneError(
-        f"{what}: the weight file does not match its config.json ({'; '.join(problems)}). The files are damaged "
+        f"{what}: the weight file does not match its {CONFIG_NAME} ({'; '.join(problems)}). The files are damaged "
         "or come from different saves: re-save it with save_pretrained (or download it again)."
     )
 

@@ -69,11 +69,11 @@ def _read_learngene_config(resolved: Any) -> LearngeneConfig:
     """The :class:`LearngeneConfig` in the ``config.json`` of a resolved folder, refusing other checkpoints."""
     config_file = resolved.path / CONFIG_NAME
     if not config_file.exists():
-        raise LearngeneError(f"{resolved.name_or_path} has no config.json: it is not a saved learngene.")
+        raise LearngeneError(f"{resolved.name_or_path} has no {CONFIG_NAME}: it is not a saved learngene.")
     try:
         raw = json.loads(config_file.read_text(encoding="utf-8"))
     except ValueError as err:
-        raise LearngeneError(f"{resolved.name_or_path}/config.json is not valid JSON ({err}); re-save the "
+        raise LearngeneError(f"{resolved.name_or_path}/{CONFIG_NAME} is not valid JSON ({err}); re-save the "
                              "learngene with LearngeneModel.save_pretrained.") from err
     model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if model_type not in (None, LearngeneConfig.model_type):
@@ -276,7 +276,7 @@ class LearngeneModel(LearngenePreTrainedModel):
             raise LearngeneError(f"config must be a LearngeneConfig (or where to read one), got "
                                  f"{type(config).__name__}.")
         if config.family is None:
-            raise LearngeneError(f"{resolved.name_or_path}/config.json lacks the learngene fields (family, "
+            raise LearngeneError(f"{resolved.name_or_path}/{CONFIG_NAME} lacks the learngene fields (family, "
                                  "layer_indices, ancestry_config); was it saved by LearngeneModel.save_pretrained?")
         what = f"Learngene {resolved.name_or_path!r}"
         weights = check_safetensors(resolved.path, what)
