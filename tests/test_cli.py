@@ -34,7 +34,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _args(inputs: dict[str, Path], out_folder: Path, **overrides: str) -> list[str]:
     """``learngene condense`` arguments for a tiny, fast run, with ``overrides`` (``flag_name=value``) applied."""
     values = {"ancestry": str(inputs["vit"]), "dataset": str(inputs["data"]), "classes": "0-3", "output": str(out_folder),
-              "max_iterations": "1", "batch_size": "4", "meta_batch_size": "2"}
+              "max_iterations": "1", "batch_size": "4", "meta_batch_size": "4"}
     values.update({k: v.format(**{name: str(path) for name, path in inputs.items()}) for k, v in overrides.items()})
     args = ["condense", "--no-progress"]
     for name, value in values.items():

@@ -76,12 +76,12 @@ def test_source_reference_cases(tmp_path: Path) -> None:
 
 def test_condensed_learngene_records_no_private_path(tmp_path: Path) -> None:
     tiny_vit().save_pretrained(tmp_path / "private" / "ancestry")
-    tiny_image_dataset(num_classes=3, per_class=8).save_to_disk(str(tmp_path / "private" / "my-data"))
-    data = prepare_condense_data(str(tmp_path / "private" / "my-data"), CondenseConfig(batch_size=4, meta_batch_size=2),
+    tiny_image_dataset(num_classes=3, per_class=12).save_to_disk(str(tmp_path / "private" / "my-data"))
+    data = prepare_condense_data(str(tmp_path / "private" / "my-data"), CondenseConfig(batch_size=4, meta_batch_size=4),
                                  ancestry_config=tiny_vit().config)
     assert REFERENCE.match(data.provenance()["name_or_path"]).group("name") == "my-data"
 
-    config = CondenseConfig(batch_size=4, meta_batch_size=2, max_iterations=2, num_repeats=1, progress=False)
+    config = CondenseConfig(batch_size=4, meta_batch_size=4, max_iterations=2, num_repeats=1, progress=False)
     result = condense(str(tmp_path / "private" / "ancestry"), str(tmp_path / "private" / "my-data"), config)
     result.save(tmp_path / "out")
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
