@@ -16,14 +16,15 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "PseudoDescendant": ".auto",
     "RepeatResult": ".auto",
     "layer_scores_from_pairs": ".auto",
-    "select_layers": ".auto",
+    "select_layers": ".selection",
     "CondenseConfig": ".config",
 }
 
 if TYPE_CHECKING:
     from .api import CondenseResult, condense
-    from .auto import MetaNetwork, PseudoDescendant, RepeatResult, layer_scores_from_pairs, select_layers
+    from .auto import MetaNetwork, PseudoDescendant, RepeatResult, layer_scores_from_pairs
     from .config import CondenseConfig
+    from .selection import select_layers
 
 
 def __getattr__(name: str) -> Any:
