@@ -205,9 +205,10 @@ def test_manual_method_keeps_given_layers() -> None:
 
 
 # --------------------------------------------------------------------------- checkpoints
+@pytest.mark.parametrize("objective", ["paper", "scale_free"])
 def test_resume_after_kill_gives_the_same_result(dataset: Dataset, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    base = {**FAST, "max_iterations": 6, "checkpoint_every": 2}
+                                                 monkeypatch: pytest.MonkeyPatch, objective: str) -> None:
+    base = {**FAST, "max_iterations": 6, "checkpoint_every": 2, "objective": objective}
     reference = condense(tiny_vit(), dataset, CondenseConfig(**base))
 
     def crash(step: int) -> None:
@@ -231,17 +232,18 @@ def test_resume_after_kill_gives_the_same_result(dataset: Dataset, tmp_path: Pat
 
 # --------------------------------------------------------------------------- two processes
 @pytest.mark.parametrize(
-    ("launch", "world"),
+    ("launch", "world", "objective"),
     [
         # Data-parallel over 2 CPU processes (torch.distributed + gloo). On a machine without GPU accelerate
         # launches several CPU processes with --multi_gpu; condense() then picks the CPU backend itself.
-        (["--multi_gpu", "--num_processes", "2"], 2),
+        (["--multi_gpu", "--num_processes", "2"], 2, "scale_free"),
+        (["--multi_gpu", "--num_processes", "2"], 2, "paper"),
         # The command line of the docs: in accelerate 1.x `--cpu` without an MPI hostfile starts one process.
-        (["--cpu", "--num_processes", "2"], 1),
+        (["--cpu", "--num_processes", "2"], 1, "scale_free"),
     ],
 )
 def test_accelerate_launch_processes_select_the_same_layers(dataset: Dataset, tmp_path: Path, launch: list[str],
-                                                            world: int) -> None:
+                                                            world: int, objective: str) -> None:
     model_dir, data_dir = tmp_path / "ancestry", tmp_path / "data"
     tiny_vit().save_pretrained(model_dir)
     dataset.save_to_disk(str(data_dir))
@@ -251,8 +253,8 @@ def test_accelerate_launch_processes_select_the_same_layers(dataset: Dataset, tm
         from accelerate import PartialState
         from hf_learngene import CondenseConfig, condense
         result = condense({str(model_dir)!r}, {str(data_dir)!r},
-                          CondenseConfig(batch_size=4, meta_batch_size=2, max_iterations=3, num_repeats=1,
-                                         progress=False))
+                          CondenseConfig(batch_size=4, meta_batch_size=4, max_iterations=3, num_repeats=1,
+                                         progress=False, objective={objective!r}))
         state = PartialState()  # after condense(), which set up the distributed CPU backend
         out = {{"rank": state.process_index, "world": state.num_processes,
                "pair_scores": result.pair_scores.tolist(), "selected": result.selected_layers}}

@@ -86,9 +86,9 @@ def test_psi_batched_path_equals_generic_path() -> None:
 
 def test_auto_step_is_deterministic_and_unregisters_its_schedulers() -> None:
     family = get_family("vit")
-    config = CondenseConfig(batch_size=4, meta_batch_size=2, progress=False)
+    config = CondenseConfig(batch_size=4, meta_batch_size=4, progress=False)
     generator = torch.Generator().manual_seed(0)
-    x, x_hat = torch.randn(4, 3, 16, 16, generator=generator), torch.randn(2, 3, 16, 16, generator=generator)
+    x, x_hat = torch.randn(4, 3, 16, 16, generator=generator), torch.randn(4, 3, 16, 16, generator=generator)
     y = torch.tensor([0, 1, 2, 0])
     runs = []
     for _ in range(2):
@@ -103,11 +103,12 @@ def test_auto_step_is_deterministic_and_unregisters_its_schedulers() -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_resume_after_kill_in_a_later_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("objective", ["paper", "scale_free"])
+def test_resume_after_kill_in_a_later_repeat(monkeypatch: pytest.MonkeyPatch, objective: str) -> None:
     """Each repeat's checkpoint holds only its own schedulers, so a run killed in repeat 1 resumes."""
     dataset = make_dataset()
     base = {"batch_size": 8, "meta_batch_size": 4, "max_iterations": 4, "num_repeats": 2, "progress": False,
-            "log_every": 1, "checkpoint_every": 2}
+            "log_every": 1, "checkpoint_every": 2, "objective": objective}
     reference = condense(tiny_vit(), dataset, CondenseConfig(**base))
     calls = {"n": 0}
 

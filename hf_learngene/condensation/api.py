@@ -17,6 +17,14 @@ from accelerate.utils import set_seed
 from datasets import Dataset, DatasetDict
 from transformers import PreTrainedModel
 
+from ..constants import (
+    CONDENSE_CONFIG_NAME,
+    CONDENSE_LOG_NAME,
+    LAYER_SCORES_PLOT_NAME,
+    PAIR_SCORES_PLOT_NAME,
+    SCORE_TRAJECTORY_PLOT_NAME,
+    SCORES_NAME,
+)
 from ..errors import LearngeneError
 from ..hub import LoadedAncestry, load_ancestry
 from ..modeling_learngene import LearngeneModel
@@ -103,18 +111,18 @@ class CondenseResult:
 
     def _artifacts(self, folder: Path) -> None:
         if self.pair_scores is not None:
-            plot_pair_scores(self.pair_scores, folder / "pair_scores.png",
+            plot_pair_scores(self.pair_scores, folder / PAIR_SCORES_PLOT_NAME,
                              title=f"Auto-Learngene pair scores (mean of {len(self.repeats)} repeats)")
         trajectory = _trajectory(self.repeats, len(self.layer_scores)) if self.layer_scores is not None else None
         if trajectory is not None:
-            plot_score_trajectory(*trajectory, folder / "score_trajectory.png",
+            plot_score_trajectory(*trajectory, folder / SCORE_TRAJECTORY_PLOT_NAME,
                                   title=f"max_k alpha^(l,k) during condensing (mean of {len(self.repeats)} repeats)")
         if self.layer_scores is not None:
-            plot_layer_scores(self.layer_scores, folder / "layer_scores.png", self.selected_layers,
+            plot_layer_scores(self.layer_scores, folder / LAYER_SCORES_PLOT_NAME, self.selected_layers,
                               self.selection_frequency, title=f"{self.method} layer scores")
-        (folder / "scores.json").write_text(json.dumps(self.scores_dict(), indent=2))
-        (folder / "condense_config.json").write_text(self.config.to_json())
-        (folder / "condense_log.json").write_text(json.dumps([
+        (folder / SCORES_NAME).write_text(json.dumps(self.scores_dict(), indent=2))
+        (folder / CONDENSE_CONFIG_NAME).write_text(json.dumps(recorded_config(self.config), indent=2, sort_keys=True))
+        (folder / CONDENSE_LOG_NAME).write_text(json.dumps([
             {"repeat": r.repeat, "seed": r.seed, "log": r.log} for r in self.repeats], indent=1))
 
     def save(self, directory: str | os.PathLike, repo_id: str | None = None) -> Path:
@@ -241,8 +249,7 @@ def condense(
         )
     learngene = LearngeneModel.from_ancestry(
         loaded, selected, selection_method=config.method,
-        selection_arguments={**config.to_dict(), "meta_learning_rate": config.effective_meta_learning_rate}
-        if config.method == "auto" else config.to_dict(),
+        selection_arguments=recorded_config(config),
         layer_scores=[float(s) for s in layer_scores],
         pair_scores=None if pair_scores is None else pair_scores.tolist(),
         condense_data=data.provenance(),
@@ -261,3 +268,14 @@ def _trajectory(repeats: list[RepeatResult], num_layers: int) -> tuple[list[int]
     values = np.mean([[np.max(np.asarray(e["pair_scores"]), axis=1)[:num_layers] for e in log[:length]]
                       for log in logs], axis=0)
     return steps, values
+
+
+def recorded_config(config: CondenseConfig) -> dict[str, Any]:
+    """The config as the learngene records it: the meta learning rate resolved, no local checkpoint path (only
+    whether there was one: it does not change the result and would publish a path of this machine)."""
+    data = config.to_dict()
+    if config.method == "auto":
+        data["meta_learning_rate"] = config.effective_meta_learning_rate
+    if data.get("checkpoint_dir"):
+        data["checkpoint_dir"] = "<local>"
+    return data

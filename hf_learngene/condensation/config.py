@@ -183,6 +183,11 @@ class CondenseConfig:
                 isinstance(self.max_parameter_fraction, (int, float)) and 0 < self.max_parameter_fraction <= 1):
             self._fail("max_parameter_fraction", f"must be None or in (0, 1], e.g. 0.5, got "
                        f"{self.max_parameter_fraction!r}.")
+        if self.method == "auto" and self.objective == "scale_free":
+            for name in ("batch_size", "meta_batch_size"):
+                if getattr(self, name) < 4:
+                    self._fail(name, f"must be >= 4 per process with objective='scale_free' (its debiased CKA needs "
+                               f"4 images per batch), got {getattr(self, name)}.")
         value = self.feature_cache_mb
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             self._fail("feature_cache_mb", f"must be an int >= 0 (0: no cache), got {value!r}.")
