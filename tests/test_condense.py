@@ -126,7 +126,7 @@ def test_auto_scores_shapes_normalisation_and_provenance(dataset: Dataset) -> No
     assert config.condense_data["classes"] == [0, 1, 2, 3]
     assert config.condense_data["num_train"] + config.condense_data["num_meta"] == len(dataset)
     assert config.selection_arguments["objective"] == "scale_free"  # the default
-    assert config.selection_arguments["meta_learning_rate"] == 0.5  # the objective's default, recorded resolved
+    assert config.selection_arguments["meta_learning_rate"] == 2.0  # the objective's default, recorded resolved
 
 
 def test_train_and_meta_data_are_disjoint_and_one_sixth(dataset: Dataset) -> None:

@@ -722,6 +722,10 @@ def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
                                 **ctx.profile.condense, **ctx.condense_extra(family, method)}
     if ctx.profile.image_size is not None:
         settings["image_size"] = ctx.profile.image_size
+    if family in HOME_FAMILIES and CONDENSE_METHOD[method] == "auto":
+        # The cached home-ancestry learngenes were condensed before objectives existed, i.e. with the paper's
+        # literal Algorithm 1; a re-condense under the same key must do the same (the key predates the field).
+        settings.setdefault("objective", "paper")
     # Checkpoints let a killed condense resume (they do not change the result, so they are not part of the key).
     settings["checkpoint_dir"] = str(ctx.work_dir / "learngenes" / f"{key}.checkpoints")
     config = CondenseConfig(**settings)

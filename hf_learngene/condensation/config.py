@@ -1,4 +1,19 @@
-"""`CondenseConfig`: every hyperparameter of Auto-Learngene (paper Algorithm 1) and Heur-Learngene."""
+"""Condensing configs: the shared :class:`BaseCondenseConfig`, the own config of each built-in method and
+:class:`CondenseConfig`, which holds them all.
+
+- :class:`BaseCondenseConfig`: what every method uses (condense data split, batch sizes, size controls, repeats,
+  seeds, checkpoints, logging, ``accelerate`` settings).
+- :class:`AutoLearngeneConfig` (``method="auto"``, paper Algorithm 1), :class:`HeuristicConfig`
+  (``method="heuristic"``, the ``heuristic_*`` fields) and :class:`ManualConfig` (``method="manual"``,
+  ``layer_indices``): the shared fields plus the method's own.
+- :class:`CondenseConfig`: all of the above in one config (the default of :func:`~hf_learngene.condense` and what
+  ``learngene condense`` builds for a built-in method).
+
+A new condensing method subclasses :class:`BaseCondenseConfig` with its own fields and registers it with
+:func:`~hf_learngene.condensation.methods.register_condense_method`. Every field's meaning is in its
+``metadata["help"]`` (also the ``learngene condense --help`` text). Each class validates its own fields in
+``validate()`` (calling ``super().validate()`` first), so a config holding several methods' fields checks them all.
+"""
 
 from __future__ import annotations
 
@@ -10,38 +25,33 @@ from typing import Any
 
 from ..errors import LearngeneError
 
-METHODS = ("auto", "heuristic", "manual")
+_METHOD_HELP = (
+    "Condensing method: 'auto' (Auto-Learngene, the meta-network of the paper's Algorithm 1), "
+    "'heuristic' (Heur-Learngene, gradient stability) or 'manual' (layer_indices as given), or a method registered "
+    "with hf_learngene.condensation.register_condense_method."
+)
+
+
+def _method_field(default: str) -> Any:
+    """The ``method`` field of a config class whose method is ``default``."""
+    return field(default=default, metadata={"help": _METHOD_HELP})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
-class CondenseConfig:
-    """How to condense an ancestry into a learngene.
-
-    The names follow the paper (Sec. 4.2, Algorithm 1, Appendix A); defaults are the paper's where it gives
-    one (meta-data = 1/6 of the condense data, selection threshold 1/L, cosine-annealed meta learning rate) and
-    otherwise chosen to run on a laptop CPU. The default ``objective="scale_free"`` deviates from the paper (see
-    :mod:`hf_learngene.condensation.objectives` and the README); ``objective="paper"`` is Algorithm 1 as written.
-    Every field's meaning is in its ``metadata["help"]`` (also the ``learngene condense --help`` text).
+class BaseCondenseConfig:
+    """The settings every condensing method shares; subclass it for a method's own config.
 
     Example:
-        >>> from hf_learngene import CondenseConfig
-        >>> CondenseConfig(num_layers=4).objective
-        'scale_free'
+        >>> from hf_learngene.condensation.config import HeuristicConfig
+        >>> HeuristicConfig(heuristic_num_tasks=2).method
+        'heuristic'
     """
 
-    method: str = field(default="auto", metadata={"help": (
-        "Condensing method: 'auto' (Auto-Learngene, the meta-network of the paper's Algorithm 1), "
-        "'heuristic' (Heur-Learngene, gradient stability) or 'manual' (layer_indices as given)."
-    )})
-    layer_indices: list[int] | None = field(default=None, metadata={"help": (
-        "The layers to keep with method='manual', e.g. [0, 1, 2]."
-    )})
-    objective: str = field(default="scale_free", metadata={"help": (
-        "Auto-Learngene meta objective: 'scale_free' (default: psi-bar = 1 - linear CKA of z^k and Z^l, "
-        "alpha a softmax over ancestry layers for each pseudo-descendant layer; a documented deviation "
-        "from the paper) or 'paper' (Algorithm 1 literally: raw MSE, alpha = ReLU6(FC), which ranks "
-        "layers by feature scale on real checkpoints)."
-    )})
+    method: str = _method_field("auto")
     num_layers: int | None = field(default=None, metadata={"help": (
         "Size control: keep exactly the top-k layers by score instead of the paper's rule (score > 1/L). "
         "None: the rule."
@@ -53,48 +63,13 @@ class CondenseConfig:
     num_repeats: int = field(default=3, metadata={"help": (
         "Pseudo-descendant initialisations (auto) or task sequences (heuristic); the paper used 10."
     )})
-    pseudo_descendant_layers: int | None = field(default=None, metadata={"help": (
-        "Depth K of the pseudo-descendant (None: half the ancestry's layers)."
-    )})
-    pair_set: str | list[list[int]] = field(default="all", metadata={"help": (
-        "Candidate pairs R: 'all' or an explicit list of [l, k] pairs."
-    )})
     batch_size: int = field(default=32, metadata={"help": "N, batch size on the training data D (per process)."})
     meta_batch_size: int = field(default=8, metadata={"help": (
         "M, batch size on the meta-data D-hat (per process). Small by default: it is the main overhead "
         "over plain pseudo-descendant training."
     )})
-    learning_rate: float = field(default=1e-3, metadata={"help": (
-        "beta, learning rate of the pseudo-descendant and the alignment."
-    )})
-    meta_learning_rate: float | None = field(default=None, metadata={"help": (
-        "beta-hat, learning rate of the meta-network (SGD, Eq. 16). None: the objective's default (paper: "
-        "1e-4; scale_free: 0.5)."
-    )})
-    meta_lr_scheduler: str = field(default="cosine", metadata={"help": (
-        "'cosine' (paper: CosineAnnealingLR) or 'constant'."
-    )})
-    optimizer: str = field(default="adamw", metadata={"help": (
-        "'adamw' or 'sgd' for the pseudo-descendant (the meta-network uses SGD, Eq. 16)."
-    )})
-    weight_decay: float = field(default=0.05, metadata={"help": "Weight decay of the pseudo-descendant."})
-    max_iterations: int | None = field(default=None, metadata={"help": (
-        "I, the iterations of one repeat; None derives it from epochs over D."
-    )})
-    epochs: float = field(default=1.0, metadata={"help": "Passes over D when max_iterations is None."})
     meta_fraction: float = field(default=1 / 6, metadata={"help": (
         "Share of the condense data held out as meta-data D-hat (paper: 1/6)."
-    )})
-    meta_init_bias: float = field(default=1.0, metadata={"help": (
-        "Initial bias of each meta FC (objective paper: so that alpha starts inside ReLU6's linear "
-        "range)."
-    )})
-    meta_init_std: float = field(default=0.01, metadata={"help": (
-        "Standard deviation of the meta FC weights at initialisation."
-    )})
-    feature_cache_mb: int = field(default=4096, metadata={"help": (
-        "Cache the frozen ancestry's features of condense images in memory, up to this many MiB (0: off). "
-        "Without augmentation they are the same every epoch and repeat, so results do not change."
     )})
     image_size: int | None = field(default=None, metadata={"help": (
         "Image side in pixels (None: the ancestry's image processor, else its config's image_size)."
@@ -107,19 +82,6 @@ class CondenseConfig:
     )})
     max_images: int | None = field(default=None, metadata={"help": (
         "Cap on the condense images used (None: all), drawn per class, seeded."
-    )})
-    heuristic_num_tasks: int = field(default=4, metadata={"help": (
-        "Heur-Learngene fine-tunes a copy of the ancestry on this many tasks."
-    )})
-    heuristic_n_way: int = field(default=5, metadata={"help": (
-        "Classes per Heur-Learngene task (drawn from the condense classes)."
-    )})
-    heuristic_steps_per_task: int = field(default=20, metadata={"help": "Fine-tuning steps per Heur-Learngene task."})
-    heuristic_learning_rate: float = field(default=1e-3, metadata={"help": (
-        "Learning rate of the Heur-Learngene fine-tuning (AdamW)."
-    )})
-    heuristic_batch_size: int = field(default=32, metadata={"help": (
-        "Batch size of the Heur-Learngene fine-tuning (per process)."
     )})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "Forwarded to accelerate.Accelerator."})
     mixed_precision: str = field(default="no", metadata={"help": (
@@ -146,55 +108,207 @@ class CondenseConfig:
         self.validate()
 
     def _fail(self, name: str, why: str) -> None:
-        raise LearngeneError(f"CondenseConfig.{name}: {why}")
+        raise LearngeneError(f"{type(self).__name__}.{name}: {why}")
+
+    def _check_positive_ints(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                self._fail(name, f"must be an int >= 1, got {value!r}.")
+
+    def _check_positive_numbers(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                self._fail(name, f"must be a positive finite number, got {value!r}.")
+
+    def runs(self, config_class: type[BaseCondenseConfig]) -> bool:
+        """Whether ``self.method`` is a method configured by ``config_class`` (or by a subclass of it).
+
+        Example:
+            >>> CondenseConfig(method="heuristic").runs(HeuristicConfig)
+            True
+        """
+        from .methods import get_condense_method
+
+        return issubclass(get_condense_method(self.method).config_class, config_class)
 
     def validate(self) -> None:
         """Check every field; raise :class:`~hf_learngene.LearngeneError` naming the bad one."""
-        if self.method not in METHODS:
-            self._fail("method", f"must be one of {METHODS}, got {self.method!r}.")
-        if self.method == "manual":
-            if not self.layer_indices:
-                self._fail("layer_indices", "method='manual' needs layer_indices, e.g. [0, 1, 2].")
-        elif self.layer_indices is not None:
-            self._fail("layer_indices", f"is only used with method='manual' (method is {self.method!r}).")
-        positive_ints = ("num_repeats", "batch_size", "meta_batch_size", "gradient_accumulation_steps",
-                         "checkpoint_every", "log_every", "heuristic_num_tasks", "heuristic_steps_per_task",
-                         "heuristic_batch_size")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                self._fail(name, f"must be an int >= 1, got {value!r}.")
-        if self.heuristic_n_way < 2:
-            self._fail("heuristic_n_way", f"must be >= 2, got {self.heuristic_n_way}.")
-        for name in ("learning_rate", "meta_learning_rate", "heuristic_learning_rate"):
-            value = getattr(self, name)
-            if name == "meta_learning_rate" and value is None:
-                continue
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                self._fail(name, f"must be a positive finite number, got {value!r}.")
-        from .objectives import available_objectives
+        from .methods import available_methods, get_condense_method
 
-        if self.objective not in available_objectives():
-            self._fail("objective", f"must be one of {available_objectives()}, got {self.objective!r}.")
-        if self.num_layers is not None and (not isinstance(self.num_layers, int) or isinstance(self.num_layers, bool)
-                                            or self.num_layers < 1):
+        methods = available_methods()
+        if self.method not in methods:
+            self._fail("method", f"must be one of {methods}, got {self.method!r}.")
+        own = get_condense_method(self.method).config_class
+        if not isinstance(self, own):
+            self._fail("method", f"{self.method!r} is configured with {own.__name__}, which {type(self).__name__} is "
+                       f"not: pass {own.__name__}(...).")
+        self._check_positive_ints("num_repeats", "batch_size", "meta_batch_size", "gradient_accumulation_steps",
+                                  "checkpoint_every", "log_every")
+        if self.num_layers is not None and (not _is_int(self.num_layers) or self.num_layers < 1):
             self._fail("num_layers", f"must be None or an int >= 1 (keep the top-k layers), got {self.num_layers!r}.")
         if self.max_parameter_fraction is not None and not (
                 isinstance(self.max_parameter_fraction, (int, float)) and 0 < self.max_parameter_fraction <= 1):
             self._fail("max_parameter_fraction", f"must be None or in (0, 1], e.g. 0.5, got "
                        f"{self.max_parameter_fraction!r}.")
-        if self.method == "auto" and self.objective == "scale_free":
+        if not (isinstance(self.meta_fraction, (int, float)) and 0 < self.meta_fraction < 1):
+            self._fail("meta_fraction", f"must be strictly between 0 and 1, got {self.meta_fraction!r}.")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            self._fail("mixed_precision", f"must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}.")
+        if self.image_size is not None and self.image_size < 1:
+            self._fail("image_size", f"must be None or >= 1, got {self.image_size}.")
+        for name in ("image_mean", "image_std"):
+            value = getattr(self, name)
+            if value is not None and (len(value) != 3 or (name == "image_std" and min(value) <= 0)):
+                self._fail(name, f"must be 3 numbers (RGB){' > 0' if name == 'image_std' else ''}, got {value!r}.")
+        if self.max_images is not None and self.max_images < 2:
+            self._fail("max_images", f"must be None or >= 2, got {self.max_images}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of all fields."""
+        return dataclasses.asdict(self)
+
+    def recorded_dict(self) -> dict[str, Any]:
+        """The config as the learngene records it (``selection_arguments``, ``condense_config.json``): no local
+        checkpoint path (only whether there was one: it does not change the result and would publish a path of this
+        machine); subclasses add what they resolve (e.g. the meta learning rate)."""
+        data = self.to_dict()
+        if data.get("checkpoint_dir"):
+            data["checkpoint_dir"] = "<local>"
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaseCondenseConfig:
+        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise LearngeneError(f"{cls.__name__}: unknown fields {unknown}; known: {sorted(names)}.")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+@dataclass
+class ManualConfig(BaseCondenseConfig):
+    """``method="manual"``: the learngene is the layers in ``layer_indices``; nothing is scored."""
+
+    method: str = _method_field("manual")
+    layer_indices: list[int] | None = field(default=None, metadata={"help": (
+        "The layers to keep with method='manual', e.g. [0, 1, 2]."
+    )})
+
+    def validate(self) -> None:
+        super().validate()
+        if self.runs(ManualConfig):
+            if not self.layer_indices:
+                self._fail("layer_indices", "method='manual' needs layer_indices, e.g. [0, 1, 2].")
+        elif self.layer_indices is not None:
+            self._fail("layer_indices", f"is only used with method='manual' (method is {self.method!r}).")
+
+
+@dataclass
+class HeuristicConfig(BaseCondenseConfig):
+    """``method="heuristic"``: Heur-Learngene, the gradient heuristic of the conference version (its own fields are
+    the ``heuristic_*`` ones)."""
+
+    method: str = _method_field("heuristic")
+    heuristic_num_tasks: int = field(default=4, metadata={"help": (
+        "Heur-Learngene fine-tunes a copy of the ancestry on this many tasks."
+    )})
+    heuristic_n_way: int = field(default=5, metadata={"help": (
+        "Classes per Heur-Learngene task (drawn from the condense classes)."
+    )})
+    heuristic_steps_per_task: int = field(default=20, metadata={"help": "Fine-tuning steps per Heur-Learngene task."})
+    heuristic_learning_rate: float = field(default=1e-3, metadata={"help": (
+        "Learning rate of the Heur-Learngene fine-tuning (AdamW)."
+    )})
+    heuristic_batch_size: int = field(default=32, metadata={"help": (
+        "Batch size of the Heur-Learngene fine-tuning (per process)."
+    )})
+
+    def validate(self) -> None:
+        super().validate()
+        self._check_positive_ints("heuristic_num_tasks", "heuristic_steps_per_task", "heuristic_batch_size")
+        if self.heuristic_n_way < 2:
+            self._fail("heuristic_n_way", f"must be >= 2, got {self.heuristic_n_way}.")
+        self._check_positive_numbers("heuristic_learning_rate")
+
+
+@dataclass
+class AutoLearngeneConfig(BaseCondenseConfig):
+    """``method="auto"``: Auto-Learngene, every hyperparameter of the paper's Algorithm 1.
+
+    The names follow the paper (Sec. 4.2, Algorithm 1, Appendix A); defaults are the paper's where it gives
+    one (meta-data = 1/6 of the condense data, selection threshold 1/L, cosine-annealed meta learning rate) and
+    otherwise chosen to run on a laptop CPU. The default ``objective="scale_free"`` deviates from the paper (see
+    :mod:`hf_learngene.condensation.objectives` and the README); ``objective="paper"`` is Algorithm 1 as written.
+    """
+
+    method: str = _method_field("auto")
+    objective: str = field(default="scale_free", metadata={"help": (
+        "Auto-Learngene meta objective: 'scale_free' (default: psi-bar = 1 - linear CKA of z^k and Z^l, "
+        "alpha a softmax over ancestry layers for each pseudo-descendant layer; a documented deviation "
+        "from the paper) or 'paper' (Algorithm 1 literally: raw MSE, alpha = ReLU6(FC), which ranks "
+        "layers by feature scale on real checkpoints)."
+    )})
+    pseudo_descendant_layers: int | None = field(default=None, metadata={"help": (
+        "Depth K of the pseudo-descendant (None: half the ancestry's layers)."
+    )})
+    pair_set: str | list[list[int]] = field(default="all", metadata={"help": (
+        "Candidate pairs R: 'all' or an explicit list of [l, k] pairs."
+    )})
+    learning_rate: float = field(default=1e-3, metadata={"help": (
+        "beta, learning rate of the pseudo-descendant and the alignment."
+    )})
+    meta_learning_rate: float | None = field(default=None, metadata={"help": (
+        "beta-hat, learning rate of the meta-network (SGD, Eq. 16). None: the objective's default (paper: "
+        "1e-4; scale_free: 2.0)."
+    )})
+    meta_lr_scheduler: str = field(default="cosine", metadata={"help": (
+        "'cosine' (paper: CosineAnnealingLR) or 'constant'."
+    )})
+    optimizer: str = field(default="adamw", metadata={"help": (
+        "'adamw' or 'sgd' for the pseudo-descendant (the meta-network uses SGD, Eq. 16)."
+    )})
+    weight_decay: float = field(default=0.05, metadata={"help": "Weight decay of the pseudo-descendant."})
+    max_iterations: int | None = field(default=None, metadata={"help": (
+        "I, the iterations of one repeat; None derives it from epochs over D."
+    )})
+    epochs: float = field(default=1.0, metadata={"help": "Passes over D when max_iterations is None."})
+    meta_init_bias: float = field(default=1.0, metadata={"help": (
+        "Initial bias of each meta FC (objective paper: so that alpha starts inside ReLU6's linear "
+        "range)."
+    )})
+    meta_init_std: float = field(default=0.01, metadata={"help": (
+        "Standard deviation of the meta FC weights at initialisation."
+    )})
+    feature_cache_mb: int = field(default=4096, metadata={"help": (
+        "Cache the frozen ancestry's features of condense images in memory, up to this many MiB (0: off). "
+        "Without augmentation they are the same every epoch and repeat, so results do not change."
+    )})
+
+    def validate(self) -> None:
+        super().validate()
+        self._check_positive_numbers("learning_rate")
+        if self.meta_learning_rate is not None:
+            self._check_positive_numbers("meta_learning_rate")
+        from .objectives import available_objectives
+
+        if self.objective not in available_objectives():
+            self._fail("objective", f"must be one of {available_objectives()}, got {self.objective!r}.")
+        if self.runs(AutoLearngeneConfig) and self.objective == "scale_free":
             for name in ("batch_size", "meta_batch_size"):
                 if getattr(self, name) < 4:
                     self._fail(name, f"must be >= 4 per process with objective='scale_free' (its debiased CKA needs "
                                f"4 images per batch), got {getattr(self, name)}.")
         value = self.feature_cache_mb
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not _is_int(value) or value < 0:
             self._fail("feature_cache_mb", f"must be an int >= 0 (0: no cache), got {value!r}.")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             self._fail("weight_decay", f"must be >= 0, got {self.weight_decay!r}.")
-        if not (isinstance(self.meta_fraction, (int, float)) and 0 < self.meta_fraction < 1):
-            self._fail("meta_fraction", f"must be strictly between 0 and 1, got {self.meta_fraction!r}.")
         if self.max_iterations is not None and (not isinstance(self.max_iterations, int) or self.max_iterations < 1):
             self._fail("max_iterations", f"must be None or an int >= 1, got {self.max_iterations!r}.")
         if not isinstance(self.epochs, (int, float)) or self.epochs <= 0:
@@ -212,16 +326,6 @@ class CondenseConfig:
             self._fail("meta_lr_scheduler", f"must be 'cosine' or 'constant', got {self.meta_lr_scheduler!r}.")
         if self.optimizer not in ("adamw", "sgd"):
             self._fail("optimizer", f"must be 'adamw' or 'sgd', got {self.optimizer!r}.")
-        if self.mixed_precision not in ("no", "fp16", "bf16"):
-            self._fail("mixed_precision", f"must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}.")
-        if self.image_size is not None and self.image_size < 1:
-            self._fail("image_size", f"must be None or >= 1, got {self.image_size}.")
-        for name in ("image_mean", "image_std"):
-            value = getattr(self, name)
-            if value is not None and (len(value) != 3 or (name == "image_std" and min(value) <= 0)):
-                self._fail(name, f"must be 3 numbers (RGB){' > 0' if name == 'image_std' else ''}, got {value!r}.")
-        if self.max_images is not None and self.max_images < 2:
-            self._fail("max_images", f"must be None or >= 2, got {self.max_images}.")
 
     @property
     def effective_meta_learning_rate(self) -> float:
@@ -232,18 +336,29 @@ class CondenseConfig:
             return float(self.meta_learning_rate)
         return float(get_objective(self.objective).default_meta_learning_rate)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of all fields."""
-        return dataclasses.asdict(self)
+    def recorded_dict(self) -> dict[str, Any]:
+        """:meth:`BaseCondenseConfig.recorded_dict` with the meta learning rate resolved (when the method is auto)."""
+        data = super().recorded_dict()
+        if self.runs(AutoLearngeneConfig):
+            data["meta_learning_rate"] = self.effective_meta_learning_rate
+        return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CondenseConfig:
-        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise LearngeneError(f"CondenseConfig: unknown fields {unknown}; known: {sorted(names)}.")
-        return cls(**data)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+@dataclass
+class CondenseConfig(AutoLearngeneConfig, HeuristicConfig, ManualConfig):
+    """How to condense an ancestry into a learngene: the shared fields and those of every built-in method
+    (:class:`AutoLearngeneConfig`, :class:`HeuristicConfig`, :class:`ManualConfig`) in one config.
+
+    Only the fields of ``method`` are used; the others keep their defaults (and are still checked). The defaults run
+    Auto-Learngene (see :class:`AutoLearngeneConfig`); ``to_dict()`` always has every field, so configs saved as
+    ``condense_config.json`` load with :meth:`from_dict`.
+
+    Example:
+        >>> from hf_learngene import CondenseConfig
+        >>> CondenseConfig(num_layers=4).objective
+        'scale_free'
+        >>> CondenseConfig(method="heuristic", heuristic_num_tasks=2).heuristic_num_tasks
+        2
+    """
+
+    method: str = _method_field("auto")

@@ -15,7 +15,7 @@ Two objectives are registered:
   features. (2) for each pseudo-descendant layer ``k``, ``alpha^{., k}`` is a softmax over the ancestry layers of
   the FC outputs (the FC reads the layer-normalised pooled ``Z^l``), so ``alpha`` cannot all go to zero:
   minimising ``L_meta`` moves each column's mass onto the ancestry layers the pseudo-descendant matches best. The
-  meta learning rate is raised (0.5 instead of 1e-4) so that the scores visibly move within one epoch.
+  meta learning rate is raised (2.0 instead of 1e-4) so that the scores visibly move within one epoch.
 
 A new objective is one subclass of :class:`MetaObjective` plus :func:`register_objective`.
 """
@@ -78,7 +78,7 @@ class ScaleFreeObjective(MetaObjective):
     """
 
     name = "scale_free"
-    default_meta_learning_rate = 0.5
+    default_meta_learning_rate = 2.0
     normalise_meta_input = True
 
     def distances(self, student: PseudoDescendant, big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
