@@ -32,6 +32,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "CondenseConfig": ".condensation",
     "CondenseResult": ".condensation",
     "condense": ".condensation",
+    "register_condense_method": ".condensation",
     "FeatureDistillationTrainer": ".distillation",
     "DescendantCardCallback": ".inherit",
     "from_learngene": ".inherit",
@@ -43,7 +44,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .condensation import CondenseConfig, CondenseResult, condense
+    from .condensation import CondenseConfig, CondenseResult, condense, register_condense_method
     from .distillation import FeatureDistillationTrainer
     from .families import ArchitectureFamily, get_family, register_family, supported_families
     from .inherit import (
@@ -90,6 +91,7 @@ __all__ = [
     "from_learngene",
     "get_family",
     "push_descendant_to_hub",
+    "register_condense_method",
     "register_family",
     "save_descendant",
     "save_descendant_card",

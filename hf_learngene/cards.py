@@ -113,11 +113,12 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
         mark = "yes" if index in config.layer_indices else ""
         rows.append(f"| {index} | {family.describe_layer(ancestry, index)} | {score} | {mark} |")
     note = ""
-    if scores is not None and config.selection_method == "auto":
-        note = (f"Scores are the meta-network's normalised layer scores; layers scoring above 1/L = {threshold:.4f} "
-                "form the learngene (paper Eq. 10).\n")
-    elif scores is not None:
-        note = f"Scores come from the `{config.selection_method}` selection.\n"
+    if scores is not None:
+        from .condensation.methods import available_methods, get_condense_method
+
+        method = config.selection_method
+        own = get_condense_method(method).score_note if method in available_methods() else ""
+        note = (own or "Scores come from the `{method}` selection.").format(threshold=threshold, method=method) + "\n"
     data = config.condense_data or {}
     condense = "-"
     if data:

@@ -10,17 +10,29 @@ import typing
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .condensation.config import CondenseConfig
+from .condensation.config import BaseCondenseConfig
+from .condensation.methods import available_methods, config_class_for, get_condense_method
 from .demo import add_demo_parser
 from .errors import LearngeneError
 from .utils import check_output_folder
 
+#: Config fields without a generic option: their own flags below (``--method``, ``--layer-indices``, ...) or none.
 _SKIP_FIELDS = {"extra", "progress", "resume", "layer_indices", "pair_set", "image_mean", "image_std", "method"}
 
 
-def _field_help() -> dict[str, str]:
-    """Per-field help: the ``metadata["help"]`` of each :class:`CondenseConfig` field."""
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(CondenseConfig)}
+def _option_groups() -> list[tuple[str, type[BaseCondenseConfig], list[dataclasses.Field]]]:
+    """The generic ``learngene condense`` options: ``(group title, config class, fields)``, the fields every method
+    shares first, then each registered method's own (a field two methods share is listed once)."""
+    seen = set(_SKIP_FIELDS)
+    groups = []
+    for title, cls in [("options of every method", BaseCondenseConfig),
+                       *((f"{m.label} (--method {m.name})", m.config_class)
+                         for m in map(get_condense_method, available_methods()))]:
+        own = [f for f in dataclasses.fields(cls) if f.name not in seen]
+        seen.update(f.name for f in own)
+        if own:
+            groups.append((title, cls, own))
+    return groups
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -75,9 +87,9 @@ def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--image-column", default="image", help="name of the image column")
     parser.add_argument("--label-column", default="label", help="name of the label column")
     parser.add_argument("--output", required=True, help="output folder for the learngene and its reports")
-    parser.add_argument("--method", default="auto", choices=["auto", "heuristic", "manual"],
-                        help="auto: Auto-Learngene (meta-network, paper Alg. 1); heuristic: Heur-Learngene "
-                        "(gradient stability); manual: keep --layer-indices")
+    methods = [get_condense_method(name) for name in available_methods()]
+    parser.add_argument("--method", default="auto", choices=[m.name for m in methods],
+                        help="; ".join(f"{m.name}: {m.description or m.label}" for m in methods))
     parser.add_argument("--layer-indices", type=_int_list, default=None,
                         help="layers to keep with --method manual, e.g. '0-5' or '0,1,6,7'")
     parser.add_argument("--pair-set", default="all",
@@ -86,25 +98,51 @@ def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--image-std", type=_float_list, default=None, help="normalisation std, e.g. 0.5,0.5,0.5")
     parser.add_argument("--no-resume", action="store_true", help="ignore checkpoints in --checkpoint-dir")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    helps = _field_help()
-    hints = typing.get_type_hints(CondenseConfig)
-    for f in dataclasses.fields(CondenseConfig):
-        if f.name in _SKIP_FIELDS:
-            continue
-        hint = hints[f.name]
-        args = typing.get_args(hint)
-        base = next((a for a in args if a is not type(None)), hint) if args else hint
-        kind = {int: int, float: float, str: str, bool: bool}.get(base, str)
-        flag = "--" + f.name.replace("_", "-")
-        if kind is bool:
-            parser.add_argument(flag, type=lambda v: v.lower() in ("1", "true", "yes"), default=f.default,
-                                help=helps.get(f.name, ""))
-        else:
-            parser.add_argument(flag, type=kind, default=f.default, help=helps.get(f.name, ""))
+    for title, cls, fields in _option_groups():
+        group = parser.add_argument_group(title)
+        hints = typing.get_type_hints(cls)
+        for f in fields:
+            hint = hints[f.name]
+            args = typing.get_args(hint)
+            base = next((a for a in args if a is not type(None)), hint) if args else hint
+            kind = {int: int, float: float, str: str, bool: bool}.get(base, str)
+            flag = "--" + f.name.replace("_", "-")
+            help_text = f.metadata.get("help", "")
+            if kind is bool:
+                group.add_argument(flag, type=lambda v: v.lower() in ("1", "true", "yes"), default=f.default,
+                                   help=help_text)
+            else:
+                group.add_argument(flag, type=kind, default=f.default, help=help_text)
     parser.add_argument("--push-to-hub", default=None, metavar="REPO", help="also upload the learngene to this repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     parser.add_argument("--token", default=None, help="Hub token (default: the logged-in token / $HF_TOKEN)")
     parser.set_defaults(func=_run_condense)
+
+
+def config_from_args(args: argparse.Namespace) -> BaseCondenseConfig:
+    """The config of a parsed ``learngene condense`` command line: a :class:`CondenseConfig` for a built-in
+    ``--method``, the method's own config class otherwise. An option the method has no field for is an error."""
+    cls = config_class_for(args.method)
+    names = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for _, _, fields in _option_groups():
+        for f in fields:
+            value = getattr(args, f.name)
+            if f.name in names:
+                values[f.name] = value
+            elif value != f.default:
+                raise LearngeneError(f"--{f.name.replace('_', '-')} is not an option of --method {args.method} "
+                                     f"(configured with {cls.__name__}); drop it.")
+    special = {"method": args.method, "layer_indices": args.layer_indices, "pair_set": _pair_set(args.pair_set),
+               "image_mean": args.image_mean, "image_std": args.image_std, "resume": not args.no_resume,
+               "progress": not args.no_progress}
+    for name, value in special.items():
+        if name in names:
+            values[name] = value
+        elif value is not None and name in ("layer_indices", "image_mean", "image_std"):
+            raise LearngeneError(f"--{name.replace('_', '-')} is not an option of --method {args.method} "
+                                 f"(configured with {cls.__name__}); drop it.")
+    return cls(**values)
 
 
 def _run_condense(args: argparse.Namespace) -> int:
@@ -112,17 +150,9 @@ def _run_condense(args: argparse.Namespace) -> int:
     from .data import default_dataset_path
 
     check_output_folder(args.output, "--output")  # before any work: the learngene must be writable there
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(CondenseConfig):
-        if f.name in _SKIP_FIELDS:
-            continue
-        values[f.name] = getattr(args, f.name)
-    pair_set = _pair_set(args.pair_set)
-    config = CondenseConfig(method=args.method, layer_indices=args.layer_indices, pair_set=pair_set,
-                            image_mean=args.image_mean, image_std=args.image_std, resume=not args.no_resume,
-                            progress=not args.no_progress, **values)
+    config = config_from_args(args)
     dataset = args.dataset
-    if dataset is None and config.method != "manual":
+    if dataset is None and get_condense_method(config.method).needs_data:
         try:
             dataset = default_dataset_path()
         except FileNotFoundError as err:

@@ -12,8 +12,6 @@ from transformers import PreTrainedConfig
 
 from .errors import LearngeneConfigError
 
-SELECTION_METHODS = ("manual", "auto", "heuristic")
-
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -38,7 +36,8 @@ class LearngeneConfig(PreTrainedConfig):
         ancestry_config: the ancestry's full `transformers` config (``config.to_dict()``).
         ancestry_num_layers: number of integral layers ``L`` of the ancestry.
         ancestry_num_parameters: parameter count of the whole ancestry model.
-        selection_method: how the layers were chosen: ``"manual"``, ``"auto"`` or ``"heuristic"``.
+        selection_method: how the layers were chosen: a registered condensing method (``"manual"``, ``"auto"``,
+            ``"heuristic"``, ...).
         selection_arguments: the arguments of that method (e.g. the ``CondenseConfig``).
         layer_scores: per-ancestry-layer scores (length ``L``), when known.
         pair_scores: the ``L x K`` pair-score matrix of Auto-Learngene, when known.
@@ -124,8 +123,11 @@ class LearngeneConfig(PreTrainedConfig):
         bad = [i for i in indices if not 0 <= i < num_layers]
         if bad:
             self._fail("layer_indices", f"{bad} out of range: the ancestry has {num_layers} layers (0..{num_layers - 1}).")
-        if self.selection_method not in SELECTION_METHODS:
-            self._fail("selection_method", f"must be one of {SELECTION_METHODS}, got {self.selection_method!r}.")
+        from .condensation.methods import available_methods
+
+        if self.selection_method not in available_methods():
+            self._fail("selection_method", f"must be one of {available_methods()} (the registered condensing methods), "
+                       f"got {self.selection_method!r}.")
         if self.layer_scores is not None and (
             not isinstance(self.layer_scores, list) or len(self.layer_scores) != num_layers
             or not all(_is_number(s) for s in self.layer_scores)

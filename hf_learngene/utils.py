@@ -1,13 +1,15 @@
-"""Small shared helpers: atomic directory writes, hub file resolution, parameter counts."""
+"""Small shared helpers: atomic directory and JSON writes, output folder checks, parameter counts."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -82,6 +84,26 @@ def atomic_directory(target: str | os.PathLike, keep_existing: bool = True) -> I
             shutil.rmtree(tmp, ignore_errors=True)
         if backup is not None and backup.exists():
             shutil.rmtree(backup, ignore_errors=True)
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any, *, end: str = "", **dumps_kwargs: Any) -> Path:
+    """Write ``json.dumps(data, **dumps_kwargs) + end`` to ``path`` atomically (a temporary file, then ``os.replace``).
+
+    A kill at any moment leaves either the previous file or the new one, never half of one. The parent folder is
+    created when missing.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = write_json_atomic(pathlib.Path(tempfile.mkdtemp()) / "progress.json", {"step": 3})
+        >>> path.read_text()
+        '{"step": 3}'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, **dumps_kwargs) + end)
+    os.replace(tmp, path)
+    return path
 
 
 def check_output_folder(path: str | os.PathLike, what: str = "output") -> Path:

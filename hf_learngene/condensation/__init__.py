@@ -1,4 +1,5 @@
-"""Condensing an ancestry into a learngene: Auto-Learngene (paper Algorithm 1), Heur-Learngene, manual.
+"""Condensing an ancestry into a learngene: Auto-Learngene (paper Algorithm 1), Heur-Learngene, manual, or a
+method of your own (:func:`register_condense_method`).
 
 The names below load their modules (``accelerate``, ``datasets``, matplotlib) on first use.
 """
@@ -14,16 +15,26 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "condense": ".api",
     "MetaNetwork": ".auto",
     "PseudoDescendant": ".auto",
-    "RepeatResult": ".auto",
     "layer_scores_from_pairs": ".auto",
-    "select_layers": ".selection",
+    "AutoLearngeneConfig": ".config",
+    "BaseCondenseConfig": ".config",
     "CondenseConfig": ".config",
+    "HeuristicConfig": ".config",
+    "ManualConfig": ".config",
+    "CondenseMethod": ".methods",
+    "available_methods": ".methods",
+    "get_condense_method": ".methods",
+    "register_condense_method": ".methods",
+    "RepeatResult": ".repeats",
+    "select_layers": ".selection",
 }
 
 if TYPE_CHECKING:
     from .api import CondenseResult, condense
-    from .auto import MetaNetwork, PseudoDescendant, RepeatResult, layer_scores_from_pairs
-    from .config import CondenseConfig
+    from .auto import MetaNetwork, PseudoDescendant, layer_scores_from_pairs
+    from .config import AutoLearngeneConfig, BaseCondenseConfig, CondenseConfig, HeuristicConfig, ManualConfig
+    from .methods import CondenseMethod, available_methods, get_condense_method, register_condense_method
+    from .repeats import RepeatResult
     from .selection import select_layers
 
 
@@ -42,12 +53,20 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AutoLearngeneConfig",
+    "BaseCondenseConfig",
     "CondenseConfig",
+    "CondenseMethod",
     "CondenseResult",
+    "HeuristicConfig",
+    "ManualConfig",
     "MetaNetwork",
     "PseudoDescendant",
     "RepeatResult",
+    "available_methods",
     "condense",
+    "get_condense_method",
     "layer_scores_from_pairs",
+    "register_condense_method",
     "select_layers",
 ]

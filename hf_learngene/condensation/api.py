@@ -1,4 +1,5 @@
-"""`condense()`: turn an ancestry into a learngene with Auto-Learngene, Heur-Learngene or a manual pick."""
+"""`condense()`: turn an ancestry into a learngene with a registered condensing method (Auto-Learngene, Heur-Learngene,
+a manual pick, or one of yours: see :mod:`hf_learngene.condensation.methods`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ from ..errors import LearngeneError
 from ..hub import LoadedAncestry, load_ancestry
 from ..modeling_learngene import LearngeneModel
 from ..utils import atomic_directory
-from .auto import RepeatResult, run_auto_repeat
-from .config import CondenseConfig
+from .config import AutoLearngeneConfig, BaseCondenseConfig, CondenseConfig
 from .data import prepare_condense_data
-from .heuristic import run_heuristic_repeat
+from .methods import get_condense_method
 from .plots import plot_layer_scores, plot_pair_scores, plot_score_trajectory
+from .repeats import RepeatResult, run_repeat
 from .selection import select_layers
 
 
@@ -42,7 +43,7 @@ class CondenseResult:
     """What :func:`condense` returns.
 
     Attributes:
-        method: ``"auto"``, ``"heuristic"`` or ``"manual"``.
+        method: the condensing method, e.g. ``"auto"``, ``"heuristic"`` or ``"manual"``.
         config: the :class:`CondenseConfig` used.
         pair_scores: ``alpha^{l,k}``, shape ``(L, K)``, mean over repeats (auto only).
         layer_scores: ``alpha~^l``, shape ``(L,)``, sums to 1 (mean over repeats).
@@ -55,7 +56,7 @@ class CondenseResult:
     """
 
     method: str
-    config: CondenseConfig
+    config: BaseCondenseConfig
     layer_scores: np.ndarray | None
     pair_scores: np.ndarray | None
     selected_layers: list[int]
@@ -86,7 +87,7 @@ class CondenseResult:
             "pair_scores": as_list(self.pair_scores),
             "selection_frequency": as_list(self.selection_frequency),
             "threshold": None if self.layer_scores is None else 1.0 / len(self.layer_scores),
-            "objective": self.config.objective if self.method == "auto" else None,
+            "objective": self.config.objective if self.config.runs(AutoLearngeneConfig) else None,
             "selection_rule": {"num_layers": self.config.num_layers,
                                "max_parameter_fraction": self.config.max_parameter_fraction},
             "parameter_fraction": self.parameter_fraction,
@@ -121,7 +122,7 @@ class CondenseResult:
             plot_layer_scores(self.layer_scores, folder / LAYER_SCORES_PLOT_NAME, self.selected_layers,
                               self.selection_frequency, title=f"{self.method} layer scores")
         (folder / SCORES_NAME).write_text(json.dumps(self.scores_dict(), indent=2))
-        (folder / CONDENSE_CONFIG_NAME).write_text(json.dumps(recorded_config(self.config), indent=2, sort_keys=True))
+        (folder / CONDENSE_CONFIG_NAME).write_text(json.dumps(self.config.recorded_dict(), indent=2, sort_keys=True))
         (folder / CONDENSE_LOG_NAME).write_text(json.dumps([
             {"repeat": r.repeat, "seed": r.seed, "log": r.log} for r in self.repeats], indent=1))
 
@@ -151,7 +152,7 @@ class CondenseResult:
 def condense(
     ancestry: PreTrainedModel | str | os.PathLike,
     dataset: Dataset | DatasetDict | str | os.PathLike | None = None,
-    config: CondenseConfig | None = None,
+    config: BaseCondenseConfig | None = None,
     *,
     image_column: str = "image",
     label_column: str = "label",
@@ -168,7 +169,8 @@ def condense(
         ancestry: a `transformers` ViT/DeiT/DINOv2/ResNet model, a local directory or a Hub id.
         dataset: the condense data: a ``datasets.Dataset``/``DatasetDict``, a local path or a Hub id, with an
             image and a label column (not needed for ``method="manual"``).
-        config: :class:`CondenseConfig` (default: Auto-Learngene with its defaults).
+        config: :class:`CondenseConfig` (default: Auto-Learngene with its defaults), or the config class of a
+            registered method (e.g. :class:`~hf_learngene.condensation.config.HeuristicConfig`).
         image_column, label_column: column names.
         classes: which labels to condense on, e.g. ``"64-79"`` or ``[64, 65, ...]`` (default: all).
         split: split to use when ``dataset`` has several.
@@ -185,15 +187,16 @@ def condense(
     """
     config = config or CondenseConfig()
     config.validate()
+    method = get_condense_method(config.method)
     loaded: LoadedAncestry = load_ancestry(ancestry, revision=revision, token=token)
     family = loaded.family
     num_layers = family.num_layers(loaded.model.config)
     start = time.perf_counter()
-    if config.method == "manual":
+    if method.runner is None:  # the config names the layers (manual)
         indices = list(config.layer_indices or [])
-        learngene = LearngeneModel.from_ancestry(loaded, indices, selection_method="manual",
+        learngene = LearngeneModel.from_ancestry(loaded, indices, selection_method=method.name,
                                                  selection_arguments=config.to_dict())
-        return CondenseResult("manual", config, None, None, learngene.config.layer_indices, None, [], learngene,
+        return CondenseResult(method.name, config, None, None, learngene.config.layer_indices, None, [], learngene,
                               time.perf_counter() - start)
     if dataset is None:
         raise LearngeneError(f"method={config.method!r} needs condense data: pass dataset=... (a datasets.Dataset, "
@@ -216,9 +219,8 @@ def condense(
     flags = [p.requires_grad for p in model.parameters()]
     was_training = model.training
     model.to(accelerator.device).eval().requires_grad_(False)
-    runner = run_auto_repeat if config.method == "auto" else run_heuristic_repeat
     try:
-        repeats = [runner(model, family, data, config, accelerator, r) for r in range(config.num_repeats)]
+        repeats = [run_repeat(method, model, family, data, config, accelerator, r) for r in range(config.num_repeats)]
     finally:
         for p, flag in zip(model.parameters(), flags):
             p.requires_grad_(flag)
@@ -226,7 +228,8 @@ def condense(
         if config.log_with:
             accelerator.end_training()
     layer_scores = np.mean([r.layer_scores for r in repeats], axis=0)
-    pair_scores = np.mean([r.pair_scores for r in repeats], axis=0) if config.method == "auto" else None
+    with_pairs = all(r.pair_scores is not None for r in repeats)  # Auto-Learngene scores (l, k) pairs
+    pair_scores = np.mean([r.pair_scores for r in repeats], axis=0) if with_pairs else None
     sizes = [sum(p.numel() for p in layer.parameters()) for layer in family.integral_layers(model)]
     rule = {"num_layers": config.num_layers, "max_parameter_fraction": config.max_parameter_fraction,
             "layer_parameters": sizes}
@@ -249,7 +252,7 @@ def condense(
         )
     learngene = LearngeneModel.from_ancestry(
         loaded, selected, selection_method=config.method,
-        selection_arguments=recorded_config(config),
+        selection_arguments=config.recorded_dict(),
         layer_scores=[float(s) for s in layer_scores],
         pair_scores=None if pair_scores is None else pair_scores.tolist(),
         condense_data=data.provenance(),
@@ -269,13 +272,3 @@ def _trajectory(repeats: list[RepeatResult], num_layers: int) -> tuple[list[int]
                       for log in logs], axis=0)
     return steps, values
 
-
-def recorded_config(config: CondenseConfig) -> dict[str, Any]:
-    """The config as the learngene records it: the meta learning rate resolved, no local checkpoint path (only
-    whether there was one: it does not change the result and would publish a path of this machine)."""
-    data = config.to_dict()
-    if config.method == "auto":
-        data["meta_learning_rate"] = config.effective_meta_learning_rate
-    if data.get("checkpoint_dir"):
-        data["checkpoint_dir"] = "<local>"
-    return data

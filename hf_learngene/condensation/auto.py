@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -33,33 +30,13 @@ from transformers import PreTrainedModel
 
 from ..errors import LearngeneError
 from ..families import ArchitectureFamily
-from .config import CondenseConfig
+from ..utils import write_json_atomic
+from .config import AutoLearngeneConfig
 from .data import CondenseData
 from .features import feature_store
 from .objectives import MetaObjective, get_objective
+from .repeats import RepeatResult, repeat_folder, repeat_seed
 from .selection import select_layers
-
-
-@dataclass
-class RepeatResult:
-    """The outcome of one pseudo-descendant initialisation (auto) or task sequence (heuristic)."""
-
-    repeat: int
-    seed: int
-    layer_scores: list[float]
-    selected_layers: list[int]
-    pair_scores: list[list[float]] | None = None
-    steps: int = 0
-    wall_time: float = 0.0
-    images_per_second: float | None = None
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RepeatResult:
-        return cls(**data)
 
 
 def layer_scores_from_pairs(pair_scores: np.ndarray, pairs: list[tuple[int, int]] | None = None) -> np.ndarray:
@@ -172,7 +149,7 @@ class PseudoDescendant(nn.Module):
         return mask.to(device=like.device, dtype=like.dtype)
 
 
-def candidate_pairs(config: CondenseConfig, num_layers: int, num_pseudo_layers: int) -> list[tuple[int, int]]:
+def candidate_pairs(config: AutoLearngeneConfig, num_layers: int, num_pseudo_layers: int) -> list[tuple[int, int]]:
     """The candidate pair set ``R`` (default: every ``(l, k)``)."""
     if config.pair_set == "all":
         return [(l, k) for l in range(num_layers) for k in range(num_pseudo_layers)]
@@ -227,7 +204,7 @@ class AutoLearngeneStep:
     gradients): its features of both batches come from one forward pass.
     """
 
-    def __init__(self, ancestry: PreTrainedModel, family: ArchitectureFamily, config: CondenseConfig,
+    def __init__(self, ancestry: PreTrainedModel, family: ArchitectureFamily, config: AutoLearngeneConfig,
                  accelerator: Accelerator, *, num_classes: int, probe: torch.Tensor, seed: int, total: int,
                  repeat: int = 0) -> None:
         self.ancestry, self.family, self.config, self.accelerator = ancestry, family, config, accelerator
@@ -341,30 +318,21 @@ class AutoLearngeneStep:
             custom[:] = [obj for obj in custom if obj is not self.sched_theta and obj is not self.sched_phi]
 
 
-def repeat_checkpoint(config: CondenseConfig, method: str, repeat: int) -> tuple[Path | None, RepeatResult | None]:
-    """The checkpoint folder of a repeat (``None`` without ``checkpoint_dir``) and its result if it finished."""
-    if not config.checkpoint_dir:
-        return None, None
-    folder = Path(config.checkpoint_dir) / f"{method}-repeat-{repeat}"
-    if config.resume and (folder / "result.json").exists():
-        return folder, RepeatResult.from_dict(json.loads((folder / "result.json").read_text()))
-    return folder, None
-
-
 def run_auto_repeat(
     ancestry: PreTrainedModel,
     family: ArchitectureFamily,
     data: CondenseData,
-    config: CondenseConfig,
+    config: AutoLearngeneConfig,
     accelerator: Accelerator,
     repeat: int,
 ) -> RepeatResult:
-    """Run Algorithm 1 once (one pseudo-descendant initialisation) and score the ancestry's layers."""
-    seed = config.seed + repeat
-    ckpt_dir, finished = repeat_checkpoint(config, "auto", repeat)
-    if finished is not None:
-        return finished
+    """Run Algorithm 1 once (one pseudo-descendant initialisation) and score the ancestry's layers.
 
+    The runner of the ``"auto"`` method; it checkpoints within the repeat every ``checkpoint_every`` iterations
+    and resumes from there (a finished repeat is resumed by :func:`~hf_learngene.condensation.repeats.run_repeat`).
+    """
+    seed = repeat_seed(config, repeat)
+    ckpt_dir = repeat_folder(config, "auto", repeat)
     device = accelerator.device
     plan_d = _BatchPlan(len(data.train), config.batch_size, seed, accelerator.process_index,
                         accelerator.num_processes)
@@ -449,17 +417,13 @@ def run_auto_repeat(
             selected_layers=select_layers(layer_scores), steps=step, wall_time=loop_time,
             images_per_second=images / loop_time if loop_time > 0 else None, log=log,
         )
-        if ckpt_dir is not None and accelerator.is_main_process:
-            ckpt_dir.mkdir(parents=True, exist_ok=True)
-            _write_json(ckpt_dir / "result.json", result.to_dict())
-        accelerator.wait_for_everyone()
         accelerator.free_memory()
         return result
     finally:
         iteration.close()
 
 
-def _check_finite(loss: torch.Tensor, step: int, repeat: int, config: CondenseConfig, accelerator: Accelerator,
+def _check_finite(loss: torch.Tensor, step: int, repeat: int, config: AutoLearngeneConfig, accelerator: Accelerator,
                   name: str) -> None:
     bad = torch.tensor(0.0 if torch.isfinite(loss).item() else 1.0, device=accelerator.device)
     if accelerator.num_processes > 1:
@@ -472,12 +436,6 @@ def _check_finite(loss: torch.Tensor, step: int, repeat: int, config: CondenseCo
         )
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def _checkpoint(accelerator: Accelerator, ckpt_dir: Path, step: int, log: list, elapsed: float) -> None:
     """Save models, optimizers, schedulers and RNG states through accelerate, then point progress.json at them.
 
@@ -488,7 +446,7 @@ def _checkpoint(accelerator: Accelerator, ckpt_dir: Path, step: int, log: list, 
     name = f"state-{step:08d}"
     accelerator.save_state(str(ckpt_dir / name), safe_serialization=True)
     if accelerator.is_main_process:
-        _write_json(ckpt_dir / "progress.json", {"step": step, "state": name, "log": log, "elapsed": elapsed})
+        write_json_atomic(ckpt_dir / "progress.json", {"step": step, "state": name, "log": log, "elapsed": elapsed})
         for old in ckpt_dir.glob("state-*"):
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)

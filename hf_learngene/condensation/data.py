@@ -14,7 +14,7 @@ from datasets import Dataset, DatasetDict
 
 from ..data import ImageTransform, load_image_dataset, parse_class_spec, select_classes
 from ..errors import LearngeneError
-from .config import CondenseConfig
+from .config import BaseCondenseConfig
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _dataset_revision(ds: Dataset) -> str | None:
     return None
 
 
-def _transform_for(ancestry_dir: Path | None, config: CondenseConfig, ancestry_config: Any,
+def _transform_for(ancestry_dir: Path | None, config: BaseCondenseConfig, ancestry_config: Any,
                    image_column: str, label_column: str) -> ImageTransform:
     common = {"image_column": image_column, "label_column": label_column, "train": False}
     if config.image_size is None and ancestry_dir is not None and (ancestry_dir / "preprocessor_config.json").exists():
@@ -82,7 +82,7 @@ def _transform_for(ancestry_dir: Path | None, config: CondenseConfig, ancestry_c
 
 def prepare_condense_data(
     dataset: Dataset | DatasetDict | str | os.PathLike,
-    config: CondenseConfig,
+    config: BaseCondenseConfig,
     *,
     ancestry_config: Any,
     ancestry_dir: Path | None = None,

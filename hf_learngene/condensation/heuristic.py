@@ -24,9 +24,10 @@ from transformers import PreTrainedModel
 
 from ..errors import LearngeneError
 from ..families import ArchitectureFamily
-from .auto import RepeatResult, _write_json, repeat_checkpoint, select_layers
-from .config import CondenseConfig
+from .config import HeuristicConfig
 from .data import CondenseData
+from .repeats import RepeatResult, repeat_seed
+from .selection import select_layers
 
 
 class _TaskModel(nn.Module):
@@ -47,15 +48,15 @@ def run_heuristic_repeat(
     ancestry: PreTrainedModel,
     family: ArchitectureFamily,
     data: CondenseData,
-    config: CondenseConfig,
+    config: HeuristicConfig,
     accelerator: Accelerator,
     repeat: int,
 ) -> RepeatResult:
-    """Fine-tune a copy of the ancestry on ``heuristic_num_tasks`` tasks and score layers by gradient stability."""
-    seed = config.seed + repeat
-    ckpt_dir, finished = repeat_checkpoint(config, "heuristic", repeat)
-    if finished is not None:
-        return finished
+    """Fine-tune a copy of the ancestry on ``heuristic_num_tasks`` tasks and score layers by gradient stability.
+
+    The runner of the ``"heuristic"`` method (a finished repeat is resumed by
+    :func:`~hf_learngene.condensation.repeats.run_repeat`)."""
+    seed = repeat_seed(config, repeat)
     if config.heuristic_n_way > data.num_classes:
         raise LearngeneError(f"CondenseConfig.heuristic_n_way={config.heuristic_n_way} but the condense data has "
                              f"only {data.num_classes} classes.")
@@ -132,8 +133,4 @@ def run_heuristic_repeat(
         pair_scores=None, steps=total, wall_time=wall, images_per_second=images / wall if wall > 0 else None,
         log=log + [{"relative_gradient_per_task": stats.tolist()}],
     )
-    if ckpt_dir is not None and accelerator.is_main_process:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(ckpt_dir / "result.json", result.to_dict())
-    accelerator.wait_for_everyone()
     return result
