@@ -30,6 +30,7 @@ from transformers import PreTrainedModel
 
 from ..errors import LearngeneError
 from ..families import ArchitectureFamily
+from ..families.base import batched_squared_distances
 from ..utils import write_json_atomic
 from .config import AutoLearngeneConfig
 from .data import CondenseData
@@ -93,9 +94,8 @@ class PseudoDescendant(nn.Module):
         self.pairs = pairs
         self.alignments = nn.ModuleDict({f"{l}_{k}": alignments[(l, k)] for l, k in pairs})
         self.identity = all(isinstance(m, nn.Identity) for m in self.alignments.values())
-        # Alignments of one class may compute all their distances at once (e.g. ConvAlignment.squared_distances).
-        kinds = {type(m) for m in self.alignments.values()}
-        self._batched = getattr(next(iter(kinds)), "squared_distances", None) if len(kinds) == 1 else None
+        # Alignments of one class may compute all their distances at once (FeatureAlignment.squared_distances).
+        self._batched = batched_squared_distances(self.alignments.values())
         self._modules_in_order = [self.alignments[f"{l}_{k}"] for l, k in pairs]
         num_l = 1 + max(l for l, _ in pairs)
         self._num_k = 1 + max(k for _, k in pairs)

@@ -1,6 +1,6 @@
 """Architecture families: one module per family behind :class:`ArchitectureFamily`."""
 
-from .base import ArchitectureFamily, DescendantPlan
+from .base import ArchitectureFamily, DescendantPlan, FeatureAlignment
 from .registry import family_for_config, get_family, register_family, supported_families, supported_model_types
 
 # Importing a family module registers it.
@@ -9,6 +9,7 @@ from . import vit, dinov2, resnet  # noqa: F401  isort: skip
 __all__ = [
     "ArchitectureFamily",
     "DescendantPlan",
+    "FeatureAlignment",
     "family_for_config",
     "get_family",
     "register_family",

@@ -5,23 +5,35 @@ A *family* knows, for one kind of `transformers` vision model:
 - which modules are its **integral layers** (the candidates for a learngene) and how to build an
   empty one from the ancestry's config, so a learngene can be loaded without the ancestry;
 - how to run a model and read **each integral layer's output** (used when condensing);
-- how to **align** features whose shapes differ between an ancestry and a pseudo-descendant;
+- how to **align** features whose shapes differ between an ancestry and a pseudo-descendant (a
+  :class:`FeatureAlignment`, optionally with a batched :meth:`FeatureAlignment.squared_distances`);
 - how to **build a descendant** around inherited layers, returning a plain `transformers` model and
-  the state-dict prefix at which each inherited layer lives.
+  the state-dict prefix at which each inherited layer lives, refusing options that would change an inherited
+  layer (its :attr:`ArchitectureFamily.layer_fields`, see :meth:`ArchitectureFamily.check_layer_options`);
+- its display name (:attr:`ArchitectureFamily.label`, used in model cards).
 
 Adding a family is one new module that subclasses :class:`ArchitectureFamily` and calls
-:func:`hf_learngene.families.register_family`.
+:func:`hf_learngene.families.register_family`; ``tests/test_family_contract.py`` then checks it like every other
+family once it has a tiny test case (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
+
+from ..errors import LearngeneError
+
+#: Config keys of a classification model that describe its head, not its layers: a descendant gets its own.
+HEAD_CONFIG_KEYS = ("id2label", "label2id", "num_labels", "problem_type")
+#: Config keys of backbone configs that follow from the depth (the config class recomputes them).
+BACKBONE_CONFIG_KEYS = ("stage_names", "out_features", "out_indices")
 
 
 @dataclass
@@ -40,15 +52,47 @@ class DescendantPlan:
     fresh: list[str] = field(default_factory=list)
 
 
+class FeatureAlignment(nn.Module):
+    """Base class of the alignments ``h(.; zeta)`` that :meth:`ArchitectureFamily.make_alignment` returns.
+
+    ``forward`` maps a pseudo-descendant feature ``z^k`` (batched) to the shape of the ancestry's ``Z^l``. Where the
+    two shapes are equal, a family may return ``nn.Identity()`` instead.
+
+    Optional batched protocol: a subclass may define a static method ``squared_distances(items)`` taking a list of
+    ``(alignment, source, target)`` and returning ``mean((alignment(source) - target) ** 2)`` per image, shape
+    ``(batch, len(items))``, with less work than one call per item (e.g. shared resizing,
+    :meth:`hf_learngene.families.resnet.ConvAlignment.squared_distances`). Auto-Learngene uses it when every
+    alignment of a pseudo-descendant is of that one class (:func:`batched_squared_distances`); ``None`` (the
+    default) means one call per pair.
+    """
+
+    squared_distances: ClassVar[Callable[[list[tuple[Any, torch.Tensor, torch.Tensor]]], torch.Tensor] | None] = None
+
+
+def batched_squared_distances(alignments: Iterable[nn.Module]) -> Callable[..., torch.Tensor] | None:
+    """The ``squared_distances`` shared by ``alignments`` when they are all of one :class:`FeatureAlignment` class
+    that defines it, else ``None``."""
+    kinds = {type(m) for m in alignments}
+    if len(kinds) != 1:
+        return None
+    kind = next(iter(kinds))
+    return kind.squared_distances if issubclass(kind, FeatureAlignment) else None
+
+
 class ArchitectureFamily(ABC):
     """Base class of the per-architecture adapters (one subclass per family)."""
 
     #: short name stored in :class:`~hf_learngene.LearngeneConfig.family`.
     name: ClassVar[str]
+    #: display name, e.g. ``"ResNet"`` (model cards, tables).
+    label: ClassVar[str]
     #: `transformers` ``model_type`` values this family handles.
     model_types: ClassVar[tuple[str, ...]]
     #: the plain `transformers` class a descendant is built as.
     descendant_class: ClassVar[type[PreTrainedModel]]
+    #: config fields that fix the shape, type or computation of an integral layer: a descendant must keep them
+    #: (:meth:`check_layer_options`).
+    layer_fields: ClassVar[tuple[str, ...]] = ()
 
     # ---------------------------------------------------------------- configs
     @abstractmethod
@@ -58,10 +102,6 @@ class ArchitectureFamily(ABC):
     @abstractmethod
     def num_layers(self, config: PreTrainedConfig) -> int:
         """Number of integral layers ``L`` of a model with this config."""
-
-    def hidden_size(self, config: PreTrainedConfig) -> int | list[int]:
-        """Width(s) of the integral layers (token width, or channels per layer for CNNs)."""
-        return int(config.hidden_size)
 
     # ---------------------------------------------------------------- layers
     @abstractmethod
@@ -116,7 +156,8 @@ class ArchitectureFamily(ABC):
 
     @abstractmethod
     def make_alignment(self, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> nn.Module:
-        """The alignment ``h`` mapping a pseudo-descendant feature (without batch dim) to the ancestry's."""
+        """The alignment ``h`` mapping a pseudo-descendant feature of ``source_shape`` to ``target_shape`` (shapes
+        without the batch dim): a :class:`FeatureAlignment`, or ``nn.Identity()`` when the shapes are equal."""
 
     # ---------------------------------------------------------------- descendants
     @abstractmethod
@@ -130,7 +171,12 @@ class ArchitectureFamily(ABC):
         image_size: int | None = None,
         **options: Any,
     ) -> DescendantPlan:
-        """Lay out a descendant that inherits ``layer_indices`` of the ancestry."""
+        """Lay out a descendant that inherits ``layer_indices`` of the ancestry.
+
+        ``options`` are config fields of the descendant; implementations refuse those that would change an
+        inherited layer with :meth:`check_layer_options` and read ``num_random_layers`` with
+        :meth:`num_fresh_layers`.
+        """
 
     @abstractmethod
     def pseudo_descendant_config(
@@ -142,6 +188,30 @@ class ArchitectureFamily(ABC):
         """Instantiate the descendant class with the family's normal initialisation."""
         return self.descendant_class(config)
 
+    # ---------------------------------------------------------------- shared option checks
+    def check_layer_options(self, ancestry_config: PreTrainedConfig, options: dict[str, Any]) -> None:
+        """Refuse descendant ``options`` that change a :attr:`layer_fields` entry of the ancestry's config: inherited
+        layers keep their shape, type and computation."""
+        for key in self.layer_fields:
+            if key in options and options[key] != getattr(ancestry_config, key, None):
+                raise LearngeneError(
+                    f"The learngene layers have {key}={getattr(ancestry_config, key)!r} but the descendant was "
+                    f"asked for {key}={options[key]!r}. Inherited layers cannot change shape or type: drop `{key}` or "
+                    "condense a learngene from an ancestry built that way."
+                )
+
+    @staticmethod
+    def num_fresh_layers(num_random_layers: int | None, *, default: int = 0, minimum: int = 0,
+                         reason: str | None = None) -> int:
+        """``num_random_layers`` as an int (``default`` when ``None``); fewer than ``minimum`` is an error that
+        says ``reason`` (why the family needs that many)."""
+        count = default if num_random_layers is None else int(num_random_layers)
+        if count < minimum:
+            if reason:
+                raise LearngeneError(f"num_random_layers={num_random_layers}: {reason}")
+            raise LearngeneError(f"num_random_layers must be >= {minimum}, got {num_random_layers}.")
+        return count
+
     # ---------------------------------------------------------------- helpers
     def describe_layer(self, config: PreTrainedConfig, index: int) -> str:
         """Human-readable name of an integral layer, e.g. ``"encoder layer 3"``."""
@@ -152,5 +222,14 @@ def copy_config_dict(config: PreTrainedConfig) -> dict[str, Any]:
     """A JSON-able copy of a config without the fields that only describe one checkpoint."""
     data = config.to_dict()
     for key in ("_name_or_path", "_commit_hash", "transformers_version", "architectures", "dtype", "torch_dtype"):
+        data.pop(key, None)
+    return data
+
+
+def descendant_config_dict(config: PreTrainedConfig, drop: Iterable[str] = ()) -> dict[str, Any]:
+    """:func:`copy_config_dict` without ``model_type``, the head's keys (:data:`HEAD_CONFIG_KEYS`) and ``drop``: the
+    start of a descendant's (or pseudo-descendant's) config."""
+    data = copy_config_dict(config)
+    for key in ("model_type", *HEAD_CONFIG_KEYS, *drop):
         data.pop(key, None)
     return data

@@ -8,6 +8,7 @@ from torch import nn
 from transformers import Dinov2Config, Dinov2ForImageClassification, PreTrainedConfig, PreTrainedModel
 from transformers.models.dinov2.modeling_dinov2 import Dinov2Layer
 
+from .base import BACKBONE_CONFIG_KEYS
 from .registry import register_family
 from .vit import ViTFamily
 
@@ -16,6 +17,7 @@ class Dinov2Family(ViTFamily):
     """DINOv2 checkpoints (`Dinov2Model`, `Dinov2ForImageClassification`)."""
 
     name = "dinov2"
+    label = "DINOv2"
     model_types = ("dinov2",)
     descendant_class = Dinov2ForImageClassification
     backbone_attributes = ("dinov2",)
@@ -41,7 +43,7 @@ class Dinov2Family(ViTFamily):
 
     def _adjust_descendant_dict(self, data: dict[str, Any]) -> dict[str, Any]:
         # Backbone bookkeeping depends on the depth; let Dinov2Config recompute it.
-        for key in ("stage_names", "out_features", "out_indices"):
+        for key in BACKBONE_CONFIG_KEYS:
             data.pop(key, None)
         return data
 

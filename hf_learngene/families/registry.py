@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UnsupportedArchitectureError
+from ..errors import LearngeneError, UnsupportedArchitectureError
 
 if TYPE_CHECKING:
     from .base import ArchitectureFamily
@@ -12,8 +12,16 @@ if TYPE_CHECKING:
 _FAMILIES: dict[str, ArchitectureFamily] = {}
 
 
+#: Class attributes every family must set (see :class:`~hf_learngene.families.ArchitectureFamily`).
+REQUIRED_ATTRIBUTES = ("name", "label", "model_types", "descendant_class")
+
+
 def register_family(family: ArchitectureFamily) -> ArchitectureFamily:
     """Make ``family`` available under its name (call once at the bottom of the family's module)."""
+    missing = [attribute for attribute in REQUIRED_ATTRIBUTES if not getattr(family, attribute, None)]
+    if missing:
+        raise LearngeneError(f"{type(family).__name__} cannot be registered as a family: it sets no "
+                             f"{', '.join(missing)} (see ArchitectureFamily).")
     _FAMILIES[family.name] = family
     return family
 

@@ -16,7 +16,7 @@ from transformers import PreTrainedConfig, PreTrainedModel, ResNetConfig, ResNet
 from transformers.models.resnet.modeling_resnet import ResNetBasicLayer, ResNetBottleNeckLayer
 
 from ..errors import LearngeneError
-from .base import ArchitectureFamily, DescendantPlan, copy_config_dict
+from .base import BACKBONE_CONFIG_KEYS, ArchitectureFamily, DescendantPlan, FeatureAlignment, descendant_config_dict
 from .registry import register_family
 
 
@@ -54,7 +54,7 @@ def block_signatures(config: PreTrainedConfig) -> list[BlockSignature]:
     return signatures
 
 
-class ConvAlignment(nn.Module):
+class ConvAlignment(FeatureAlignment):
     """``h(.; zeta)`` for CNNs: a pointwise convolution, then resizing to the ancestry's spatial size.
 
     Resizing (adaptive average pooling down, bilinear interpolation up) acts on each channel alone and the
@@ -171,6 +171,7 @@ class ResNetFamily(ArchitectureFamily):
     """ResNet checkpoints (`ResNetModel`, `ResNetForImageClassification`), basic or bottleneck blocks."""
 
     name = "resnet"
+    label = "ResNet"
     model_types = ("resnet",)
     descendant_class = ResNetForImageClassification
     #: config fields that fix the type or computation of a residual block: a descendant must keep them.
@@ -183,9 +184,6 @@ class ResNetFamily(ArchitectureFamily):
 
     def num_layers(self, config: PreTrainedConfig) -> int:
         return int(sum(config.depths))
-
-    def hidden_size(self, config: PreTrainedConfig) -> list[int]:
-        return [sig.out_channels for sig in block_signatures(config)]
 
     def backbone(self, model: PreTrainedModel) -> nn.Module:
         inner = getattr(model, "resnet", None)
@@ -223,23 +221,12 @@ class ResNetFamily(ArchitectureFamily):
         image_size: int | None = None,
         **options: Any,
     ) -> DescendantPlan:
-        fresh_per_stage = 1 if num_random_layers is None else int(num_random_layers)
-        if fresh_per_stage < 1:
-            raise LearngeneError(
-                f"num_random_layers={num_random_layers}: every ResNet stage needs at least one block, so stages "
-                "without inherited blocks get num_random_layers >= 1 fresh blocks."
-            )
-        for key in self.layer_fields:
-            if key in options and options[key] != getattr(ancestry_config, key, None):
-                raise LearngeneError(
-                    f"The learngene layers have {key}={getattr(ancestry_config, key)!r} but the descendant was "
-                    f"asked for {key}={options[key]!r}. Inherited blocks cannot change type: drop `{key}` or "
-                    "condense a learngene from an ancestry built that way."
-                )
-        data = copy_config_dict(ancestry_config)
-        for key in ("model_type", "id2label", "label2id", "num_labels", "problem_type", "stage_names",
-                    "out_features", "out_indices"):
-            data.pop(key, None)
+        fresh_per_stage = self.num_fresh_layers(
+            num_random_layers, default=1, minimum=1,
+            reason="every ResNet stage needs at least one block, so stages without inherited blocks get "
+                   "num_random_layers >= 1 fresh blocks.")
+        self.check_layer_options(ancestry_config, options)
+        data = descendant_config_dict(ancestry_config, drop=BACKBONE_CONFIG_KEYS)
         data.update(options)
         ancestry_blocks = block_signatures(ancestry_config)
         num_stages = len(ancestry_config.depths)
@@ -314,10 +301,7 @@ class ResNetFamily(ArchitectureFamily):
                     f"A ResNet pseudo-descendant needs at least one block per stage ({stages}), got {num_layers}."
                 )
             depths = [num_layers // stages + (1 if s < num_layers % stages else 0) for s in range(stages)]
-        data = copy_config_dict(ancestry_config)
-        for key in ("model_type", "id2label", "label2id", "num_labels", "problem_type", "stage_names",
-                    "out_features", "out_indices"):
-            data.pop(key, None)
+        data = descendant_config_dict(ancestry_config, drop=BACKBONE_CONFIG_KEYS)
         data["depths"] = depths
         return ResNetConfig(num_labels=num_labels, **data)
 

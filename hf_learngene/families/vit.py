@@ -11,11 +11,11 @@ from transformers.models.deit.modeling_deit import DeiTLayer
 from transformers.models.vit.modeling_vit import ViTLayer
 
 from ..errors import LearngeneError
-from .base import ArchitectureFamily, DescendantPlan, copy_config_dict
+from .base import ArchitectureFamily, DescendantPlan, FeatureAlignment, descendant_config_dict
 from .registry import register_family
 
 
-class TokenAlignment(nn.Module):
+class TokenAlignment(FeatureAlignment):
     """``h(.; zeta)`` for token features: a linear map on the token width (Sec. 4.2.1)."""
 
     def __init__(self, source_width: int, target_width: int) -> None:
@@ -30,6 +30,7 @@ class ViTFamily(ArchitectureFamily):
     """ViT and DeiT checkpoints (`ViTModel`, `ViTForImageClassification`, `DeiT*`)."""
 
     name = "vit"
+    label = "ViT"
     model_types = ("vit", "deit")
     descendant_class = ViTForImageClassification
     backbone_attributes: ClassVar[tuple[str, ...]] = ("vit", "deit")
@@ -79,11 +80,7 @@ class ViTFamily(ArchitectureFamily):
         return ViTConfig
 
     def _base_descendant_dict(self, ancestry_config: PreTrainedConfig) -> dict[str, Any]:
-        data = copy_config_dict(ancestry_config)
-        data.pop("model_type", None)
-        for key in ("id2label", "label2id", "num_labels", "problem_type", "distillation_type"):
-            data.pop(key, None)
-        return data
+        return descendant_config_dict(ancestry_config, drop=("distillation_type",))
 
     def plan_descendant(
         self,
@@ -95,16 +92,8 @@ class ViTFamily(ArchitectureFamily):
         image_size: int | None = None,
         **options: Any,
     ) -> DescendantPlan:
-        for key in self.layer_fields:
-            if key in options and options[key] != getattr(ancestry_config, key, None):
-                raise LearngeneError(
-                    f"The learngene layers have {key}={getattr(ancestry_config, key)!r} but the descendant was "
-                    f"asked for {key}={options[key]!r}. Inherited layers cannot change shape: drop `{key}` or "
-                    "condense a learngene from an ancestry of that width."
-                )
-        extra = int(num_random_layers or 0)
-        if extra < 0:
-            raise LearngeneError(f"num_random_layers must be >= 0, got {num_random_layers}.")
+        self.check_layer_options(ancestry_config, options)
+        extra = self.num_fresh_layers(num_random_layers)  # fresh layers stacked after the inherited ones
         data = self._base_descendant_dict(ancestry_config)
         data.update(options)
         data["num_hidden_layers"] = len(layer_indices) + extra
