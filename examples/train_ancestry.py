@@ -2,7 +2,7 @@
 """Train a Learngene *ancestry* model (ResNet or ViT) from scratch on the ancestry classes of a dataset.
 
 transformers-examples style: ``HfArgumentParser`` over ``ModelArguments``, ``DataArguments`` and
-``TrainingArguments``; ``Trainer`` through :func:`hf_learngene.training.train_classifier`; top-1 / top-5 accuracy
+``TrainingArguments``; ``Trainer`` through :func:`hf_learngene.experiments.train_classifier`; top-1 / top-5 accuracy
 computed with numpy (no ``evaluate`` download).
 
 The result in ``--output_dir`` is a Hub-format checkpoint: ``model.safetensors``, ``config.json`` (with
@@ -59,13 +59,13 @@ from hf_learngene.data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     ImageTransform,
-    default_dataset_path,
     format_class_spec,
     load_image_dataset,
     parse_class_spec,
     select_classes,
 )
-from hf_learngene.training import accuracy_metrics, train_classifier
+from hf_learngene.experiments.tasks import default_dataset_path
+from hf_learngene.experiments.training import accuracy_metrics, train_classifier
 
 logger = logging.getLogger("train_ancestry")
 

@@ -15,9 +15,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_attributes
 from .configuration_learngene import LearngeneConfig
 from .errors import LearngeneConfigError, LearngeneError, UnsafeWeightsError, UnsupportedArchitectureError
 from .registration import register_auto_classes
@@ -33,7 +33,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "CondenseResult": ".condensation",
     "condense": ".condensation",
     "register_condense_method": ".condensation",
-    "FeatureDistillationTrainer": ".distillation",
+    "FeatureDistillationTrainer": ".experiments.distillation",
     "DescendantCardCallback": ".inherit",
     "from_learngene": ".inherit",
     "push_descendant_to_hub": ".inherit",
@@ -45,7 +45,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
 
 if TYPE_CHECKING:
     from .condensation import CondenseConfig, CondenseResult, condense, register_condense_method
-    from .distillation import FeatureDistillationTrainer
+    from .experiments.distillation import FeatureDistillationTrainer
     from .families import ArchitectureFamily, get_family, register_family, supported_families
     from .inherit import (
         DescendantCardCallback,
@@ -58,18 +58,7 @@ if TYPE_CHECKING:
     from .modeling_learngene import LearngeneModel
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name of :data:`_LAZY_ATTRIBUTES` from its module on first use (PEP 562)."""
-    module = _LAZY_ATTRIBUTES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY_ATTRIBUTES)
 
 
 register_auto_classes()

@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 
 from .condensation.config import BaseCondenseConfig
 from .condensation.methods import available_methods, config_class_for, get_condense_method
-from .demo import add_demo_parser
 from .errors import LearngeneError
+from .experiments.demo import add_demo_parser
 from .utils import check_output_folder
 
 #: Config fields without a generic option: their own flags below (``--method``, ``--layer-indices``, ...) or none.
@@ -147,7 +147,7 @@ def config_from_args(args: argparse.Namespace) -> BaseCondenseConfig:
 
 def _run_condense(args: argparse.Namespace) -> int:
     from .condensation import condense
-    from .data import default_dataset_path
+    from .experiments.tasks import default_dataset_path
 
     check_output_folder(args.output, "--output")  # before any work: the learngene must be writable there
     config = config_from_args(args)

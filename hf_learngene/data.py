@@ -1,28 +1,24 @@
-"""Data helpers for Learngene experiments on any image-classification dataset.
+"""Data helpers of the library core: load image-classification datasets, pick classes, turn images into
+``pixel_values``.
 
-The Learngene protocol splits the *classes* of a dataset into three disjoint groups: classes used to
-train the ancestry model, classes used to condense the learngene, and classes on which descendant
-models are trained (as few-shot N-way tasks). This module provides:
-
-* :func:`load_image_dataset` / :func:`default_dataset_path` - load a local dataset folder or a Hub id;
-* :class:`ClassSplit`, :func:`parse_class_spec`, :func:`format_class_spec`, :data:`MINI_IMAGENET_SPLIT`;
+* :func:`load_image_dataset` - load a local dataset folder or a Hub id;
+* :func:`parse_class_spec`, :func:`format_class_spec` - class specs such as ``"64-79"`` or ``"1,2,5-9"``;
 * :func:`select_classes` - keep some classes and remap their labels to ``0..n-1``;
-* :func:`make_task` / :class:`Task` - seeded N-way, k-samples-per-class tasks;
 * :class:`ImageTransform` - a fast batched PIL -> ``pixel_values`` transform for ``Dataset.set_transform``
-  with optional random-crop + flip augmentation (no torchvision needed);
-* :func:`collate_fn` - collator for :class:`transformers.Trainer`.
+  with optional random-crop + flip augmentation (no torchvision needed).
+
+The experiment toolkit lives in :mod:`hf_learngene.experiments`: the mini-ImageNet class split
+(``MINI_IMAGENET_SPLIT``, ``ClassSplit``), seeded N-way tasks (``make_task``, ``Task``), the default dataset location
+(``default_dataset_path``) and the ``Trainer`` collator (``collate_fn``). Those names are still importable from
+this module (loaded from there on first use).
 
 Example:
 
-    >>> from hf_learngene.data import (MINI_IMAGENET_SPLIT, ImageTransform, collate_fn,
-    ...                                load_image_dataset, make_task, select_classes)
-    >>> ds = load_image_dataset()                     # $LEARNGENE_DATASET or ../shared/datasets/mini-imagenet
-    >>> ancestry_train = select_classes(ds["train"], MINI_IMAGENET_SPLIT.ancestry)   # labels 0..63
-    >>> task = make_task(ds["train"], ds["test"], MINI_IMAGENET_SPLIT.descendant, n_way=5,
-    ...                  samples_per_class=10, seed=0)
+    >>> from hf_learngene.data import ImageTransform, load_image_dataset, select_classes
+    >>> ds = load_image_dataset("../shared/datasets/mini-imagenet")
+    >>> condense_classes = select_classes(ds["train"], "64-79")        # labels 0..15
     >>> tf = ImageTransform(size=84, train=True)
-    >>> train = task.train.with_transform(tf)
-    >>> batch = collate_fn([train[i] for i in range(4)])   # {"pixel_values": (4,3,84,84), "labels": (4,)}
+    >>> batch = condense_classes.with_transform(tf)[:4]                 # {"pixel_values": (4,3,84,84), "labels": [...]}
 """
 
 from __future__ import annotations
@@ -41,6 +37,7 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Value, load_dataset, load_from_disk
 from PIL import Image
 
+from ._lazy import lazy_attributes
 from .constants import DATASET_ENV_VAR
 from .errors import LearngeneError
 
@@ -48,59 +45,34 @@ __all__ = [
     "DATASET_ENV_VAR",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "MINI_IMAGENET_SPLIT",
-    "ClassSplit",
     "ImageTransform",
-    "Task",
-    "collate_fn",
-    "default_dataset_path",
     "format_class_spec",
     "label_names",
     "load_image_dataset",
-    "make_task",
     "parse_class_spec",
     "select_classes",
 ]
+
+#: Names that moved to the experiment toolkit, still importable from here: ``{name: module that defines it}``.
+_MOVED_TO_EXPERIMENTS: dict[str, str] = {
+    "ClassSplit": "hf_learngene.experiments.tasks",
+    "MINI_IMAGENET_SPLIT": "hf_learngene.experiments.tasks",
+    "Task": "hf_learngene.experiments.tasks",
+    "default_dataset_path": "hf_learngene.experiments.tasks",
+    "make_task": "hf_learngene.experiments.tasks",
+    "collate_fn": "hf_learngene.experiments.training",
+}
+
+__getattr__, __dir__ = lazy_attributes(__name__, _MOVED_TO_EXPERIMENTS)
 
 #: ImageNet channel statistics (RGB, for pixel values in ``[0, 1]``).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-_SHARED_REL = Path("shared") / "datasets" / "mini-imagenet"
-
 
 # --------------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------------
-def default_dataset_path() -> str:
-    """Return the default dataset location.
-
-    Resolution order: the ``LEARNGENE_DATASET`` environment variable (a local path or a Hub id), then
-    ``<repo>/../shared/datasets/mini-imagenet``, then ``<cwd>/../shared/datasets/mini-imagenet``.
-
-    Example:
-        >>> os.environ["LEARNGENE_DATASET"] = "/data/mini-imagenet"
-        >>> default_dataset_path()
-        '/data/mini-imagenet'
-
-    Raises:
-        FileNotFoundError: if nothing is configured and the shared copy does not exist.
-    """
-    env = os.environ.get(DATASET_ENV_VAR)
-    if env:
-        return env
-    candidates = [_REPO_ROOT.parent / _SHARED_REL, Path.cwd().parent / _SHARED_REL]
-    for cand in candidates:
-        if cand.is_dir():
-            return str(cand.resolve())
-    raise FileNotFoundError(
-        "No dataset given and no shared copy found (looked in: "
-        + ", ".join(str(c) for c in candidates)
-        + f"). Pass --dataset <local path or Hub id> or set the {DATASET_ENV_VAR} environment variable."
-    )
-
-
 def load_image_dataset(
     path_or_id: str | os.PathLike[str] | None = None,
     split: str | None = None,
@@ -111,7 +83,8 @@ def load_image_dataset(
 
     Args:
         path_or_id: a local dataset folder (parquet/imagefolder/... with a dataset card, or a folder written
-            by ``save_to_disk``), or a Hub dataset id. ``None`` uses :func:`default_dataset_path`.
+            by ``save_to_disk``), or a Hub dataset id. ``None`` uses
+            :func:`hf_learngene.experiments.default_dataset_path` (``$LEARNGENE_DATASET`` or the shared copy).
         split: e.g. ``"train"``; ``None`` returns a :class:`~datasets.DatasetDict` with all splits.
         revision: Hub revision (commit sha / branch / tag); ignored for local folders.
         **kwargs: forwarded to :func:`datasets.load_dataset` (e.g. ``cache_dir``, ``name``).
@@ -125,7 +98,11 @@ def load_image_dataset(
         >>> test = load_image_dataset(split="test")
         >>> other = load_image_dataset("uoft-cs/cifar100", split="train", revision="aadb3af")
     """
-    path = default_dataset_path() if path_or_id is None else os.fspath(path_or_id)
+    if path_or_id is None:
+        from .experiments.tasks import default_dataset_path
+
+        path_or_id = default_dataset_path()
+    path = os.fspath(path_or_id)
     local = Path(path)
     if local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
         ds = load_from_disk(str(local), keep_in_memory=kwargs.get("keep_in_memory"))
@@ -156,7 +133,7 @@ def _looks_like_local_path(path: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Class splits
+# Class specs
 # --------------------------------------------------------------------------------------------------
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
 
@@ -231,49 +208,8 @@ def format_class_spec(classes: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-@dataclass(frozen=True)
-class ClassSplit:
-    """The three disjoint class groups of the Learngene protocol.
-
-    Fields may be given as class specs (``"0-63"``, ``[80, 81]``...); they are stored as tuples of ints.
-
-    Example:
-        >>> split = ClassSplit(ancestry="0-63", condense="64-79", descendant="80-99")
-        >>> len(split.ancestry), split.condense[0], split.descendant[-1]
-        (64, 64, 99)
-        >>> split.as_specs()
-        {'ancestry': '0-63', 'condense': '64-79', 'descendant': '80-99'}
-    """
-
-    ancestry: tuple[int, ...]
-    condense: tuple[int, ...]
-    descendant: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        seen: dict[int, str] = {}
-        for f in dataclasses.fields(self):
-            ids = tuple(parse_class_spec(getattr(self, f.name)))
-            object.__setattr__(self, f.name, ids)
-            for c in ids:
-                if c in seen:
-                    raise ValueError(f"Class {c} is in both the {seen[c]!r} and {f.name!r} groups")
-                seen[c] = f.name
-
-    def as_dict(self) -> dict[str, list[int]]:
-        """Return ``{"ancestry": [...], "condense": [...], "descendant": [...]}``."""
-        return {f.name: list(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    def as_specs(self) -> dict[str, str]:
-        """Return the groups as compact spec strings (see :func:`format_class_spec`)."""
-        return {f.name: format_class_spec(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-
-#: Ravi & Larochelle split of mini-ImageNet ("ImageNet100" in the paper): 64 / 16 / 20 classes.
-MINI_IMAGENET_SPLIT = ClassSplit(ancestry="0-63", condense="64-79", descendant="80-99")  # type: ignore[arg-type]
-
-
 # --------------------------------------------------------------------------------------------------
-# Class selection and tasks
+# Class selection
 # --------------------------------------------------------------------------------------------------
 def label_names(ds: Dataset, label_column: str = "label") -> list[str] | None:
     """Class names of ``ds[label_column]`` if it is a :class:`~datasets.ClassLabel`, else ``None``."""
@@ -346,7 +282,7 @@ def select_classes(
         >>> anc = select_classes(ds["train"], "0-63")
         >>> anc.features["label"].num_classes, anc[0]["orig_label"]
         (64, 0)
-        >>> desc = select_classes(ds["test"], MINI_IMAGENET_SPLIT.descendant)   # labels 0..19 (= 80..99)
+        >>> desc = select_classes(ds["test"], "80-99")   # labels 0..19 (= 80..99)
     """
     cls = parse_class_spec(classes)
     if isinstance(ds, DatasetDict):
@@ -377,112 +313,8 @@ def select_classes(
     return out
 
 
-@dataclass
-class Task:
-    """An N-way classification task with labels ``0..n_way-1``.
-
-    Attributes:
-        train: training rows (``samples_per_class`` per class, or all), labels remapped to ``0..n-1``.
-        test: all held-out rows of the same classes, same label mapping.
-        classes: original class ids; ``classes[i]`` is the original id of new label ``i``.
-        id2label / label2id: string class names (from the dataset's ``ClassLabel``; ``str(id)`` otherwise),
-            ready for ``PretrainedConfig(id2label=..., label2id=...)``.
-        seed: the seed the task was drawn with.
-        samples_per_class: k, or ``None`` for all training rows.
-    """
-
-    train: Dataset
-    test: Dataset
-    classes: list[int]
-    id2label: dict[int, str]
-    label2id: dict[str, int]
-    seed: int
-    samples_per_class: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_way(self) -> int:
-        """Number of classes of the task."""
-        return len(self.classes)
-
-    num_labels = n_way
-
-
-def make_task(
-    train_ds: Dataset,
-    test_ds: Dataset,
-    classes_pool: ClassSpec,
-    n_way: int | None = 5,
-    samples_per_class: int | None = None,
-    seed: int = 0,
-    label_column: str = "label",
-    orig_label_column: str = "orig_label",
-) -> Task:
-    """Draw a seeded N-way task from a pool of classes.
-
-    * ``n_way`` classes are drawn from ``classes_pool`` with ``numpy.random.default_rng(seed)`` (``n_way=None``
-      or ``n_way == len(pool)`` uses the whole pool in its given order); drawn classes are sorted, and
-      new label ``i`` is ``task.classes[i]``.
-    * per class, the training rows are shuffled with ``default_rng([seed, class_id])`` and the first
-      ``samples_per_class`` are kept (``None``: all). This is *stable*: for the same seed the 10-shot subset is a
-      subset of the 20-shot subset, independently of which other classes were drawn. The train rows are ordered
-      rank-major (1st sample of every class, then 2nd, ...), so ``make_task(..., 10).train`` is literally the first
-      ``10 * n_way`` rows of ``make_task(..., 20).train``.
-    * test = every row of those classes in ``test_ds`` (original order).
-
-    The returned datasets are in memory (small) and carry ``orig_label_column``.
-
-    Example:
-        >>> t = make_task(ds["train"], ds["test"], MINI_IMAGENET_SPLIT.descendant, n_way=5,
-        ...               samples_per_class=10, seed=3)
-        >>> len(t.train), len(t.test), t.classes, t.id2label[0]
-        (50, 500, [81, 83, 84, 92, 99], 'n01981276')
-
-    Raises:
-        ValueError: if ``n_way`` exceeds the pool or a class has fewer than ``samples_per_class`` training rows.
-    """
-    pool = parse_class_spec(classes_pool)
-    if n_way is None or n_way == len(pool):
-        classes = list(pool)
-    else:
-        if not 0 < n_way <= len(pool):
-            raise ValueError(f"n_way={n_way} but the class pool has {len(pool)} classes")
-        rng = np.random.default_rng(seed)
-        classes = sorted(int(c) for c in rng.choice(np.asarray(pool), size=n_way, replace=False))
-
-    labels = _labels_array(train_ds, label_column)
-    per_class: list[np.ndarray] = []
-    for c in classes:
-        idx = np.flatnonzero(labels == c)
-        if samples_per_class is not None:
-            if len(idx) < samples_per_class:
-                raise ValueError(f"Class {c} has only {len(idx)} training rows, {samples_per_class} requested")
-            idx = idx[np.random.default_rng([seed, c]).permutation(len(idx))[:samples_per_class]]
-        per_class.append(idx)
-    if samples_per_class is not None:
-        train_idx = np.stack(per_class, axis=1).reshape(-1)  # rank-major
-    else:
-        train_idx = np.sort(np.concatenate(per_class))
-    test_labels = _labels_array(test_ds, label_column)
-    test_idx = np.flatnonzero(np.isin(test_labels, np.asarray(classes)))
-
-    train = _relabel(train_ds.select(train_idx), classes, label_column, orig_label_column, keep_in_memory=True)
-    test = _relabel(test_ds.select(test_idx), classes, label_column, orig_label_column, keep_in_memory=True)
-    names = train.features[label_column].names
-    id2label = {i: str(n) for i, n in enumerate(names)}
-    return Task(
-        train=train,
-        test=test,
-        classes=classes,
-        id2label=id2label,
-        label2id={n: i for i, n in id2label.items()},
-        seed=seed,
-        samples_per_class=samples_per_class,
-    )
-
-
 # --------------------------------------------------------------------------------------------------
-# Image transform and collator
+# Image transform
 # --------------------------------------------------------------------------------------------------
 def _size_get(size: Any, key: str) -> Any:
     if size is None:
@@ -690,18 +522,3 @@ class ImageTransform:
         if self.label_column in batch:
             out[self.output_label_column] = list(batch[self.label_column])
         return out
-
-
-def collate_fn(examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
-    """Stack ``pixel_values`` and labels (``"labels"`` or ``"label"``) of transformed rows, for ``Trainer``.
-
-    Example:
-        >>> trainer = Trainer(model=model, args=args, train_dataset=ds_train, data_collator=collate_fn)
-        >>> collate_fn([{"pixel_values": torch.zeros(3, 8, 8), "labels": 1}] * 2)["labels"]
-        tensor([1, 1])
-    """
-    out = {"pixel_values": torch.stack([torch.as_tensor(e["pixel_values"]) for e in examples])}
-    key = "labels" if "labels" in examples[0] else ("label" if "label" in examples[0] else None)
-    if key is not None:
-        out["labels"] = torch.as_tensor([int(e[key]) for e in examples], dtype=torch.long)
-    return out

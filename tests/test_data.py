@@ -1,4 +1,5 @@
-"""Tests for hf_learngene.data (synthetic data; one test on the shared mini-ImageNet copy)."""
+"""Tests for hf_learngene.data and the experiment tasks (hf_learngene.experiments.tasks); synthetic data, one test
+on the shared mini-ImageNet copy."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from datasets import ClassLabel, Dataset, Features, Image
 from PIL import Image as PILImage
 
 from hf_learngene import data as D
+from hf_learngene.experiments import tasks as T
+from hf_learngene.experiments.training import collate_fn
 
 N_CLASSES = 6
 TRAIN_PER_CLASS = 8
@@ -64,23 +67,23 @@ def test_parse_class_spec() -> None:
 
 
 def test_class_split() -> None:
-    s = D.MINI_IMAGENET_SPLIT
+    s = T.MINI_IMAGENET_SPLIT
     assert (len(s.ancestry), len(s.condense), len(s.descendant)) == (64, 16, 20)
     assert s.ancestry[0] == 0 and s.condense[0] == 64 and s.descendant[-1] == 99
     assert s.as_specs() == {"ancestry": "0-63", "condense": "64-79", "descendant": "80-99"}
-    assert D.ClassSplit([0, 1], "2", (3,)).as_dict() == {"ancestry": [0, 1], "condense": [2], "descendant": [3]}
+    assert T.ClassSplit([0, 1], "2", (3,)).as_dict() == {"ancestry": [0, 1], "condense": [2], "descendant": [3]}
     with pytest.raises(ValueError):
-        D.ClassSplit("0-5", "5-6", "7")
+        T.ClassSplit("0-5", "5-6", "7")
 
 
 def test_default_dataset_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(D.DATASET_ENV_VAR, str(tmp_path))
-    assert D.default_dataset_path() == str(tmp_path)
-    monkeypatch.delenv(D.DATASET_ENV_VAR)
-    monkeypatch.setattr(D, "_REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setenv(T.DATASET_ENV_VAR, str(tmp_path))
+    assert T.default_dataset_path() == str(tmp_path)
+    monkeypatch.delenv(T.DATASET_ENV_VAR)
+    monkeypatch.setattr(T, "_REPO_ROOT", tmp_path / "repo")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="--dataset"):
-        D.default_dataset_path()
+        T.default_dataset_path()
 
 
 def test_load_image_dataset_from_disk(tmp_path: Path, train_ds: Dataset) -> None:
@@ -119,7 +122,7 @@ def test_select_classes_datasetdict(train_ds: Dataset, test_ds: Dataset) -> None
 
 
 def test_make_task(train_ds: Dataset, test_ds: Dataset) -> None:
-    t = D.make_task(train_ds, test_ds, "1-5", n_way=3, samples_per_class=2, seed=1)
+    t = T.make_task(train_ds, test_ds, "1-5", n_way=3, samples_per_class=2, seed=1)
     assert t.n_way == t.num_labels == 3 and t.seed == 1 and t.samples_per_class == 2
     assert len(t.classes) == 3 and set(t.classes) <= {1, 2, 3, 4, 5} and t.classes == sorted(t.classes)
     assert len(t.train) == 6 and len(t.test) == 3 * TEST_PER_CLASS
@@ -130,10 +133,10 @@ def test_make_task(train_ds: Dataset, test_ds: Dataset) -> None:
         assert np.all(np.asarray(t.classes)[lab] == orig)
         assert split.features["label"].names == [NAMES[c] for c in t.classes]
     # seeded & deterministic
-    t_again = D.make_task(train_ds, test_ds, "1-5", n_way=3, samples_per_class=2, seed=1)
+    t_again = T.make_task(train_ds, test_ds, "1-5", n_way=3, samples_per_class=2, seed=1)
     assert t_again.classes == t.classes and list(t_again.train["orig_label"]) == list(t.train["orig_label"])
     # stable: the k=2 subset is a prefix of the k=5 subset
-    t5 = D.make_task(train_ds, test_ds, "1-5", n_way=3, samples_per_class=5, seed=1)
+    t5 = T.make_task(train_ds, test_ds, "1-5", n_way=3, samples_per_class=5, seed=1)
     assert t5.classes == t.classes
 
     def _ids(ds: Dataset) -> list[tuple[int, int]]:
@@ -141,15 +144,15 @@ def test_make_task(train_ds: Dataset, test_ds: Dataset) -> None:
 
     assert _ids(t5.train)[:6] == _ids(t.train)
     # different seeds give different draws (over a few seeds)
-    draws = {tuple(D.make_task(train_ds, test_ds, "0-5", 3, 1, seed=s).classes) for s in range(6)}
+    draws = {tuple(T.make_task(train_ds, test_ds, "0-5", 3, 1, seed=s).classes) for s in range(6)}
     assert len(draws) > 1
     # all samples / whole pool
-    full = D.make_task(train_ds, test_ds, [0, 2], n_way=None)
+    full = T.make_task(train_ds, test_ds, [0, 2], n_way=None)
     assert len(full.train) == 2 * TRAIN_PER_CLASS and full.classes == [0, 2]
     with pytest.raises(ValueError):
-        D.make_task(train_ds, test_ds, "0-5", n_way=2, samples_per_class=TRAIN_PER_CLASS + 1)
+        T.make_task(train_ds, test_ds, "0-5", n_way=2, samples_per_class=TRAIN_PER_CLASS + 1)
     with pytest.raises(ValueError):
-        D.make_task(train_ds, test_ds, "0-2", n_way=4)
+        T.make_task(train_ds, test_ds, "0-2", n_way=4)
 
 
 def test_image_transform_eval(train_ds: Dataset) -> None:
@@ -222,12 +225,12 @@ def test_image_transform_from_processor(tmp_path: Path) -> None:
 
 def test_collate_fn(train_ds: Dataset) -> None:
     ds = train_ds.with_transform(D.ImageTransform(size=8))
-    batch = D.collate_fn([ds[i] for i in range(5)])
+    batch = collate_fn([ds[i] for i in range(5)])
     assert batch["pixel_values"].shape == (5, 3, 8, 8)
     assert batch["labels"].dtype == torch.long and batch["labels"].tolist() == [0, 1, 2, 3, 4]
-    assert D.collate_fn([{"pixel_values": torch.zeros(3, 2, 2), "label": 1}])["labels"].tolist() == [1]
+    assert collate_fn([{"pixel_values": torch.zeros(3, 2, 2), "label": 1}])["labels"].tolist() == [1]
     # works with a DataLoader over the transformed dataset (batched __getitems__)
-    loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=D.collate_fn)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate_fn)
     first = next(iter(loader))
     assert first["pixel_values"].shape == (4, 3, 8, 8)
 
@@ -235,12 +238,12 @@ def test_collate_fn(train_ds: Dataset) -> None:
 @pytest.mark.shared_data
 def test_shared_mini_imagenet_split() -> None:
     try:
-        path = D.default_dataset_path()
+        path = T.default_dataset_path()
     except FileNotFoundError:
         pytest.skip("shared mini-ImageNet not available")
     ds = D.load_image_dataset(path)
     assert len(ds["train"]) == 37_200 and len(ds["test"]) == 10_000
-    split = D.MINI_IMAGENET_SPLIT
+    split = T.MINI_IMAGENET_SPLIT
     sizes = {}
     for group, classes in split.as_dict().items():
         sel = D.select_classes(ds, classes)
@@ -250,6 +253,31 @@ def test_shared_mini_imagenet_split() -> None:
         "condense": (16 * 500, 16 * 100, 16),
         "descendant": (20 * 500, 20 * 100, 20),
     }
-    task = D.make_task(ds["train"], ds["test"], split.descendant, n_way=5, samples_per_class=10, seed=0)
+    task = T.make_task(ds["train"], ds["test"], split.descendant, n_way=5, samples_per_class=10, seed=0)
     assert len(task.train) == 50 and len(task.test) == 500 and all(80 <= c < 100 for c in task.classes)
     assert task.train[0]["image"].size == (84, 84)
+
+
+def test_experiment_names_moved_but_still_import_from_the_old_module() -> None:
+    """The mini-ImageNet protocol, tasks and the collator live in hf_learngene.experiments; code written against
+    hf_learngene.data (examples/paper/harness.py) still finds them there, and hf_learngene.training /
+    hf_learngene.distillation still re-export their modules."""
+    import hf_learngene.distillation
+    import hf_learngene.experiments
+    import hf_learngene.training
+
+    for name in ("MINI_IMAGENET_SPLIT", "ClassSplit", "Task", "default_dataset_path", "make_task"):
+        assert getattr(D, name) is getattr(T, name) is getattr(hf_learngene.experiments, name), name
+        assert name not in D.__all__
+    assert D.collate_fn is collate_fn is hf_learngene.training.collate_fn
+    assert hf_learngene.training.train_classifier is hf_learngene.experiments.train_classifier
+    assert hf_learngene.distillation.FeatureDistillationTrainer is hf_learngene.experiments.FeatureDistillationTrainer
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        D.nope  # noqa: B018
+
+
+def test_load_image_dataset_without_a_path_reads_the_default_dataset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                     train_ds: Dataset) -> None:
+    train_ds.save_to_disk(str(tmp_path / "ds"))
+    monkeypatch.setenv(T.DATASET_ENV_VAR, str(tmp_path / "ds"))
+    assert len(D.load_image_dataset()) == len(train_ds)

@@ -21,8 +21,7 @@ from hf_learngene import (
     scratch_descendant_like,
 )
 from hf_learngene.cards import END, START
-from hf_learngene.data import collate_fn
-from hf_learngene.training import train_classifier
+from hf_learngene.experiments.training import collate_fn, train_classifier
 from tests.tiny_models import IMAGE_SIZE, tiny_vit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

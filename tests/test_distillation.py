@@ -1,4 +1,4 @@
-"""Tests for hf_learngene.distillation (tiny random ViT and ResNet, a few CPU steps)."""
+"""Tests for hf_learngene.experiments.distillation (tiny random ViT and ResNet, a few CPU steps)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from transformers import (
 )
 
 from hf_learngene import LearngeneModel, from_learngene
-from hf_learngene.distillation import (
+from hf_learngene.experiments.distillation import (
     FeatureDistillationTrainer,
     layer_pairs_from_learngene,
     scratch_descendant_like,
@@ -156,7 +156,7 @@ def test_resnet_distillation(tmp_path) -> None:
 
 
 def test_relative_feature_loss_is_scale_free() -> None:
-    from hf_learngene.distillation import feature_distance
+    from hf_learngene.experiments.distillation import feature_distance
 
     torch.manual_seed(0)
     student, teacher = torch.randn(4, 8, 5, 5), torch.randn(4, 8, 5, 5)

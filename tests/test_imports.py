@@ -31,6 +31,7 @@ def test_import_loads_no_heavy_dependency() -> None:
         import json, sys
         import hf_learngene
         import hf_learngene.condensation
+        import hf_learngene.experiments
         print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
     """)
     assert json.loads(out.splitlines()[-1]) == []
@@ -44,6 +45,10 @@ def test_public_names_load_on_first_use() -> None:
 
     for name in condensation.__all__:
         assert getattr(condensation, name) is not None, name
+    from hf_learngene import experiments
+
+    for name in experiments.__all__:
+        assert getattr(experiments, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
         hf_learngene.not_a_name  # noqa: B018
 
@@ -73,7 +78,7 @@ def test_saving_plots_keeps_the_matplotlib_backend(tmp_path: Path) -> None:
         matplotlib.use("svg")  # e.g. a notebook's inline backend: hf_learngene must not switch it
         import numpy as np
         from hf_learngene.condensation.plots import plot_layer_scores, plot_pair_scores
-        from hf_learngene.demo import plot_curves
+        from hf_learngene.experiments.demo import plot_curves
         folder = sys.argv[1]
         plot_layer_scores(np.array([0.4, 0.35, 0.25]), folder + "/layers.png", selected=[0, 1])
         plot_pair_scores(np.full((3, 2), 0.5), folder + "/pairs.png")

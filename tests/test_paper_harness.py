@@ -153,9 +153,8 @@ def test_get_learngene_calls_condense(tmp_path: Path) -> None:
 
 
 def test_finetune_descendant_cli(tmp_path: Path) -> None:
-    import finetune_descendant as ft
-
     from hf_learngene import LearngeneModel
+    from hf_learngene.experiments import finetune as ft
 
     data_dir = tmp_path / "data"
     harness.synthetic_dataset(train_per_class=4, test_per_class=3).save_to_disk(str(data_dir))

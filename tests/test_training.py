@@ -1,4 +1,4 @@
-"""hf_learngene.training: the metric, the per-epoch history and train_classifier (tiny ViT, a few CPU steps)."""
+"""hf_learngene.experiments.training: the metric, the per-epoch history and train_classifier (tiny ViT, a few CPU steps)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from transformers import EvalPrediction, Trainer
 from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
 
 from hf_learngene import FeatureDistillationTrainer, LearngeneModel, scratch_descendant_like
-from hf_learngene.distillation import layer_pairs_from_learngene
-from hf_learngene.training import accuracy_metrics, epochs_to_reach, train_classifier
+from hf_learngene.experiments.distillation import layer_pairs_from_learngene
+from hf_learngene.experiments.training import accuracy_metrics, epochs_to_reach, train_classifier
 from tests.tiny_models import IMAGE_SIZE, NUM_LABELS, tiny_vit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -6,8 +6,9 @@ The names below load their modules (``accelerate``, ``datasets``, matplotlib) on
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 #: Public names loaded on first use: ``{name: module that defines it}``.
 _LAZY_ATTRIBUTES: dict[str, str] = {
@@ -38,18 +39,7 @@ if TYPE_CHECKING:
     from .selection import select_layers
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name of :data:`_LAZY_ATTRIBUTES` from its module on first use (PEP 562)."""
-    module = _LAZY_ATTRIBUTES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY_ATTRIBUTES)
 
 
 __all__ = [

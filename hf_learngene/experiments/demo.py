@@ -21,20 +21,21 @@ from typing import Any
 import datasets
 import torch
 
-from .condensation import CondenseConfig, condense
-from .constants import (
+from ..condensation import CondenseConfig, condense
+from ..constants import (
     DEMO_ANCESTRY_NAME,
     DEMO_CACHE_ENV_VAR,
     DEMO_RESULTS_NAME,
     LEARNING_CURVES_PLOT_NAME,
     SAFETENSORS_WEIGHTS_NAME,
 )
-from .data import ImageTransform, default_dataset_path, load_image_dataset, make_task
-from .errors import LearngeneError
-from .inherit import from_learngene, save_descendant, scratch_descendant_like
-from .provenance import MODEL_FILE_PATTERNS, source_reference
+from ..data import ImageTransform, load_image_dataset
+from ..errors import LearngeneError
+from ..inherit import from_learngene, save_descendant, scratch_descendant_like
+from ..provenance import MODEL_FILE_PATTERNS, source_reference
+from ..utils import check_output_folder, count_parameters
+from .tasks import default_dataset_path, make_task
 from .training import epochs_to_reach, train_classifier
-from .utils import check_output_folder, count_parameters
 
 
 @dataclass
@@ -107,7 +108,7 @@ def get_ancestry(config: DemoConfig, dataset: Any, dataset_name: str, cache_dir:
 
 def plot_curves(curves: dict[str, list[float]], path: Path, title: str) -> Path:
     """Test accuracy per epoch for each method."""
-    from .condensation.plots import plt, save_figure
+    from ..condensation.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for name, accuracies in curves.items():
