@@ -39,6 +39,8 @@ FINETUNE_RESULTS_NAME = "finetune_results.json"
 
 #: Environment variable with the dataset location (a local folder or a Hub id), see ``default_dataset_path``.
 DATASET_ENV_VAR = "LEARNGENE_DATASET"
+#: Environment variable with the ancestry of ``learngene demo`` (a local folder or a Hub id).
+ANCESTRY_ENV_VAR = "LEARNGENE_ANCESTRY"
 #: Environment variable with the ancestry cache of ``learngene demo``.
 DEMO_CACHE_ENV_VAR = "LEARNGENE_CACHE"
 #: Set to ``1`` to record full local paths in provenance (default: folder name + content fingerprint).

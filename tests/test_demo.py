@@ -34,7 +34,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     (tmp_path / "tiny.json").write_text(json.dumps(tiny))
     out, cache = tmp_path / "demo", tmp_path / "cache"
     args = ["demo", "--dataset", str(data), "--output", str(out), "--cache-dir", str(cache), "--no-progress",
-            "--epochs", "2", "--config", str(tmp_path / "tiny.json")]
+            "--epochs", "2", "--config", str(tmp_path / "tiny.json"), "--train-ancestry"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "| Auto-Learngene |" in text and "| From-Scratch |" in text
@@ -57,3 +57,32 @@ def test_demo_config_file_rejects_unknown_fields(tmp_path: Path, capsys: pytest.
     (tmp_path / "bad.json").write_text(json.dumps({"image_sise": 16}))
     assert main(["demo", "--config", str(tmp_path / "bad.json"), "--output", str(tmp_path / "out")]) == 2
     assert "unknown DemoConfig fields ['image_sise']" in capsys.readouterr().err
+
+
+def test_demo_condenses_a_given_pretrained_ancestry(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The default demo trains nothing before condensing: it takes a pretrained checkpoint (here a tiny DINOv2)."""
+    from tests.tiny_models import tiny_dinov2
+
+    data = synthetic_mini_imagenet(tmp_path / "data")
+    ancestry = tmp_path / "my-dinov2"
+    tiny_dinov2(head=False).save_pretrained(ancestry)
+    tiny = {"image_size": 16, "condense_images": 48, "condense_epochs": 1.0, "task_samples_per_class": 4,
+            "condense_num_layers": 1}
+    (tmp_path / "tiny.json").write_text(json.dumps(tiny))
+    out = tmp_path / "demo"
+    assert main(["demo", "--dataset", str(data), "--ancestry", str(ancestry), "--output", str(out), "--no-progress",
+                 "--epochs", "1", "--config", str(tmp_path / "tiny.json"), "--cache-dir", str(tmp_path / "c")]) == 0
+    text = capsys.readouterr().out
+    assert "pretrained checkpoint" in text and "| Auto-Learngene |" in text
+    results = json.loads((out / "demo_results.json").read_text())
+    assert results["ancestry"]["pretrained"] is True and results["ancestry"]["name_or_path"].startswith("my-dinov2@")
+    assert len(results["condense"]["selected_layers"]) == 1  # condense_num_layers
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())  # nothing trained or cached
+    assert str(tmp_path) not in (out / "demo_results.json").read_text()
+
+
+def test_default_ancestry_path_prefers_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hf_learngene.experiments.demo import default_ancestry_path
+
+    monkeypatch.setenv("LEARNGENE_ANCESTRY", "facebook/dinov2-small")
+    assert default_ancestry_path() == "facebook/dinov2-small"

