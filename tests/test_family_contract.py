@@ -7,12 +7,14 @@ Each test runs for every family in ``supported_families()`` and every tiny ances
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import torch
 from torch import nn
+from transformers import PreTrainedModel
 
 from hf_learngene import LearngeneError, LearngeneModel, from_learngene
 from hf_learngene.cards import learngene_card
@@ -32,11 +34,16 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @dataclass(frozen=True)
 class TinyCase:
-    """A tiny ancestry of a family: a kind of ``tests/tiny_models.build_ancestry`` and the config overrides of a
-    narrower model of the same family (its features need a real alignment to the ancestry's)."""
+    """A tiny ancestry of a family (``NUM_LAYERS`` integral layers, ``NUM_LABELS`` labels, 32x32 images): a kind of
+    ``tests/tiny_models.build_ancestry`` (or its own ``builder(head=True, seed=0, **config_overrides)``), and the
+    config overrides of a narrower model of the same family (its features need a real alignment to the ancestry's)."""
 
     kind: str
     narrow: dict[str, Any] = field(default_factory=dict)
+    builder: Callable[..., PreTrainedModel] | None = None
+
+    def build(self, **kwargs: Any) -> PreTrainedModel:
+        return self.builder(**kwargs) if self.builder is not None else build_ancestry(self.kind, **kwargs)
 
 
 #: The tiny ancestries of every family. A new family adds its row here.
@@ -59,7 +66,7 @@ def _ancestry(name: str, case: TinyCase, **overrides: Any):
         pytest.fail(f"Family {name!r} is registered but has no tiny case in tests/test_family_contract.py CASES: add "
                     "one (a builder in tests/tiny_models.py) so the contract suite checks it.")
     assert FAMILY_OF.get(case.kind, name) == name
-    return build_ancestry(case.kind, **overrides)
+    return case.build(**overrides)
 
 
 def _changed(value: Any) -> Any:
