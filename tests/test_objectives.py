@@ -163,3 +163,25 @@ def test_score_trajectory_is_logged_and_plotted(dataset: Dataset, tmp_path) -> N
     folder = result.save(tmp_path / "lg")
     assert (folder / "score_trajectory.png").stat().st_size > 0
     assert "score_trajectory.png" in (folder / "README.md").read_text()
+
+
+def test_cli_size_controls(tmp_path, dataset: Dataset, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from hf_learngene.cli import main
+
+    model_dir, data_dir = tmp_path / "ancestry", tmp_path / "data"
+    tiny_vit().save_pretrained(model_dir)
+    dataset.save_to_disk(str(data_dir))
+    common = ["condense", "--ancestry", str(model_dir), "--dataset", str(data_dir), "--no-progress",
+              "--max-iterations", "2", "--batch-size", "8", "--meta-batch-size", "4", "--num-repeats", "1",
+              "--image-size", "16"]
+    assert main([*common, "--output", str(tmp_path / "top1"), "--num-layers", "1"]) == 0
+    config = json.loads((tmp_path / "top1" / "config.json").read_text())
+    assert len(config["layer_indices"]) == 1 and config["layer_parameter_fraction"] == pytest.approx(0.25)
+    assert "25% of the layer parameters" in capsys.readouterr().out
+    assert main([*common, "--output", str(tmp_path / "capped"), "--num-layers", "4",
+                 "--max-parameter-fraction", "0.5"]) == 0
+    assert len(json.loads((tmp_path / "capped" / "config.json").read_text())["layer_indices"]) == 2
+    assert main([*common, "--output", str(tmp_path / "bad"), "--max-parameter-fraction", "1.5"]) == 2
+    assert "max_parameter_fraction" in capsys.readouterr().err
