@@ -184,3 +184,12 @@ def test_a_registered_method_gets_cli_options_and_learngene_configs_accept_it(we
     with pytest.raises(ValueError, match="selection_method: must be one of"):
         LearngeneConfig(family="vit", layer_indices=[0], ancestry_config=tiny_vit_config().to_dict(),
                         selection_method="magic")
+
+
+def test_write_json_atomic_replaces_the_file_whole(tmp_path) -> None:
+    from hf_learngene.utils import write_json_atomic
+
+    path = write_json_atomic(tmp_path / "new" / "result.json", {"step": 1})  # the folder is created
+    assert json.loads(path.read_text()) == {"step": 1}
+    write_json_atomic(path, {"step": 2}, indent=1, end="\n")
+    assert path.read_text() == '{\n "step": 2\n}\n' and [p.name for p in path.parent.iterdir()] == ["result.json"]
