@@ -51,7 +51,6 @@ import math
 import os
 import platform
 import shutil
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -65,22 +64,11 @@ import transformers
 
 import hf_learngene
 from hf_learngene import CondenseConfig, LearngeneModel, condense
-from hf_learngene.data import (
-    MINI_IMAGENET_SPLIT,
-    ImageTransform,
-    collate_fn,
-    default_dataset_path,
-    format_class_spec,
-    load_image_dataset,
-    make_task,
-)
-from hf_learngene.training import classifier_training_arguments, epochs_to_reach
+from hf_learngene.data import ImageTransform, format_class_spec, load_image_dataset
+from hf_learngene.experiments import finetune as ft
+from hf_learngene.experiments.tasks import MINI_IMAGENET_SPLIT, default_dataset_path, make_task
+from hf_learngene.experiments.training import classifier_training_arguments, collate_fn, epochs_to_reach
 from hf_learngene.utils import count_parameters
-
-_EXAMPLES = Path(__file__).resolve().parent.parent
-if str(_EXAMPLES) not in sys.path:
-    sys.path.insert(0, str(_EXAMPLES))
-import finetune_descendant as ft
 
 logger = logging.getLogger("paper_harness")
 
@@ -1640,7 +1628,7 @@ def measure_throughput(ctx: Context, family: str, method: str, steps: int = 5,
     distiller = None
     if "teacher" in extra:
         from hf_learngene import FeatureDistillationTrainer
-        from hf_learngene.distillation import layer_pairs_from_learngene
+        from hf_learngene.experiments.distillation import layer_pairs_from_learngene
 
         with tempfile.TemporaryDirectory() as tmp:  # measured on the CPU, like the other methods
             distiller = FeatureDistillationTrainer(
