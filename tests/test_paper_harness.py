@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -154,7 +155,7 @@ def test_get_learngene_calls_condense(tmp_path: Path) -> None:
 
 def test_finetune_descendant_cli(tmp_path: Path) -> None:
     from hf_learngene import LearngeneModel
-    from hf_learngene.experiments import finetune as ft
+    ft = importlib.import_module("hf_learngene.experiments.finetune")
 
     data_dir = tmp_path / "data"
     harness.synthetic_dataset(train_per_class=4, test_per_class=3).save_to_disk(str(data_dir))
@@ -431,3 +432,8 @@ def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                                                                               "image_size": 84}
     assert harness.Context(profile=cpu).condense_extra("vit", "auto") == {}  # home-trained keys unchanged
     assert harness.Context(profile=cpu).condense_extra("vit", "auto_paper") == {"objective": "paper"}
+
+
+def test_harness_uses_the_finetune_module() -> None:
+    """``hf_learngene.experiments`` also exports a *function* called ``finetune``: the harness must hold the module."""
+    assert callable(harness.ft.build_descendant) and callable(harness.ft.finetune)

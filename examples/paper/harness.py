@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import importlib
 import io
 import json
 import logging
@@ -65,7 +66,8 @@ import transformers
 import hf_learngene
 from hf_learngene import CondenseConfig, LearngeneModel, condense
 from hf_learngene.data import ImageTransform, format_class_spec, load_image_dataset
-from hf_learngene.experiments import finetune as ft
+
+ft = importlib.import_module("hf_learngene.experiments.finetune")  # the module (the package exports a function of that name)
 from hf_learngene.experiments.tasks import MINI_IMAGENET_SPLIT, default_dataset_path, make_task
 from hf_learngene.experiments.training import classifier_training_arguments, collate_fn, epochs_to_reach
 from hf_learngene.utils import count_parameters
