@@ -416,7 +416,10 @@ def memory_worker(spec: dict[str, Any]) -> dict[str, Any]:
     from hf_learngene.families import get_family
 
     args = argparse.Namespace(batch_size=spec["N"], meta_batch_size=spec["M"])
-    ancestry, _ = build_ancestry(spec["family"], weights="random")
+    if spec.get("ancestry"):
+        ancestry = load_given_ancestry(spec["ancestry"])[0]
+    else:
+        ancestry, _ = build_ancestry(spec["family"], weights="random")
     family = get_family(spec["family"])
     num_train = spec["images"]
     num_meta = max(spec["M"], num_train // 5)  # D-hat is 1/6 of the condense data
@@ -447,7 +450,7 @@ def measure_memory(args: argparse.Namespace, family_name: str) -> dict[str, Any]
     for images in sizes:
         for variant in ("bare", "full"):
             spec = {"family": family_name, "variant": variant, "images": images, "N": args.batch_size,
-                    "M": args.meta_batch_size, "threads": args.threads}
+                    "M": args.meta_batch_size, "threads": args.threads, "ancestry": args.ancestry}
             proc = subprocess.run([sys.executable, __file__, "--memory-worker", json.dumps(spec)],
                                   capture_output=True, text=True, check=False, cwd=REPO,
                                   env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})

