@@ -104,12 +104,20 @@ def demo_section(path: Path) -> str:
         rows.append(f"| {name} | {100 * row['final_accuracy']:.1f}% | {100 * row['best_accuracy']:.1f}% | "
                     f"{row['wall_time']:.0f} s |")
     rel = path.parent.relative_to(ROOT)
+    ancestry = data["ancestry"]
+    if ancestry.get("pretrained"):
+        command, what = "learngene demo", f"pretrained ancestry {ancestry.get('name_or_path')}"
+    else:  # the demo of earlier versions (and `--train-ancestry` now): a small ancestry trained on classes 0-63
+        command = "learngene demo --train-ancestry"
+        what = (f"ancestry {'reused' if ancestry.get('reused') else 'trained'}: "
+                f"{100 * ancestry['accuracy']:.1f}% on its 64 classes")
     return ("### `learngene demo`\n\n"
-            f"Regenerate: `learngene demo` (results copied from `outputs/demo/` to `{rel}/`). One run "
-            f"({data['wall_time'] / 60:.1f} min in total; ancestry "
-            f"{'reused' if data['ancestry'].get('reused') else 'trained'}: "
-            f"{100 * data['ancestry']['accuracy']:.1f}% on its 64 classes; selected layers "
-            f"{data['condense']['selected_layers']}; 5-way task {data['task_classes']}):\n\n" + "\n".join(rows)
+            f"Regenerate: `{command}` (results copied from `outputs/demo/` to `{rel}/`). One run "
+            f"({data['wall_time'] / 60:.1f} min in total; {what}; selected layers "
+            f"{data['condense']['selected_layers']}"
+            + ("" if "objective" in data["condense"] else
+               " (condensed before objectives existed, i.e. with the paper's literal objective)")
+            + f"; 5-way task {data['task_classes']}):\n\n" + "\n".join(rows)
             + f"\n\n![demo learning curves]({rel}/learning_curves.png)\n")
 
 
