@@ -185,3 +185,24 @@ def test_cli_size_controls(tmp_path, dataset: Dataset, capsys: pytest.CaptureFix
     assert len(json.loads((tmp_path / "capped" / "config.json").read_text())["layer_indices"]) == 2
     assert main([*common, "--output", str(tmp_path / "bad"), "--max-parameter-fraction", "1.5"]) == 2
     assert "max_parameter_fraction" in capsys.readouterr().err
+
+
+def test_select_top_k_script_cuts_the_best_layers_from_a_finished_run(tmp_path, dataset: Dataset) -> None:
+    """examples/paper/select_top_k.py: the top-k learngene of saved scores, without condensing again."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "paper" / "select_top_k.py"
+    spec = importlib.util.spec_from_file_location("select_top_k", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tiny_vit().save_pretrained(tmp_path / "ancestry")
+    result = condense(str(tmp_path / "ancestry"), dataset, CondenseConfig(**FAST, image_size=16))
+    result.save(tmp_path / "run")
+    assert module.main(["--scores", str(tmp_path / "run"), "--ancestry", str(tmp_path / "ancestry"),
+                        "--num-layers", "2", "--output", str(tmp_path / "top2")]) == 0
+    config = json.loads((tmp_path / "top2" / "config.json").read_text())
+    assert config["layer_indices"] == select_layers(result.layer_scores, num_layers=2)
+    assert config["selection_method"] == "auto" and config["selection_arguments"]["num_layers"] == 2
+    assert config["layer_scores"] == pytest.approx(result.layer_scores.tolist())
