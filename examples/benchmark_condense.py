@@ -85,6 +85,12 @@ def load_state() -> dict[str, float]:
     return {"loadavg_1min": one, "loadavg_5min": five, "loadavg_15min": fifteen}
 
 
+def portable(path: str | Path) -> str:
+    """A local path relative to the repository (no absolute path of this machine in results); Hub ids as they are."""
+    text = str(path)
+    return os.path.relpath(text, REPO) if os.path.isabs(text) else text
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -112,7 +118,7 @@ def machine_info(threads: int) -> dict[str, Any]:
         "cpu_count": os.cpu_count(), "memory_gib": mem, "gpu": torch.cuda.is_available(),
         "torch": torch.__version__, "transformers": transformers.__version__, "accelerate": accelerate.__version__,
         "datasets": datasets.__version__, "hf_learngene": hf_learngene.__version__,
-        "hf_learngene_path": str(Path(hf_learngene.__file__).parent), "git_commit": commit,
+        "hf_learngene_path": portable(Path(hf_learngene.__file__).parent), "git_commit": commit,
         "library_modified_since_commit": bool(dirty),
         "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
         "requested_threads": threads,
@@ -535,7 +541,11 @@ def findings(report: dict[str, Any], target: float = 15.0) -> list[str]:
                 f"{verdict} the {target:.0f}% target. Of it, {floor:.0f}% is the floor (the ancestry and the "
                 f"pseudo-descendant also run on the M meta-images, which Algorithm 1 needs every iteration) and the "
                 f"meta machinery proper (features, alignments, psi, meta-network, its backward) adds {rest:.0f}% on "
-                "top of the floor.")
+                "top of the floor."
+                + (f" With the ancestry's features from the feature cache one iteration costs "
+                   f"{1 + t['cached_over_bare_cpu']['total_pct'] / 100:.2f}x the bare step (CPU time; target <= "
+                   f"1.25x: {'met' if t['cached_over_bare_cpu']['total_pct'] <= 25 else 'missed'})."
+                   if t.get("cached_over_bare_cpu") else ""))
     if "resnet" in report["families"]:
         out.append("ResNet pays more machinery than ViT because its alignments h(.; zeta) are trainable: 32 pointwise "
                    "convolutions (8 ancestry x 4 pseudo-descendant blocks, ~0.46M parameters with this ancestry shape) run forward and "
@@ -611,7 +621,9 @@ def markdown(report: dict[str, Any]) -> str:
                   ("One epoch over D of `images` images (D-hat: 1/5 of that) from a fixed pool of 64 pre-decoded "
                    "images indexed modulo, so the data itself does not grow; *full* runs the library's "
                    "`run_auto_repeat` (loop, logging, final scoring pass), *bare* the bare loop. Equal peaks at 1x "
-                   "and 4x the images: nothing is kept per image."), "",
+                   "and 4x the images: nothing is kept per image, except the ancestry features the feature cache "
+                   "holds by design (bounded by `CondenseConfig.feature_cache_mb`; about 0.7 MB per 84-px image for the "
+                   "12 layers of a ViT-S)."), "",
                   "| family | images | bare peak MiB | full peak MiB | full - bare MiB | library loop img/s |",
                   "|---|---|---|---|---|---|"]
         for fam, data in report["families"].items():
@@ -706,7 +718,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report: dict[str, Any] = {
         "command": " ".join(["python", *[a if " " not in a else repr(a) for a in sys.argv]]),
-        "arguments": {k: v for k, v in vars(args).items() if k != "memory_worker"},
+        "arguments": {k: (portable(v) if k in ("dataset", "ancestry", "output") and v else v)
+                      for k, v in vars(args).items() if k != "memory_worker"},
         "machine": machine_info(args.threads), "load_start": load_state(), "families": {},
         "notes": [
             ("Images are decoded once up front for the throughput part (decoding excluded from both sides); the "

@@ -81,7 +81,7 @@ def condense_section(folder: Path, title: str = "### Condensing on mini-ImageNet
     return f"{title}\n\n{intro}\n\n" + "\n".join(rows) + "\n\n" + " ".join(plots) + "\n"
 
 
-def benchmark_section(path: Path) -> str:
+def benchmark_section(path: Path, title: str = "### Condensing speed and memory") -> str:
     md = path.with_suffix(".md")
     if not md.exists():
         return ""
@@ -89,7 +89,7 @@ def benchmark_section(path: Path) -> str:
     match = re.search(r"## Throughput.*?(\| family \|.*?)\n\n", text, re.DOTALL)
     command = re.search(r"Command: (`.*?`)", text)
     table = match.group(1) if match else ""
-    return ("### Condensing speed and memory\n\n"
+    return (f"{title}\n\n"
             f"Regenerate: {command.group(1) if command else '`python examples/benchmark_condense.py`'}; full "
             f"report with peak memory and Auto vs Heur wall time: [{md.relative_to(ROOT)}]({md.relative_to(ROOT)}).\n\n"
             + table + "\n")
@@ -230,7 +230,10 @@ def build(profile: str) -> str:
     if dinov2:
         parts.append(dinov2)
     parts.append(condense_section(results / "condense"))
-    parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark" / "condense_benchmark.json"))
+    parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark_dinov2" / "condense_benchmark.json",
+                                   "### Condensing speed and memory: the real DINOv2 at 84 px"))
+    parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark" / "condense_benchmark.json",
+                                   f"### Condensing speed and memory ({HOME_LABEL} shapes)"))
     parts += experiment_blocks(results, profile, HOME_LABEL)
     missing = [key for key in EXPERIMENTS if not (results / f"{key}.md").exists()]
     if missing:
