@@ -180,7 +180,12 @@ def dinov2_section(folder: Path, profile: str) -> str:
              (f"Ancestry: `{ancestry}`{about}, descendants and "
               "condensing at 84 px (patch 14: 6x6 tokens). Baselines beside Auto-Learngene: First-k (the lowest k "
               "layers, k = the Auto learngene's size), Random-k (k random layers, several seeded draws), Auto-Learngene "
-              "with the paper's objective, and fine-tuning the whole ancestry (all layers + a head)."), ""]
+              "with the paper's objective, and fine-tuning the whole ancestry (all layers + a head). "
+              "`bash examples/paper/dinov2_proof.sh [TASKS] [EPOCHS]` runs it all: it condenses with the defaults "
+              "(`examples/condense_dinov2.sh`), cuts the top-6 learngene from those scores "
+              "(`examples/paper/select_top_k.py`; the default rule keeps fewer layers, see \"How condensing chooses "
+              "layers\") and trains the descendants; a learngene given as `--learngene dinov2:auto=DIR` is named by "
+              "its content fingerprint below."), ""]
     if condensed:
         parts.append(condensed)
     parts += blocks
