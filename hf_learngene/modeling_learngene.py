@@ -380,5 +380,16 @@ def layer_parameter_fraction(layers: list[nn.Module], layer_indices: list[int]) 
         >>> layer_parameter_fraction([nn.Linear(2, 2), nn.Linear(2, 2)], [1])
         0.5
     """
-    sizes = [sum(p.numel() for p in layer.parameters()) for layer in layers]
+    sizes = layer_parameter_counts(layers)
     return sum(sizes[i] for i in layer_indices) / max(1, sum(sizes))
+
+
+def layer_parameter_counts(layers: list[nn.Module]) -> list[int]:
+    """The parameter count of each of ``layers`` (what ``max_parameter_fraction`` weighs layers by).
+
+    Example:
+        >>> from torch import nn
+        >>> layer_parameter_counts([nn.Linear(2, 2), nn.Linear(2, 3)])
+        [6, 9]
+    """
+    return [sum(p.numel() for p in layer.parameters()) for layer in layers]

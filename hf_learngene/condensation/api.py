@@ -28,7 +28,7 @@ from ..constants import (
 )
 from ..errors import LearngeneError
 from ..hub import LoadedAncestry, load_ancestry
-from ..modeling_learngene import LearngeneModel
+from ..modeling_learngene import LearngeneModel, layer_parameter_counts, layer_parameter_fraction
 from ..utils import atomic_directory
 from .config import AutoLearngeneConfig, BaseCondenseConfig, CondenseConfig
 from .data import prepare_condense_data
@@ -230,14 +230,15 @@ def condense(
     layer_scores = np.mean([r.layer_scores for r in repeats], axis=0)
     with_pairs = all(r.pair_scores is not None for r in repeats)  # Auto-Learngene scores (l, k) pairs
     pair_scores = np.mean([r.pair_scores for r in repeats], axis=0) if with_pairs else None
-    sizes = [sum(p.numel() for p in layer.parameters()) for layer in family.integral_layers(model)]
+    layers = family.integral_layers(model)
+    sizes = layer_parameter_counts(layers)
     rule = {"num_layers": config.num_layers, "max_parameter_fraction": config.max_parameter_fraction,
             "layer_parameters": sizes}
     for r in repeats:  # each repeat's own selection under the same rule (selection_frequency)
         r.selected_layers = select_layers(r.layer_scores, **rule)
     selected = select_layers(layer_scores, **rule)
     frequency = np.mean([[layer in r.selected_layers for layer in range(num_layers)] for r in repeats], axis=0)
-    fraction = sum(sizes[i] for i in selected) / max(1, sum(sizes))
+    fraction = layer_parameter_fraction(layers, selected)
     if fraction > 0.5 and config.num_layers is None and config.max_parameter_fraction is None:
         warnings.warn(
             f"The selection keeps {len(selected)} of {num_layers} layers, {fraction:.0%} of the ancestry's layer "
