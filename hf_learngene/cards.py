@@ -168,6 +168,14 @@ def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
     origin = getattr(config, "learngene", None) or {}
     rows = ["| descendant layer | ancestry layer |", "|---|---|"]
     rows += [f"| `{item['descendant'].rstrip('.')}` | {item['ancestry_layer']} |" for item in origin.get("layer_map", [])]
+    embeddings = origin.get("embeddings")
+    if embeddings:  # hf_learngene.recipes.inherit_embeddings: not the paper's recipe, say so
+        resampled = " (position embeddings resampled to this model's token grid)" \
+            if embeddings.get("position_embeddings_resampled") else ""
+        rows += ["", (f"The input embedding `{embeddings['module']}` ({len(embeddings['tensors'])} tensors) was also "
+                      f"copied from the ancestry {_ref(embeddings.get('from'))}{resampled}. Unlike the Learngene "
+                      "paper's descendants (fresh embeddings), this model is closer to a truncated copy of the "
+                      "ancestry.")]
     seed = origin.get("seed")
     card_data = ModelCardData(
         library_name="transformers",

