@@ -41,6 +41,9 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "save_descendant_card": ".inherit",
     "scratch_descendant_like": ".inherit",
     "LearngeneModel": ".modeling_learngene",
+    "inherit_embeddings": ".recipes",
+    "inherited_lr_param_groups": ".recipes",
+    "inherited_parameter_names": ".recipes",
 }
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
         scratch_descendant_like,
     )
     from .modeling_learngene import LearngeneModel
+    from .recipes import inherit_embeddings, inherited_lr_param_groups, inherited_parameter_names
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY_ATTRIBUTES)
@@ -79,6 +83,9 @@ __all__ = [
     "condense",
     "from_learngene",
     "get_family",
+    "inherit_embeddings",
+    "inherited_lr_param_groups",
+    "inherited_parameter_names",
     "push_descendant_to_hub",
     "register_condense_method",
     "register_family",
