@@ -360,7 +360,7 @@ def _dry_run(tmp_path: Path, *extra: str) -> dict:
 def test_cli_methods_num_tasks_epochs_change_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     profile = harness.get_profile("smoke")
     base = _dry_run(tmp_path, "--family", "dinov2")
-    per_task = len(harness.ALL_METHODS) - 1 + profile.random_k_draws
+    per_task = len(harness.DEFAULT_METHODS["dinov2"]) - 1 + profile.random_k_draws
     assert base["planned"] == profile.num_tasks * per_task
     printed = capsys.readouterr().out
     assert "[to run] dinov2/random_k task=0 draw=2" in printed and "dinov2/finetune_ancestry" in printed
@@ -475,3 +475,14 @@ def test_recipe_methods_alias_of_identical_runs_and_one_random_draw_per_task(tmp
     random_k = harness.make_spec(ctx, "dinov2", "random_k", 0, 4, draw=0)
     if ctx.manual_layers("dinov2", "random_k", 0) != [0, 1]:
         assert harness.identical_auto_spec(ctx, random_k) is None
+
+
+def test_fig5_samples_and_fig4_methods_overrides(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, fig5_samples=[3], fig4_methods=["scratch", "auto_embed"], methods=["scratch", "auto"])
+    assert {s.samples_per_class for s in harness.fig5_specs(ctx, "dinov2")} == {3}
+    assert {s.method for s in harness.fig4_specs(ctx, "dinov2")} == {"scratch", "auto_embed"}
+    assert ctx.overrides()["fig5_samples"] == [3] and ctx.overrides()["fig4_methods"] == ["scratch", "auto_embed"]
+    with pytest.raises(ValueError, match="Unknown Fig. 4 method"):
+        _ctx(tmp_path, fig4_methods=["nope"])
+    with pytest.raises(ValueError, match="fig5_samples"):
+        _ctx(tmp_path, fig5_samples=[0])

@@ -453,6 +453,8 @@ class Context:
             :func:`learngene_fingerprint`.
         random_k_draw_per_task: Random-k trains one run per task, with draw = the task seed (distinct draws across
             tasks), instead of ``Profile.random_k_draws`` runs per task.
+        fig5_samples: overrides the profile's Fig. 5 samples per class (e.g. ``(20, 100)``).
+        fig4_methods: overrides the profile's Fig. 4 methods.
     """
 
     profile: Profile
@@ -466,6 +468,8 @@ class Context:
     epochs: int | None = None
     learngene_paths: dict[tuple[str, str], str | Path] = field(default_factory=dict)
     random_k_draw_per_task: bool = False
+    fig5_samples: Sequence[int] | None = None
+    fig4_methods: Sequence[str] | None = None
     _raw: Any = field(default=None, init=False, repr=False)
     _ancestry_models: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _ancestry_fp: dict[str, str] = field(default_factory=dict, init=False, repr=False)
@@ -498,6 +502,15 @@ class Context:
             if self.epochs < 1:
                 raise ValueError(f"epochs must be >= 1, got {self.epochs}")
             overrides["epochs"] = self.epochs
+        if self.fig5_samples is not None:
+            if not self.fig5_samples or min(self.fig5_samples) < 1:
+                raise ValueError(f"fig5_samples must be positive sample counts, got {self.fig5_samples}")
+            overrides["fig5_samples"] = self.fig5_samples = tuple(int(n) for n in self.fig5_samples)
+        if self.fig4_methods is not None:
+            unknown = [m for m in self.fig4_methods if m not in ALL_METHODS]
+            if unknown or not self.fig4_methods:
+                raise ValueError(f"Unknown Fig. 4 method(s) {unknown}; choose from {', '.join(ALL_METHODS)}")
+            overrides["fig4_methods"] = self.fig4_methods = tuple(self.fig4_methods)
         if overrides:
             self.profile = replace(self.profile, **overrides)
 
@@ -520,6 +533,8 @@ class Context:
         """The session's settings beyond the profile (recorded in every summary, e.g. to rebuild its command)."""
         return {"methods": list(self.methods) if self.methods is not None else None, "num_tasks": self.num_tasks,
                 "epochs": self.epochs, "random_k_draw_per_task": self.random_k_draw_per_task,
+                "fig5_samples": list(self.fig5_samples) if self.fig5_samples is not None else None,
+                "fig4_methods": list(self.fig4_methods) if self.fig4_methods is not None else None,
                 "learngenes": {f"{f}:{m}": self.learngene_key(f, m) for f, m in sorted(self.learngene_paths)}}
 
     # ---- methods

@@ -110,6 +110,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Use a precomputed learngene folder instead of condensing, e.g. dinov2:auto=DIR "
                              f"(methods: {', '.join(harness.CONDENSE_METHOD)}; repeatable). Runs are keyed by a "
                              "fingerprint of its config.json + model.safetensors.")
+    parser.add_argument("--fig5_samples", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                        help="Comma-separated samples per class of Fig. 5 (overrides the profile's, e.g. 20,100).")
+    parser.add_argument("--fig4_methods", type=parse_methods, default=None,
+                        help="Comma-separated methods of Fig. 4 (overrides the profile's scratch,auto).")
     parser.add_argument("--random_k_draw_per_task", action="store_true",
                         help="Random-k: one run per task with draw = task seed (distinct draws across tasks) instead of "
                              "the profile's random_k_draws runs per task.")
@@ -140,7 +144,8 @@ def main(argv: list[str] | None = None) -> dict:
                           work_dir=Path(args.work_dir), dataset=args.dataset, ancestries=ancestries,
                           progress=not args.no_progress, methods=args.methods, num_tasks=args.num_tasks,
                           epochs=args.epochs, learngene_paths=dict(args.learngene),
-                          random_k_draw_per_task=args.random_k_draw_per_task)
+                          random_k_draw_per_task=args.random_k_draw_per_task, fig5_samples=args.fig5_samples,
+                          fig4_methods=args.fig4_methods)
     out: dict = {}
     with harness.quiet_transformers():
         if args.dry_run or args.estimate:
