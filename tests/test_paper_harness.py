@@ -486,3 +486,21 @@ def test_fig5_samples_and_fig4_methods_overrides(tmp_path: Path) -> None:
         _ctx(tmp_path, fig4_methods=["nope"])
     with pytest.raises(ValueError, match="fig5_samples"):
         _ctx(tmp_path, fig5_samples=[0])
+
+
+def test_table2_reports_recipe_options_identical_runs_and_finetune_gaps(tmp_path: Path) -> None:
+    folder = _precomputed(tmp_path, layers=(0, 1))
+    ctx = _ctx(tmp_path, learngene_paths={("dinov2", "auto"): folder}, num_tasks=1,
+               methods=["scratch", "auto", "first_k", "auto_embed_lowlr", "finetune_ancestry_lowlr"])
+    with harness.quiet_transformers():
+        harness.run_experiments(ctx, ["table2"], ["dinov2"], progress=False)
+    data = json.loads((ctx.profile_dir / "dinov2" / "table2.json").read_text())
+    recipes = data["paired_recipes"]["dinov2"]
+    assert set(recipes) == {"auto_embed_lowlr", "finetune_ancestry_lowlr"}
+    assert set(recipes["auto_embed_lowlr"]) == {"scratch", "auto", "finetune_ancestry_lowlr"}
+    assert data["identical_to_auto"]["dinov2"] == ["first_k"]
+    assert set(data["finetune_gaps"]["dinov2"]) == {"finetune_ancestry_lowlr vs auto_embed_lowlr",
+                                                     "finetune_ancestry_lowlr vs auto"}
+    md = (ctx.profile_dir / "dinov2" / "table2.md").read_text()
+    assert "| auto_embed_lowlr - scratch | [" in md and "hold exactly Auto-Learngene's layers" in md
+    assert "Fine-tune the whole ancestry, lr x0.1 (head x1) reaches" in md

@@ -1320,9 +1320,15 @@ def _paired(by_method: dict[str, list[dict[str, Any]]], reference: str = "auto")
     return out
 
 
-def _finetune_gap(cells: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+#: (whole-ancestry fine-tune, learngene descendant) pairs stated side by side in Table 2, besides the main one.
+FINETUNE_GAP_PAIRS = (("finetune_ancestry_lowlr", "auto_embed_lowlr"), ("finetune_ancestry_lowlr", "auto"),
+                      ("finetune_ancestry", "auto_embed_lowlr"))
+
+
+def _finetune_gap(cells: dict[str, dict[str, Any]], finetune: str = "finetune_ancestry",
+                  learngene: str = "auto") -> dict[str, Any] | None:
     """Fine-tuning the whole ancestry vs Auto-Learngene: accuracy gap, parameters saved, training time."""
-    ft_cell, auto = cells.get("finetune_ancestry"), cells.get("auto")
+    ft_cell, auto = cells.get(finetune), cells.get(learngene)
     if not ft_cell or not auto or not ft_cell["n"] or not auto["n"]:
         return None
     ft_params, auto_params = ft_cell["num_parameters"], auto["num_parameters"]
@@ -1353,9 +1359,25 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             data["runs"].extend(records)
         data["summary"][family] = {m: _method_cell(m, by_method[m]) for m in methods_of[family]}
         data["paired"][family] = _paired({m: r for m, r in by_method.items() if r})
+        # recipe options against the paper-recipe descendants they modify and against From-Scratch
+        recipes = {}
+        for method in (m for m in RECIPE_METHODS if by_method.get(m)):
+            against = ("scratch", base_method(method), *(m for m in RECIPE_METHODS if m != method))
+            recipes[method] = _paired({m: by_method[m] for m in (method, *against) if by_method.get(m)},
+                                      reference=method)
+        if recipes:
+            data.setdefault("paired_recipes", {})[family] = recipes
+        identical = sorted(m for m, records in by_method.items()
+                           if records and all(r.get("identical_to") for r in records))
+        if identical:
+            data.setdefault("identical_to_auto", {})[family] = identical
         gap = _finetune_gap(data["summary"][family])
         if gap is not None:
             data["finetune_gap"][family] = gap
+        for finetune, learngene in FINETUNE_GAP_PAIRS:
+            gap = _finetune_gap(data["summary"][family], finetune, learngene)
+            if gap is not None:
+                data.setdefault("finetune_gaps", {}).setdefault(family, {})[f"{finetune} vs {learngene}"] = gap
         data["cost"][family] = _cost_side(ctx, family, {m: r for m, r in by_method.items() if r})
     rows = [m for m in ALL_METHODS if any(m in methods_of[f] for f in families)]
     p = ctx.profile
@@ -1392,6 +1414,21 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                 mean = "-" if pair["mean_difference"] is None else _signed(100 * pair["mean_difference"])
                 lines.append(f"| {FAMILY_LABELS[family]} | auto - {method} | {diffs} | {mean} | "
                              f"{pair['wins']}/{pair['n']} wins |")
+    for family, recipes in data.get("paired_recipes", {}).items():
+        lines += ["", f"## Recipe options beyond the paper ({FAMILY_LABELS[family]}), paired per task", "",
+                  ("Final accuracy of the recipe option minus the other method's on the same task (points), and the "
+                   "tasks the option wins. Options: " + "; ".join(f"`{m}` = {METHOD_LABELS[m]}" for m in recipes)
+                   + "."), "",
+                  "| Comparison | per task (points) | mean | option wins |", "|---|---|---|---|"]
+        for method, pairs in recipes.items():
+            for other, pair in pairs.items():
+                diffs = "[" + ", ".join(_signed(100 * d) for d in pair["differences"]) + "]"
+                mean = "-" if pair["mean_difference"] is None else _signed(100 * pair["mean_difference"])
+                lines.append(f"| {method} - {other} | {diffs} | {mean} | {pair['wins']}/{pair['n']} wins |")
+    for family, same in data.get("identical_to_auto", {}).items():
+        lines += ["", (f"{FAMILY_LABELS[family]}: the learngenes of {', '.join(METHOD_LABELS[m] for m in same)} hold "
+                       "exactly Auto-Learngene's layers, so their descendants and runs are Auto-Learngene's (trained "
+                       "once, recorded with `identical_to`).")]
     for family, gap in data["finetune_gap"].items():
         wall = gap["finetune_train_wall_time_s"], gap["auto_train_wall_time_s"]
         lines += ["", (f"{FAMILY_LABELS[family]}: fine-tuning the whole ancestry reaches "
@@ -1400,6 +1437,14 @@ def summarize_table2(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                   f"parameters vs {gap['auto_num_parameters'] / 1e6:.2f}M: the learngene descendant saves "
                   f"{gap['parameters_saved'] / 1e6:.2f}M parameters ({100 * (1 - gap['auto_parameter_fraction']):.0f}"
                   f" %); training {wall[0]:.1f} s vs {wall[1]:.1f} s per run.")]
+    for family, gaps in data.get("finetune_gaps", {}).items():
+        for name, gap in gaps.items():
+            finetune, learngene = name.split(" vs ")
+            lines += ["", (f"{FAMILY_LABELS[family]}: {METHOD_LABELS[finetune]} reaches {_pct(gap['finetune_final_mean'])}"
+                           f" % vs {_pct(gap['auto_final_mean'])} % for {METHOD_LABELS[learngene]} (gap "
+                           f"{_signed(100 * gap['gap'])} points) with {gap['finetune_num_parameters'] / 1e6:.2f}M vs "
+                           f"{gap['auto_num_parameters'] / 1e6:.2f}M parameters; training "
+                           f"{gap['finetune_train_wall_time_s']:.1f} s vs {gap['auto_train_wall_time_s']:.1f} s per run.")]
     lines += ["", "## Cost side", "",
               ("| Family | Method | Learngene layers | Params (descendant / ancestry) | Epochs to reach From-Scratch's "
                "final acc. | Train wall time / run (s) | Condense wall time (s) |"),
