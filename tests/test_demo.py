@@ -79,6 +79,14 @@ def test_demo_condenses_a_given_pretrained_ancestry(tmp_path: Path, capsys: pyte
     assert len(results["condense"]["selected_layers"]) == 1  # condense_num_layers
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())  # nothing trained or cached
     assert str(tmp_path) not in (out / "demo_results.json").read_text()
+    # the third run: the descendant with the recipe options (the ancestry's embeddings, inherited lr x0.1)
+    from hf_learngene.experiments.demo import RECIPE_LABEL
+
+    assert f"| {RECIPE_LABEL} |" in text and RECIPE_LABEL in results["table"]
+    recipe = json.loads((out / "descendant-recipe" / "config.json").read_text())["learngene"]["embeddings"]
+    assert recipe["from"].startswith("my-dinov2@") and "patch_embeddings.projection.weight" in recipe["tensors"]
+    assert str(tmp_path) not in (out / "descendant-recipe" / "config.json").read_text()
+    assert "truncated copy of the ancestry" in (out / "descendant-recipe" / "README.md").read_text()
 
 
 def test_default_ancestry_path_prefers_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,8 @@
 3. **Inherit**: a descendant is built with :func:`~hf_learngene.from_learngene`.
 4. **Train**: the descendant and a From-Scratch twin (same architecture, all weights fresh) are trained
    with `Trainer` on a 5-way task of the descendant classes; a table and a learning-curve plot come out.
+   With ``recipe_run`` (default) a third model is trained: the descendant with the recipe options beyond the paper
+   (:mod:`hf_learngene.recipes`: the ancestry's embeddings too, inherited weights at 0.1 x the learning rate).
 """
 
 from __future__ import annotations
@@ -35,9 +37,13 @@ from ..errors import LearngeneError
 from ..hub import load_ancestry
 from ..inherit import from_learngene, save_descendant, scratch_descendant_like
 from ..provenance import MODEL_FILE_PATTERNS, source_reference
+from ..recipes import inherit_embeddings, inherited_lr_param_groups
 from ..utils import check_output_folder, count_parameters
 from .tasks import default_dataset_path, make_task
 from .training import epochs_to_reach, train_classifier
+
+#: Name of the demo's third run in its table and plot (DemoConfig.recipe_run).
+RECIPE_LABEL = "Auto-Learngene + embeddings, inherited lr x0.1"
 
 
 @dataclass
@@ -65,6 +71,10 @@ class DemoConfig:
     task_samples_per_class: int = 100
     descendant_epochs: int = 10
     descendant_learning_rate: float = 2e-4
+    # A third run with the recipe options beyond the paper (hf_learngene.recipes): the descendant also inherits the
+    # ancestry's embeddings, and its inherited weights train at inherited_lr_scale x the learning rate.
+    recipe_run: bool = True
+    inherited_lr_scale: float = 0.1
     seed: int = 0
 
     @property
@@ -219,29 +229,41 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
           f"descendant: {count_parameters(descendant):,} parameters "
           f"({len(result.selected_layers)} inherited layers), ancestry: {ancestry_info['num_parameters']:,}")
 
-    print(f"\n[4/4] Train the descendant and a From-Scratch twin for {config.descendant_epochs} epochs")
+    runs: list[tuple[str, Any, dict[str, Any]]] = [("Auto-Learngene", descendant, {}), ("From-Scratch", scratch, {})]
+    if config.recipe_run:
+        recipe = inherit_embeddings(from_learngene(result.learngene, id2label=task.id2label, seed=config.seed),
+                                    str(ancestry_dir))
+        groups = inherited_lr_param_groups(recipe, learning_rate=config.descendant_learning_rate, weight_decay=0.05,
+                                           inherited_lr_scale=config.inherited_lr_scale)
+        runs.append((RECIPE_LABEL, recipe, {"optimizers": (torch.optim.AdamW(groups), None)}))
+    print(f"\n[4/4] Train the descendant and a From-Scratch twin{' (and the recipe run)' if config.recipe_run else ''} "
+          f"for {config.descendant_epochs} epochs")
     curves, rows = {}, {}
-    for name, model in (("Auto-Learngene", descendant), ("From-Scratch", scratch)):
+    for name, model, trainer_kwargs in runs:
         run = train_classifier(
             model, task.train.with_transform(transform.with_train(True)), task.test.with_transform(transform),
             output_dir=output / "trainer" / name, epochs=config.descendant_epochs,
             learning_rate=config.descendant_learning_rate, weight_decay=0.05, batch_size=32, seed=config.seed,
-            progress=progress,
+            progress=progress, trainer_kwargs=trainer_kwargs,
         )
         curves[name] = run.accuracies
         rows[name] = {"final_accuracy": run.final_accuracy, "best_accuracy": max(run.accuracies),
                       "wall_time": run.wall_time, "accuracy_per_epoch": run.accuracies}
     save_descendant(descendant, output / "descendant")  # weights + model card
+    if config.recipe_run:
+        save_descendant(runs[-1][1], output / "descendant-recipe")
     plot = plot_curves(curves, output / LEARNING_CURVES_PLOT_NAME,
                        f"5-way task {task.classes}, {config.task_samples_per_class} images/class")
     target = rows["From-Scratch"]["final_accuracy"]
     reach = epochs_to_reach(curves["Auto-Learngene"], target)
+    recipe_reach = epochs_to_reach(curves[RECIPE_LABEL], target) if config.recipe_run else None
     # Sources as in a learngene's provenance: Hub ids as they are, local folders (the dataset, the cached ancestry)
     # by name + content fingerprint, so the results can be shared ($LEARNGENE_RECORD_LOCAL_PATHS=1: full paths).
     ancestry_ref = source_reference(str(ancestry_dir), patterns=MODEL_FILE_PATTERNS)
     results = {"config": asdict(config), "dataset": source_reference(dataset_name),
                "ancestry": {"name_or_path": ancestry_ref, **ancestry_info}, "condense": result.scores_dict(),
                "task_classes": task.classes, "table": rows, "auto_epochs_to_reach_scratch_final": reach,
+               "recipe_epochs_to_reach_scratch_final": recipe_reach,
                "wall_time": time.perf_counter() - start}
     (output / DEMO_RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
 
@@ -252,9 +274,13 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     if reach:
         print(f"\nAuto-Learngene reached From-Scratch's final accuracy after {reach} of {config.descendant_epochs} "
               "epochs.")
+    if recipe_reach:
+        print(f"{RECIPE_LABEL} reached it after {recipe_reach} epochs.")
     print(f"\nDone in {results['wall_time'] / 60:.1f} min. Written:\n"
           f"  learngene:      {learngene_dir.resolve()}  (weights, scores, plots, model card)\n"
           f"  descendant:     {(output / 'descendant').resolve()}  (a plain transformers model)\n"
+          + (f"  recipe run:     {(output / 'descendant-recipe').resolve()}  (+ the ancestry's embeddings)\n"
+             if config.recipe_run else "") +
           f"  learning curve: {plot.resolve()}\n  results:        {(output / DEMO_RESULTS_NAME).resolve()}\n"
           "Share them on the Hub:\n"
           f"  python -c \"from hf_learngene import LearngeneModel; LearngeneModel.from_pretrained('{learngene_dir}')"
