@@ -62,6 +62,11 @@ setup(
         "pillow>=10",
         "tqdm>=4.60",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.5", "build>=1.0"]},
+    extras_require={
+        "dev": ["pytest>=8", "ruff>=0.5", "build>=1.0"],
+        # timm checkpoints as ancestries and descendants (hf_learngene/families/timm_*.py): the timm major
+        # version the tests run with (TIMM_REQUIREMENT in hf_learngene/families/timm_base.py).
+        "timm": ["timm>=1.0.31,<2"],
+    },
     entry_points={"console_scripts": ["learngene=hf_learngene.cli:main"]},
 )

@@ -23,11 +23,14 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForImageClassification, PreTrainedModel
+from transformers.utils.generic import is_timm_config_dict
 
 from .constants import CONFIG_NAME, MODEL_CARD_NAME, SAFETENSORS_WEIGHTS_NAME
 from .errors import LearngeneError, UnsafeWeightsError
 from .families import ArchitectureFamily, family_for_config
+from .families.registry import wrap_model
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 DEFAULT_PATTERNS = ["*.json", "*.safetensors", "*.md", "*.txt", "*.png", "*.bin", "*.pt", "*.pth"]
@@ -249,6 +252,9 @@ def load_ancestry(
     """
     if isinstance(ancestry, LoadedAncestry):
         return ancestry
+    if isinstance(ancestry, nn.Module) and not isinstance(ancestry, PreTrainedModel):
+        wrapped = wrap_model(ancestry)  # e.g. a bare timm model, wrapped as transformers' TimmWrapper*
+        ancestry = ancestry if wrapped is None else wrapped
     if isinstance(ancestry, PreTrainedModel):
         family = family_for_config(ancestry.config)
         name = getattr(ancestry, "name_or_path", None) or None
@@ -260,13 +266,21 @@ def load_ancestry(
     resolved = resolve_repo(ancestry, revision=revision, token=token)
     if not (resolved.path / CONFIG_NAME).exists():
         raise LearngeneError(f"{resolved.name_or_path} has no {CONFIG_NAME}: it is not a transformers checkpoint.")
+    try:
+        raw = json.loads((resolved.path / CONFIG_NAME).read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise LearngeneError(f"{resolved.name_or_path}/{CONFIG_NAME} is not valid JSON ({err}).") from err
+    if isinstance(raw, dict) and "model_type" not in raw and is_timm_config_dict(raw):
+        raw["model_type"] = "timm_wrapper"  # what transformers reads a timm config as
+    family_for_config(raw)  # an unsupported architecture (or a missing optional dependency) fails here, clearly
     config = AutoConfig.from_pretrained(resolved.path)
     family = family_for_config(config)
+    config = family.prepare_config(config)
     check_safetensors(resolved.path, f"Ancestry {resolved.name_or_path!r}")
     architectures = config.architectures or []
     auto_cls = AutoModelForImageClassification if any("ForImageClassification" in a for a in architectures) else AutoModel
     try:
-        model = auto_cls.from_pretrained(resolved.path, use_safetensors=True)
+        model = auto_cls.from_pretrained(resolved.path, config=config, use_safetensors=True)
     except (OSError, EntryNotFoundError) as err:
         raise LearngeneError(f"Could not load ancestry {resolved.name_or_path!r}: {err}") from err
     model.name_or_path = resolved.name_or_path

@@ -293,7 +293,7 @@ def test_too_few_images_for_the_split() -> None:
 
 def test_unsupported_architecture(dataset: Dataset) -> None:
     bert = BertModel(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16))
-    with pytest.raises(LearngeneError, match="not supported.*dinov2, resnet, vit"):
+    with pytest.raises(LearngeneError, match="not supported.*dinov2, resnet, timm_resnet, timm_vit, vit"):
         condense(bert, dataset, CondenseConfig(**FAST))
 
 

@@ -83,7 +83,7 @@ BAD_FIELDS = [
     # (overrides, field named in the message, words explaining why)
     ({"family": 3}, "family", "must be one of"),
     ({"family": None}, "family", "required"),
-    ({"family": "bert"}, "family", "unknown family 'bert'.*dinov2, resnet, vit"),
+    ({"family": "bert"}, "family", "unknown family 'bert'.*dinov2, resnet, timm_resnet, timm_vit, vit"),
     ({"family": "resnet"}, "family", "'vit' model"),
     ({"layer_indices": "0,1"}, "layer_indices", "list of ints"),
     ({"layer_indices": None}, "layer_indices", "list of ints"),
@@ -97,7 +97,7 @@ BAD_FIELDS = [
     ({"layer_indices": [-1, 0]}, "layer_indices", r"\[-1\] out of range"),
     ({"ancestry_config": None}, "ancestry_config", "required"),
     ({"ancestry_config": {"hidden_size": 32}}, "ancestry_config", "model_type"),
-    ({"ancestry_config": {"model_type": "bert"}}, "ancestry_config", "'bert' is not supported.*dinov2, resnet, vit"),
+    ({"ancestry_config": {"model_type": "bert"}}, "ancestry_config", "'bert' is not supported.*dinov2, resnet, timm_resnet, timm_vit, vit"),
     ({"ancestry_num_layers": 7}, "ancestry_num_layers", "is 7 but ancestry_config has 4"),
     ({"selection_method": "magic"}, "selection_method", "must be one of"),
     ({"layer_scores": [0.1, 0.2]}, "layer_scores", "4 finite numbers"),
@@ -131,7 +131,7 @@ def test_unknown_family_message_lists_supported_families() -> None:
         LearngeneConfig(**_kwargs(family="convnext"))
     for name in supported_families():
         assert name in str(info.value)
-    assert set(supported_families()) == {"vit", "dinov2", "resnet"}
+    assert set(supported_families()) == {"vit", "dinov2", "resnet", "timm_vit", "timm_resnet"}
 
 
 @pytest.mark.parametrize(

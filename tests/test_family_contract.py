@@ -7,6 +7,7 @@ Each test runs for every family in ``supported_families()`` and every tiny ances
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from hf_learngene.families import (
 )
 from hf_learngene.families.base import batched_squared_distances
 from tests.tiny_models import FAMILY_OF, NUM_LABELS, NUM_LAYERS, build_ancestry, pixel_values, sub_state_dict
+from tests.tiny_timm import build_timm_ancestry
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -41,6 +43,8 @@ class TinyCase:
     kind: str
     narrow: dict[str, Any] = field(default_factory=dict)
     builder: Callable[..., PreTrainedModel] | None = None
+    #: ``(num_layers asked for, integral layers expected)`` of its pseudo-descendants.
+    pseudo_depths: tuple[tuple[int | None, int], ...] = ((None, max(1, NUM_LAYERS // 2)), (3, 3))
 
     def build(self, **kwargs: Any) -> PreTrainedModel:
         return self.builder(**kwargs) if self.builder is not None else build_ancestry(self.kind, **kwargs)
@@ -52,6 +56,14 @@ CASES: dict[str, tuple[TinyCase, ...]] = {
     "dinov2": (TinyCase("dinov2", {"hidden_size": 16}),),
     "resnet": (TinyCase("resnet-basic", {"hidden_sizes": [4, 8]}),
                TinyCase("resnet-bottleneck", {"hidden_sizes": [8, 16]})),
+    # timm checkpoints (skipped where timm is not installed). A timm ResNet always has four stages of at least one
+    # block, so its pseudo-descendants cannot go below four blocks.
+    "timm_vit": tuple(TinyCase(kind, {"embed_dim": 16, "num_heads": 2}, functools.partial(build_timm_ancestry, kind))
+                      for kind in ("timm-vit", "timm-dinov2-reg", "timm-deit-distilled")),
+    "timm_resnet": tuple(TinyCase(kind, {"channels": narrow}, functools.partial(build_timm_ancestry, kind),
+                                  pseudo_depths=((None, 4), (5, 5)))
+                         for kind, narrow in (("timm-resnet-basic", [2, 4, 4, 8]),
+                                              ("timm-resnet-bottleneck", [1, 2, 2, 4]))),
 }
 _MISSING = TinyCase("<no tiny case>")
 
@@ -92,7 +104,7 @@ class TestFamilyContract:
         family = get_family(name)
         assert family.name == name and isinstance(family.label, str) and family.label
         assert model.config.model_type in family.model_types and family_for_config(model.config) is family
-        assert family.layer_fields and all(hasattr(model.config, key) for key in family.layer_fields)
+        assert family.layer_fields and set(family.layer_field_values(model.config)) == set(family.layer_fields)
         rebuilt = family.config_from_dict(model.config.to_dict())
         assert type(rebuilt) is type(model.config) and rebuilt.to_dict() == model.config.to_dict()
 
@@ -173,8 +185,9 @@ class TestFamilyContract:
                                                                                      case: TinyCase) -> None:
         model = _ancestry(name, case)
         family = get_family(name)
+        values = family.layer_field_values(model.config)
         for key in family.layer_fields:
-            changed = {key: _changed(getattr(model.config, key))}
+            changed = {key: _changed(values[key])}
             with pytest.raises(LearngeneError, match=f"learngene layers have {key}=.*Inherited layers cannot change"):
                 family.plan_descendant(model.config, [0], num_labels=2, **changed)
         with pytest.raises(LearngeneError, match="num_random_layers"):
@@ -183,7 +196,7 @@ class TestFamilyContract:
     def test_pseudo_descendant_config_builds_a_smaller_model(self, name: str, case: TinyCase) -> None:
         model = _ancestry(name, case)
         family = get_family(name)
-        for depth, expected in ((None, max(1, NUM_LAYERS // 2)), (3, 3)):
+        for depth, expected in case.pseudo_depths:
             config = family.pseudo_descendant_config(model.config, depth, 3)
             pseudo = family.build_model(config)
             assert family.num_layers(config) == expected and isinstance(pseudo, family.descendant_class)

@@ -143,7 +143,7 @@ def test_from_ancestry_local_directory_records_path_and_license(tmp_path: Path) 
 @pytest.mark.parametrize("make", [tiny_bert, tiny_convnext], ids=["bert", "convnext"])
 def test_unsupported_architecture_names_supported_families(make, tmp_path: Path) -> None:
     model = make()
-    pattern = r"not supported.*dinov2, resnet, vit"
+    pattern = r"not supported.*dinov2, resnet, timm_resnet, timm_vit, vit"
     with pytest.raises(UnsupportedArchitectureError, match=pattern):
         LearngeneModel.from_ancestry(model, layer_indices=[0])
     model.save_pretrained(tmp_path / "model")

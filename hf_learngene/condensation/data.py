@@ -66,17 +66,22 @@ def _transform_for(ancestry_dir: Path | None, config: BaseCondenseConfig, ancest
     if config.image_size is None and ancestry_dir is not None and (ancestry_dir / "preprocessor_config.json").exists():
         overrides = {k: v for k, v in (("mean", config.image_mean), ("std", config.image_std)) if v is not None}
         return ImageTransform.from_processor(str(ancestry_dir), **common, **overrides)
-    size = config.image_size or getattr(ancestry_config, "image_size", None)
+    from ..families import family_for_config
+
+    try:  # the family's defaults, e.g. the config's image_size (timm: its pretrained_cfg)
+        defaults = family_for_config(ancestry_config).image_preprocessing(ancestry_config)
+    except LearngeneError:
+        defaults = {"size": getattr(ancestry_config, "image_size", None)}
+    size = config.image_size or defaults.get("size")
     if size is None:
         raise LearngeneError(
             "Cannot tell how to preprocess images: the ancestry has no image processor (preprocessor_config.json) "
             "and no image_size. Pass CondenseConfig(image_size=..., image_mean=[...], image_std=[...])."
         )
     kwargs: dict[str, Any] = {"size": size}
-    if config.image_mean is not None:
-        kwargs["mean"] = config.image_mean
-    if config.image_std is not None:
-        kwargs["std"] = config.image_std
+    for key, value in (("mean", config.image_mean), ("std", config.image_std)):
+        if value is not None or defaults.get(key) is not None:
+            kwargs[key] = value if value is not None else defaults[key]
     return ImageTransform(**kwargs, **common)
 
 

@@ -95,6 +95,28 @@ class ArchitectureFamily(ABC):
     layer_fields: ClassVar[tuple[str, ...]] = ()
 
     # ---------------------------------------------------------------- configs
+    def handles_config(self, config: PreTrainedConfig | dict[str, Any]) -> bool:
+        """Whether this family handles ``config`` (a config or its dict), whose ``model_type`` is one of
+        :attr:`model_types`. Families that share a model type (the timm ones all read ``"timm_wrapper"``) tell
+        their configs apart here; the default accepts every config of its model types."""
+        return True
+
+    def wrap_model(self, model: nn.Module) -> PreTrainedModel | None:
+        """A `transformers` model around ``model``, a module that is not one (e.g. a bare timm model), when this
+        family can wrap it without changing its weights; ``None`` (the default) when it cannot."""
+        return None
+
+    def prepare_config(self, config: PreTrainedConfig) -> PreTrainedConfig:
+        """The config a checkpoint of this family is loaded with, from the one `transformers` read (default: as it
+        is). A family fixes here what its checkpoints may carry that their model class cannot load."""
+        return config
+
+    def image_preprocessing(self, config: PreTrainedConfig) -> dict[str, Any]:
+        """How to preprocess images for a model with ``config`` when its checkpoint has no image processor:
+        ``{"size": ..., "mean": ..., "std": ...}``, each key only where the config tells (default: ``image_size``)."""
+        size = getattr(config, "image_size", None)
+        return {} if size is None else {"size": size}
+
     @abstractmethod
     def config_from_dict(self, config_dict: dict[str, Any]) -> PreTrainedConfig:
         """Rebuild the ancestry's `transformers` config from its ``to_dict()``."""
@@ -199,6 +221,11 @@ class ArchitectureFamily(ABC):
                     f"asked for {key}={options[key]!r}. Inherited layers cannot change shape or type: drop `{key}` or "
                     "condense a learngene from an ancestry built that way."
                 )
+
+    def layer_field_values(self, config: PreTrainedConfig) -> dict[str, Any]:
+        """The value of every :attr:`layer_fields` entry for a model with ``config`` (the ones it defines), i.e. what
+        :meth:`check_layer_options` keeps fixed. Families whose configs do not hold them as attributes override it."""
+        return {key: getattr(config, key) for key in self.layer_fields if hasattr(config, key)}
 
     @staticmethod
     def num_fresh_layers(num_random_layers: int | None, *, default: int = 0, minimum: int = 0,

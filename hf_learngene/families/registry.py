@@ -33,7 +33,7 @@ def supported_families() -> list[str]:
 
 def supported_model_types() -> list[str]:
     """All `transformers` model types some family handles."""
-    return sorted(t for family in _FAMILIES.values() for t in family.model_types)
+    return sorted({t for family in _FAMILIES.values() for t in family.model_types})
 
 
 def get_family(name: str) -> ArchitectureFamily:
@@ -54,11 +54,29 @@ def get_family(name: str) -> ArchitectureFamily:
 def family_for_config(config: Any) -> ArchitectureFamily:
     """The family that handles a `transformers` config (or a config dict with ``model_type``)."""
     model_type = config.get("model_type") if isinstance(config, dict) else getattr(config, "model_type", None)
-    for family in _FAMILIES.values():
-        if model_type in family.model_types:
+    candidates = [family for family in _FAMILIES.values() if model_type in family.model_types]
+    for family in candidates:
+        if family.handles_config(config):
             return family
+    if candidates:
+        architecture = config.get("architecture") if isinstance(config, dict) else getattr(config, "architecture", None)
+        raise UnsupportedArchitectureError(
+            f"This {model_type!r} checkpoint{f' (architecture {architecture!r})' if architecture else ''} is not "
+            f"supported by hf_learngene: the families for {model_type!r} "
+            f"({', '.join(family.label for family in candidates)}) do not handle it."
+        )
     raise UnsupportedArchitectureError(
         f"Architecture {model_type!r} is not supported by hf_learngene. Supported families: "
         f"{', '.join(supported_families())} (model types: {', '.join(supported_model_types())}). "
         "To add one, subclass hf_learngene.families.ArchitectureFamily in a new module."
     )
+
+
+def wrap_model(model: Any) -> Any:
+    """A `transformers` model around ``model`` (a module that is not one, e.g. a bare timm model) from the first
+    family that can wrap it (:meth:`ArchitectureFamily.wrap_model`), or ``None``."""
+    for family in _FAMILIES.values():
+        wrapped = family.wrap_model(model)
+        if wrapped is not None:
+            return wrapped
+    return None

@@ -1,0 +1,279 @@
+"""timm checkpoints as ancestries and descendants (hf_learngene/families/timm_*.py).
+
+Tiny timm models are built in-process (``tests/tiny_timm.py``), saved in the layouts timm writes, and taken through
+the whole path on the local Hub: condense, save, push, pull by revision, inherit, fine-tune a step, and reload the
+descendant with `transformers` alone (in a process where hf_learngene cannot be imported). The contract suite
+(``tests/test_family_contract.py``) checks the two families like every other one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import HfApi
+from safetensors.torch import load_file, save_file
+
+from hf_learngene import (
+    CondenseConfig,
+    LearngeneError,
+    LearngeneModel,
+    condense,
+    from_learngene,
+    save_descendant,
+    scratch_descendant_like,
+)
+from hf_learngene.condensation.config import HeuristicConfig, ManualConfig
+from hf_learngene.errors import UnsupportedArchitectureError
+from hf_learngene.families import family_for_config, get_family
+from hf_learngene.hub import load_ancestry
+from tests.hub_server import HUB_USERNAME, LocalHub
+from tests.test_inherit import BLOCKER
+from tests.tiny_models import pixel_values, sub_state_dict, tiny_image_dataset
+from tests.tiny_timm import (
+    TIMM_FAMILY_OF,
+    build_timm_ancestry,
+    build_timm_model,
+    require_timm,
+    save_timm_checkpoint,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+FAST = {"batch_size": 8, "meta_batch_size": 4, "max_iterations": 3, "num_repeats": 1, "progress": False,
+        "log_every": 1, "image_size": 32}
+
+
+def _blocks(model: torch.nn.Module, family: str) -> list[torch.nn.Module]:
+    """The integral layers of a bare timm model, read without hf_learngene's mapping."""
+    if family == "timm_resnet":
+        return [block for name in ("layer1", "layer2", "layer3", "layer4") for block in getattr(model, name)]
+    return list(model.blocks)
+
+
+def _assert_inherited(child: torch.nn.Module, blocks: list[torch.nn.Module]) -> None:
+    """Every ``config.learngene`` layer_map entry of ``child`` holds its ancestry block bit for bit."""
+    layer_map = child.config.learngene["layer_map"]
+    assert layer_map
+    for entry in layer_map:
+        expected = blocks[entry["ancestry_layer"]].state_dict()
+        actual = sub_state_dict(child, entry["descendant"])
+        assert actual.keys() == expected.keys(), entry
+        assert all(torch.equal(actual[k], v) for k, v in expected.items()), entry
+
+
+# ---------------------------------------------------------------------------------------------------- layouts
+@pytest.mark.parametrize("kind", ["timm-vit", "timm-resnet-bottleneck"])
+def test_save_for_hf_layout_loads_although_its_model_args_hold_num_classes(kind: str, tmp_path: Path) -> None:
+    model = build_timm_model(kind)
+    folder = save_timm_checkpoint(model, tmp_path / "ancestry")
+    config = json.loads((folder / "config.json").read_text())
+    assert "model_type" not in config and config["model_args"]["num_classes"] == 3  # what timm writes
+    assert (folder / "model.safetensors").exists() and "pretrained_cfg" in config
+
+    loaded = load_ancestry(folder)
+    family = TIMM_FAMILY_OF[kind]
+    assert loaded.family.name == family and type(loaded.model).__name__ == "TimmWrapperModel"
+    assert "num_classes" not in (loaded.model.config.model_args or {})
+    for ours, theirs in zip(loaded.family.integral_layers(loaded.model), _blocks(model, family), strict=True):
+        assert all(torch.equal(ours.state_dict()[k], v) for k, v in theirs.state_dict().items())
+    learngene = LearngeneModel.from_ancestry(folder, layer_indices=[0, 2])
+    assert learngene.config.family == family
+    assert "num_classes" not in (learngene.config.ancestry_config["model_args"] or {})
+
+
+@pytest.mark.parametrize(("kind", "family", "num_layers"), [("timm-test-vit", "timm_vit", 6),
+                                                             ("timm-test-resnet", "timm_resnet", 4)])
+def test_hub_layout_without_model_args_loads_the_architecture_defaults(kind: str, family: str, num_layers: int,
+                                                                        tmp_path: Path) -> None:
+    model = build_timm_model(kind)
+    folder = save_timm_checkpoint(model, tmp_path / "ancestry", model_args=False)
+    assert "model_args" not in json.loads((folder / "config.json").read_text())
+    loaded = load_ancestry(folder)
+    assert loaded.family.name == family and loaded.family.num_layers(loaded.model.config) == num_layers
+    assert loaded.license == "apache-2.0"
+    learngene = LearngeneModel.from_ancestry(folder, layer_indices=[1, 3])
+    child = from_learngene(learngene, num_labels=2, seed=0)
+    _assert_inherited(child, _blocks(model, family))
+    assert get_family(family).image_preprocessing(loaded.model.config)["size"] == 160  # from pretrained_cfg
+
+
+def test_a_bare_timm_model_is_an_ancestry() -> None:
+    model = build_timm_model("timm-dinov2-reg")
+    learngene = LearngeneModel.from_ancestry(model, layer_indices=[0, 3])
+    assert learngene.config.family == "timm_vit"
+    assert learngene.config.ancestry_config["architecture"] == "vit_small_patch14_reg4_dinov2"
+    blocks = _blocks(model, "timm_vit")
+    for layer, index in zip(learngene.layers, [0, 3]):
+        assert all(torch.equal(layer.state_dict()[k], v) for k, v in blocks[index].state_dict().items())
+    result = condense(build_timm_model("timm-resnet-basic"), config=ManualConfig(layer_indices=[1, 2]))
+    assert result.learngene.config.family == "timm_resnet" and result.selected_layers == [1, 2]
+
+
+# ---------------------------------------------------------------------------------------------------- the whole path
+LOADER = '''
+import json
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForImageClassification
+
+try:
+    import hf_learngene  # noqa: F401
+except ImportError:
+    pass
+else:
+    raise SystemExit("hf_learngene should not be importable here")
+
+torch.set_num_threads(1)
+pixel_values = load_file(sys.argv[1])["pixel_values"]
+model = AutoModelForImageClassification.from_pretrained(sys.argv[2]).eval()
+assert not any(m.split(".")[0] == "hf_learngene" for m in sys.modules), "hf_learngene got imported"
+with torch.no_grad():
+    logits = model(pixel_values=pixel_values).logits.contiguous()
+save_file({"logits": logits, **{k: v.contiguous() for k, v in model.state_dict().items()}}, sys.argv[3])
+print(type(model).__name__, json.dumps(model.config.learngene["layer_map"]), model.config.id2label[0])
+'''
+
+
+@pytest.mark.parametrize("kind", ["timm-dinov2-reg", "timm-resnet-bottleneck"])
+def test_condense_push_pull_inherit_train_and_reload_without_the_library(kind: str, local_hub: LocalHub,
+                                                                         tmp_path: Path) -> None:
+    family = TIMM_FAMILY_OF[kind]
+    bare = build_timm_model(kind)
+    folder = save_timm_checkpoint(bare, tmp_path / "ancestry")
+    api = HfApi()
+    ancestry_repo = f"{HUB_USERNAME}/tiny-{kind}"
+    api.create_repo(ancestry_repo)
+    revision = api.upload_folder(repo_id=ancestry_repo, folder_path=folder).oid
+    api.upload_file(repo_id=ancestry_repo, path_or_fileobj=b"{}", path_in_repo="later.json")  # main moves on
+
+    # Condense (Auto-Learngene) from the Hub by revision, save, push, pull by revision.
+    data = tiny_image_dataset(num_classes=4, per_class=8)
+    result = condense(ancestry_repo, data, CondenseConfig(**FAST, num_layers=2), revision=revision)
+    assert len(result.selected_layers) == 2 and result.learngene.config.ancestry_revision == revision
+    saved = result.save(tmp_path / "learngene")
+    assert (saved / "scores.json").exists()
+    commit = LearngeneModel.from_pretrained(saved).push_to_hub(f"{HUB_USERNAME}/{kind}-learngene")
+    learngene = LearngeneModel.from_pretrained(f"{HUB_USERNAME}/{kind}-learngene", revision=commit.oid)
+    assert learngene.commit_sha == commit.oid and learngene.config.family == family
+
+    # Inherit, fine-tune a step.
+    labels = {0: "cat", 1: "dog", 2: "fox"}
+    child = from_learngene(learngene, id2label=labels, seed=0)
+    assert type(child).__name__ == "TimmWrapperForImageClassification"
+    assert child.config.architecture == bare.pretrained_cfg["architecture"]
+    assert "num_classes" not in child.config.model_args
+    _assert_inherited(child, _blocks(bare, family))
+    assert child.config.learngene["revision"] == commit.oid and child.config.learngene["family"] == family
+    optimizer = torch.optim.SGD(child.parameters(), lr=0.1)
+    child.train()
+    loss = child(pixel_values=pixel_values(batch=4), labels=torch.tensor([0, 1, 2, 0])).loss
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    child.eval()
+
+    # Save (the layout that loads) and reload with transformers alone.
+    out = save_descendant(child, tmp_path / "descendant")
+    config = json.loads((out / "config.json").read_text())
+    assert config["architecture"] == bare.pretrained_cfg["architecture"] and "num_classes" not in config["model_args"]
+    assert config["learngene"]["layer_map"] == child.config.learngene["layer_map"]
+    inputs = pixel_values(batch=2)
+    save_file({"pixel_values": inputs}, tmp_path / "inputs.safetensors")
+    script = tmp_path / "load.py"
+    script.write_text(BLOCKER + textwrap.dedent(LOADER))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
+    done = subprocess.run([sys.executable, "-I", str(script), str(tmp_path / "inputs.safetensors"), str(out),
+                           str(tmp_path / "outputs.safetensors")], check=False, capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("TimmWrapperForImageClassification ") and done.stdout.strip().endswith(" cat")
+    outputs = load_file(tmp_path / "outputs.safetensors")
+    with torch.no_grad():
+        assert torch.equal(outputs.pop("logits"), child(pixel_values=inputs).logits)
+    state = child.state_dict()
+    assert outputs.keys() == state.keys() and all(torch.equal(outputs[k], v) for k, v in state.items())
+
+
+@pytest.mark.parametrize("kind", ["timm-vit", "timm-resnet-basic"])
+def test_heuristic_and_manual_condensing(kind: str) -> None:
+    ancestry = build_timm_ancestry(kind)
+    data = tiny_image_dataset(num_classes=4, per_class=8)
+    config = HeuristicConfig(batch_size=4, meta_batch_size=4, num_repeats=1, progress=False, image_size=32,
+                             heuristic_n_way=2, heuristic_num_tasks=2, heuristic_steps_per_task=2,
+                             heuristic_batch_size=4, num_layers=2)
+    heuristic = condense(ancestry, data, config)
+    assert heuristic.learngene.config.selection_method == "heuristic" and len(heuristic.selected_layers) == 2
+    assert len(heuristic.layer_scores) == 4
+    manual = condense(ancestry, config=ManualConfig(layer_indices=[0, 3]))
+    assert manual.learngene.config.layer_indices == [0, 3]
+
+
+# ---------------------------------------------------------------------------------------------------- descendants
+def test_vit_descendants_may_change_image_and_patch_size_and_add_fresh_blocks() -> None:
+    ancestry = build_timm_ancestry("timm-dinov2-reg")
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=[1, 2])
+    child = from_learngene(learngene, num_labels=4, image_size=48, patch_size=12, num_random_layers=1, seed=0)
+    assert child.config.model_args["depth"] == 3 and child.config.model_args["patch_size"] == 12
+    assert child.config.pretrained_cfg["input_size"] == [3, 48, 48]
+    assert child.config.learngene["fresh_layers"] == ["timm_model.blocks.2."]
+    _assert_inherited(child, _blocks(ancestry.timm_model, "timm_vit"))
+    with torch.no_grad():
+        assert child(pixel_values=pixel_values(size=48)).logits.shape == (2, 4)
+    twin = scratch_descendant_like(learngene, num_labels=4, image_size=48, patch_size=12, num_random_layers=1, seed=0)
+    assert twin.state_dict().keys() == child.state_dict().keys()
+
+
+def test_options_that_change_inherited_blocks_are_refused() -> None:
+    learngene = LearngeneModel.from_ancestry(build_timm_ancestry("timm-dinov2-reg"), layer_indices=[0])
+    with pytest.raises(LearngeneError, match="Learngene layer 0 does not fit the descendant at blocks.0.*init_values"):
+        from_learngene(learngene, num_labels=2, init_values=0)  # no layer scale: other blocks
+    with pytest.raises(LearngeneError, match="learngene layers have num_heads=4"):
+        from_learngene(learngene, num_labels=2, num_heads=2)
+    with pytest.raises(LearngeneError, match="depth follow from the learngene layout"):
+        from_learngene(learngene, num_labels=2, depth=3)
+
+
+def test_resnet_descendant_gets_a_fresh_transition_block_before_a_later_bottleneck_block() -> None:
+    ancestry = build_timm_ancestry("timm-resnet-bottleneck", layers=[2, 1, 1, 1])
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=[1, 2])  # layer1 block 1, layer2 block 0
+    child = from_learngene(learngene, num_labels=2, seed=0)
+    assert child.config.model_args["layers"] == [2, 1, 1, 1]
+    assert [e["descendant"] for e in child.config.learngene["layer_map"]] == ["timm_model.layer1.1.",
+                                                                             "timm_model.layer2.0."]
+    assert child.config.learngene["fresh_layers"] == ["timm_model.layer1.0.", "timm_model.layer3.0.",
+                                                      "timm_model.layer4.0."]
+    _assert_inherited(child, _blocks(ancestry.timm_model, "timm_resnet"))
+    with torch.no_grad():
+        assert child(pixel_values=pixel_values()).logits.shape == (2, 2)
+
+
+def test_other_timm_architectures_are_refused_by_name() -> None:
+    require_timm()
+    config = {"model_type": "timm_wrapper", "architecture": "convnext_atto", "pretrained_cfg": {}}
+    with pytest.raises(UnsupportedArchitectureError, match="architecture 'convnext_atto'.*timm ViT, timm ResNet"):
+        family_for_config(config)
+
+
+# ---------------------------------------------------------------------------------------------------- without timm
+def test_without_timm_a_timm_ancestry_names_the_extra_to_install(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "ancestry"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "architecture": "vit_small_patch14_dinov2", "num_classes": 0, "pretrained_cfg": {"input_size": [3, 518, 518]}}))
+    save_file({"cls_token": torch.zeros(1, 1, 4)}, folder / "model.safetensors")
+    monkeypatch.setitem(sys.modules, "timm", None)  # `import timm` fails as if it were not installed
+    with pytest.raises(LearngeneError, match=r'timm is not installed.*pip install "hf_learngene\[timm\]"'):
+        load_ancestry(folder)
+    with pytest.raises(LearngeneError, match=r"hf_learngene\[timm\]"):
+        LearngeneModel.from_ancestry(str(folder), layer_indices=[0])
