@@ -162,6 +162,41 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
     return merge_card(card, existing_text, title_prefix="# Learngene: ")
 
 
+#: How the size fields of ``config.learngene["sizes"]`` are named on a descendant card.
+SIZE_LABELS = {"hidden_size": "width (hidden_size)", "num_attention_heads": "attention heads",
+               "intermediate_size": "MLP width", "num_hidden_layers": "layers", "embedding_size": "stem width",
+               "hidden_sizes": "stage widths", "depths": "blocks per stage"}
+
+
+def size_section(origin: dict[str, Any]) -> str:
+    """The "Size" section of a descendant card: its sizes next to the ancestry's width, its parameter count next to
+    the same descendant at full width, how the inherited layers were narrowed and where fresh layers sit."""
+    sizes = origin.get("sizes")
+    if not sizes:
+        return ""
+    width = origin.get("width") or {}
+    ancestry = width.get("ancestry", {})
+    rows = ["", "## Size", "", "| | this descendant | at the ancestry's width |", "|---|---|---|"]
+    keys = [k for k in SIZE_LABELS if k in sizes] + sorted(set(sizes) - set(SIZE_LABELS))  # reloads sort keys
+    for key in keys:
+        if key in ("num_parameters", "full_width_num_parameters"):
+            continue
+        value = sizes[key]
+        rows.append(f"| {SIZE_LABELS.get(key, key)} | {value} | {ancestry.get(key, value)} |")
+    count, full = sizes.get("num_parameters"), sizes.get("full_width_num_parameters")
+    if isinstance(count, int) and isinstance(full, int) and full:
+        rows.append(f"| parameters | {count:,} ({count / full:.1%}) | {full:,} |")
+    rows.append("")
+    if width:
+        rows.append(f"The inherited layers were narrowed by element selection (rule `{width.get('selection')}`, as in "
+                    "Weight Selection, Xu et al., ICLR 2024): each inherited tensor is the learngene's at the indices "
+                    "recorded in `config.json` (`learngene.width` and `learngene.layer_map`), bit for bit.")
+    layout = origin.get("layout")
+    if layout and layout != "after":
+        rows.append(f"Fresh layers are placed with layout `{layout}` (see the layer table and `fresh_layers`).")
+    return "\n".join(rows) + "\n"
+
+
 def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
                     existing_text: str | None = None) -> ModelCard:
     """The model card of a descendant whose ``config.learngene`` records its origin."""
@@ -194,6 +229,7 @@ def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
         learngene_revision=f"`{origin['revision']}`" if origin.get("revision") else "local",
         seed_note=f" with seed {seed}" if seed is not None else "",
         layer_table="\n".join(rows),
+        size_section=size_section(origin),
         repo_ref=repo_id or "path/to/descendant",
     )
     return merge_card(card, existing_text, title_prefix="# Descendant of ")

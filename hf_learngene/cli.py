@@ -1,4 +1,4 @@
-"""The ``learngene`` command line: ``learngene condense ...`` and ``learngene demo``."""
+"""The ``learngene`` command line: ``learngene condense ...``, ``learngene inherit ...`` and ``learngene demo``."""
 
 from __future__ import annotations
 
@@ -174,6 +174,72 @@ def _run_condense(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layout(value: str) -> str | list[int]:
+    if value in ("after", "before", "interleave"):
+        return value
+    try:
+        return [int(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected after, before, interleave or comma-separated positions (e.g. "
+                                         f"0,2,4); got {value!r}") from None
+
+
+def _add_inherit_parser(sub: argparse._SubParsersAction) -> None:
+    from .sizing import available_width_selections
+
+    parser = sub.add_parser(
+        "inherit",
+        help="Build a descendant that inherits a learngene (optionally narrower or deeper) and save it.",
+        description="Build a descendant (a plain transformers model) around a learngene's layers and save it with "
+        "its model card to --output. Widths smaller than the ancestry's narrow the inherited layers by element "
+        "selection; --num-random-layers and --layout add fresh layers.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--learngene", required=True, help="learngene: a local folder or a Hub id")
+    parser.add_argument("--revision", default=None, help="Hub revision of the learngene")
+    parser.add_argument("--num-labels", type=int, required=True, help="classes of the descendant's head")
+    parser.add_argument("--output", required=True, help="folder to save the descendant (weights, config, card)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fresh weights")
+    parser.add_argument("--image-size", type=int, default=None, help="input size (ViT / DINOv2)")
+    parser.add_argument("--num-random-layers", type=int, default=None, help="fresh layers to add")
+    parser.add_argument("--layout", type=_layout, default=None,
+                        help="where fresh layers sit (ViT / DINOv2): after, before, interleave or the inherited "
+                        "layers' positions, e.g. 0,2,4")
+    group = parser.add_argument_group("width (at most the ancestry's; smaller narrows the inherited layers)")
+    group.add_argument("--hidden-size", type=int, default=None, help="ViT / DINOv2 width")
+    group.add_argument("--num-attention-heads", type=int, default=None, help="ViT / DINOv2 attention heads")
+    group.add_argument("--intermediate-size", type=int, default=None, help="ViT / DINOv2 MLP width")
+    group.add_argument("--hidden-sizes", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                       help="ResNet stage widths, e.g. 32,64,128,256")
+    group.add_argument("--embedding-size", type=int, default=None, help="ResNet stem width")
+    group.add_argument("--width-selection", default="uniform", choices=list(available_width_selections()),
+                       help="element selection rule")
+    parser.add_argument("--token", default=None, help="Hub token (default: the logged-in token / $HF_TOKEN)")
+    parser.set_defaults(func=_run_inherit)
+
+
+def _run_inherit(args: argparse.Namespace) -> int:
+    from .inherit import from_learngene, save_descendant
+
+    check_output_folder(args.output, "--output")
+    options = {name: getattr(args, name) for name in ("image_size", "num_random_layers", "layout", "hidden_size",
+                                                       "num_attention_heads", "intermediate_size", "hidden_sizes",
+                                                       "embedding_size") if getattr(args, name) is not None}
+    child = from_learngene(args.learngene, args.num_labels, seed=args.seed, revision=args.revision, token=args.token,
+                           width_selection=args.width_selection, **options)
+    output = save_descendant(child, args.output)
+    origin = child.config.learngene
+    sizes = dict(origin.get("sizes") or {})
+    count, full = sizes.pop("num_parameters", None), sizes.pop("full_width_num_parameters", None)
+    print(f"{type(child).__name__}: " + ", ".join(f"{key}={value}" for key, value in sizes.items()))
+    if count is not None:
+        print(f"parameters: {count:,} ({count / full:.1%} of {full:,} at the ancestry's width)")
+    print(f"inherited {len(origin['layer_map'])} layers, {len(origin['fresh_layers'])} fresh (layout "
+          f"{origin['layout']}); width selection: {(origin.get('width') or {}).get('selection', 'none (full width)')}")
+    print(f"Descendant written to {output.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``learngene`` argument parser."""
     parser = _OneLineErrorParser(
@@ -183,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_condense_parser(sub)
+    _add_inherit_parser(sub)
     add_demo_parser(sub)
     return parser
 

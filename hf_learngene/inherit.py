@@ -28,7 +28,8 @@ from .errors import LearngeneError
 from .families import DescendantPlan
 from .hub import push_with_card
 from .modeling_learngene import LearngeneModel
-from .utils import atomic_directory
+from .sizing import reduce_layer_state, select_width_indices, width_record
+from .utils import atomic_directory, count_parameters
 from .version import __version__
 
 _P = ParamSpec("_P")
@@ -42,6 +43,13 @@ class PlannedDescendant:
     plan: DescendantPlan
     model: PreTrainedModel
     seed: int | None
+    #: the index sets of each inherited layer (by descendant prefix) when it is narrowed (``None``: full width)
+    width_indices: dict[str, dict[str, list[int]]] | None = None
+    #: the width selection rule and the explicit index sets it was given
+    width_selection: str = "uniform"
+    explicit_indices: dict[str, list[int]] | None = None
+    #: the descendant's sizes (``family.descendant_sizes`` plus parameter counts at this and at full width)
+    sizes: dict[str, Any] | None = None
 
 
 def _build_planned_descendant(
@@ -55,6 +63,9 @@ def _build_planned_descendant(
     seed: int | None = None,
     revision: str | None = None,
     token: str | bool | None = None,
+    layout: str | list[int] | None = None,
+    width_selection: str = "uniform",
+    width_indices: dict[str, list[int]] | None = None,
     **family_options: Any,
 ) -> PlannedDescendant:
     """Resolve ``learngene``, check the labels, lay out its descendant and build it with fresh weights.
@@ -75,6 +86,11 @@ def _build_planned_descendant(
         raise LearngeneError(f"num_labels must be a positive int (or pass id2label), got {num_labels!r}.")
     config = learngene.config
     family = learngene.family
+    if layout is not None:
+        if not family.supports_layout:
+            raise LearngeneError(f"layout= places fresh layers between or before inherited ones, which the "
+                                 f"{family.label} family does not support; drop layout.")
+        family_options["layout"] = layout
     plan = family.plan_descendant(
         config.ancestry_transformers_config(),
         list(config.layer_indices),
@@ -83,6 +99,15 @@ def _build_planned_descendant(
         image_size=image_size,
         **family_options,
     )
+    width = getattr(plan, "width", None)
+    chosen = None
+    if width is not None:
+        position_of = {index: position for position, index in enumerate(config.layer_indices)}
+        states = {prefix: learngene.layers[position_of[index]].state_dict() for index, prefix in plan.inherited}
+        chosen = select_width_indices(width, states, width_selection, width_indices)
+    elif width_indices:
+        raise LearngeneError("width_indices were given but the descendant keeps the ancestry's width: ask for a "
+                             "smaller width (e.g. hidden_size=, hidden_sizes=) or drop width_indices.")
     if id2label is not None:
         plan.config.id2label = id2label
         plan.config.label2id = label2id
@@ -90,7 +115,16 @@ def _build_planned_descendant(
         if seed is not None:
             torch.manual_seed(seed)
         model = family.build_model(plan.config)
-    return PlannedDescendant(learngene, plan, model, seed)
+    sizes = dict(family.descendant_sizes(plan.config))
+    sizes["num_parameters"] = count_parameters(model)
+    full_config = getattr(plan, "full_width_config", None)
+    if full_config is not None:
+        with torch.device("meta"):
+            sizes["full_width_num_parameters"] = count_parameters(family.build_model(full_config))
+    else:
+        sizes["full_width_num_parameters"] = sizes["num_parameters"]
+    return PlannedDescendant(learngene, plan, model, seed, chosen, width_selection,
+                             dict(width_indices) if width_indices else None, sizes)
 
 
 def _descendant_arguments(
@@ -124,8 +158,15 @@ def from_learngene(planned: PlannedDescendant) -> PreTrainedModel:
     initialisation (seeded by ``seed``).
 
     - ViT / DINOv2: the learngene layers, in order, form the encoder; ``num_random_layers`` fresh layers
-      (default 0) are stacked after them; patch embedding, [CLS] token, position embeddings, final norm and
+      (default 0) are stacked after them (``layout="before"`` / ``"interleave"`` / a list of the inherited layers'
+      positions places them elsewhere); patch embedding, [CLS] token, position embeddings, final norm and
       head are fresh. ``image_size`` and ``patch_size=`` may differ from the ancestry's.
+    - Narrower descendants (ViT / DINOv2: ``hidden_size=``, ``num_attention_heads=``, ``intermediate_size=``;
+      ResNet: ``hidden_sizes=``, ``embedding_size=``, at most the ancestry's): each inherited layer keeps a
+      subset of its elements, one channel subset for the whole residual stream (element selection, Weight
+      Selection, Xu et al., ICLR 2024; :mod:`hf_learngene.sizing`). ``width_selection`` picks the rule
+      (``"uniform"``: evenly spaced, the paper's; ``"heads"``: whole heads; ``"magnitude"``: the largest
+      weights), ``width_indices={"channels": [...], ...}`` gives index sets by hand.
     - ResNet: inherited blocks keep their stage; stages without inherited blocks get ``num_random_layers``
       (default 1) fresh blocks, so a ResNet-18 learngene of 4 blocks gives a ResNet-12-like descendant.
 
@@ -137,23 +178,37 @@ def from_learngene(planned: PlannedDescendant) -> PreTrainedModel:
         num_random_layers: see above.
         seed: seed for the fresh weights (``None``: the current RNG state).
         revision, token: Hub revision / token when ``learngene`` is a Hub id.
+        layout: where the fresh layers sit (ViT / DINOv2): ``"after"`` (default), ``"before"``, ``"interleave"``
+            or the encoder positions of the inherited layers, e.g. ``[0, 2, 4]``.
+        width_selection: the element selection rule of a narrower descendant (a registered one, see
+            :func:`hf_learngene.sizing.register_width_selection`).
+        width_indices: index sets chosen by hand, by role (``"channels"``, ``"attention"``, ``"mlp"``; ResNet
+            ``"embedding"``, ``"stage<s>"``, ``"inner0"``, ``"inner1"``), overriding the rule for those roles.
         **family_options: extra config fields for the descendant (e.g. ``patch_size=8``,
-            ``hidden_dropout_prob=0.1``); fields that would change inherited layers' shapes are refused.
+            ``hidden_dropout_prob=0.1``, ``hidden_size=192``); fields that would change inherited layers' type or
+            computation, or widen them, are refused.
 
-    The origin is recorded in ``config.learngene``; write the model card with :func:`save_descendant` (or
-    :func:`save_descendant_card`, :class:`DescendantCardCallback`, :func:`push_descendant_to_hub`).
+    The origin is recorded in ``config.learngene`` (for a narrower descendant also the selected indices of every
+    inherited tensor, ``["width"]``, and its sizes, ``["sizes"]``); write the model card with
+    :func:`save_descendant` (or :func:`save_descendant_card`, :class:`DescendantCardCallback`,
+    :func:`push_descendant_to_hub`).
 
     Example:
         >>> child = from_learngene("user/vit-learngene", num_labels=5, seed=0)  # doctest: +SKIP
         >>> save_descendant(child, "my-descendant")  # doctest: +SKIP  (weights + model card)
+        >>> small = from_learngene("user/dinov2-learngene", num_labels=5, hidden_size=192,  # doctest: +SKIP
+        ...                        num_attention_heads=3, intermediate_size=768, width_selection="heads")
     """
     learngene, plan, model, seed = planned.learngene, planned.plan, planned.model, planned.seed
     config = learngene.config
     state = model.state_dict()
     position_of = {index: position for position, index in enumerate(config.layer_indices)}
+    width = getattr(plan, "width", None)
     with torch.no_grad():
         for index, prefix in plan.inherited:
             source = learngene.layers[position_of[index]].state_dict()
+            if width is not None:  # element selection (sizing.select_elements) with the layer's index sets
+                source = reduce_layer_state(source, width.layers[prefix].axes, planned.width_indices[prefix])
             for key, tensor in source.items():
                 target_key = prefix + key
                 if target_key not in state or state[target_key].shape != tensor.shape:
@@ -173,10 +228,18 @@ def from_learngene(planned: PlannedDescendant) -> PreTrainedModel:
         "selection_method": config.selection_method,
         "layer_map": [{"descendant": prefix, "ancestry_layer": index} for index, prefix in plan.inherited],
         "fresh_layers": plan.fresh,
+        "layout": getattr(plan, "layout", "after"),
+        "sizes": planned.sizes,
         "seed": seed,
         "license": config.license,
         "hf_learngene_version": __version__,
     }
+    if width is not None:
+        record, per_layer = width_record(width, planned.width_indices, planned.width_selection,
+                                         planned.explicit_indices)
+        model.config.learngene["width"] = record
+        for item, (index, prefix) in zip(model.config.learngene["layer_map"], plan.inherited):
+            item.update(learngene_layer=position_of[index], **per_layer[prefix])
     return model
 
 

@@ -93,6 +93,8 @@ class ArchitectureFamily(ABC):
     #: config fields that fix the shape, type or computation of an integral layer: a descendant must keep them
     #: (:meth:`check_layer_options`).
     layer_fields: ClassVar[tuple[str, ...]] = ()
+    #: whether :meth:`plan_descendant` takes ``layout=`` (where fresh layers sit, :mod:`hf_learngene.sizing`).
+    supports_layout: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- configs
     def handles_config(self, config: PreTrainedConfig | dict[str, Any]) -> bool:
@@ -238,6 +240,11 @@ class ArchitectureFamily(ABC):
                 raise LearngeneError(f"num_random_layers={num_random_layers}: {reason}")
             raise LearngeneError(f"num_random_layers must be >= {minimum}, got {num_random_layers}.")
         return count
+
+    def descendant_sizes(self, config: PreTrainedConfig) -> dict[str, Any]:
+        """The size fields of a descendant with ``config`` (width, heads, MLP width, depth, ...), recorded in
+        ``config.learngene["sizes"]`` and shown on its card; ``{}`` (the default) when the family names none."""
+        return {}
 
     # ---------------------------------------------------------------- helpers
     def describe_layer(self, config: PreTrainedConfig, index: int) -> str:

@@ -8,6 +8,7 @@ from torch import nn
 from transformers import Dinov2Config, Dinov2ForImageClassification, PreTrainedConfig, PreTrainedModel
 from transformers.models.dinov2.modeling_dinov2 import Dinov2Layer
 
+from ..errors import LearngeneError
 from .base import BACKBONE_CONFIG_KEYS
 from .registry import register_family
 from .vit import ViTFamily
@@ -40,6 +41,35 @@ class Dinov2Family(ViTFamily):
 
     def _descendant_config_class(self) -> type[PreTrainedConfig]:
         return Dinov2Config
+
+    width_fields = ("hidden_size", "num_attention_heads", "mlp_ratio")
+
+    def _mlp_width(self, config: PreTrainedConfig) -> int:
+        return int(config.hidden_size * config.mlp_ratio)
+
+    def _default_mlp_width(self, ancestry_config: PreTrainedConfig, hidden_size: int) -> int:
+        return int(hidden_size * ancestry_config.mlp_ratio)
+
+    def _pop_mlp_width(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int
+                       ) -> tuple[str, Any, Any, int] | None:
+        # DINOv2 configs give the MLP width as mlp_ratio; intermediate_size is accepted too (ViT's name for it).
+        if "intermediate_size" in options:
+            if "mlp_ratio" in options:
+                raise LearngeneError("Give the DINOv2 MLP width as intermediate_size or as mlp_ratio, not both.")
+            asked = options.pop("intermediate_size")
+            return "intermediate_size", self._mlp_width(ancestry_config), asked, asked
+        if "mlp_ratio" in options:
+            ratio = options.pop("mlp_ratio")
+            width = int(hidden_size * ratio) if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else ratio
+            return "mlp_ratio", ancestry_config.mlp_ratio, ratio, width
+        return None
+
+    def _mlp_config_fields(self, hidden_size: int, mlp_width: int) -> dict[str, Any]:
+        if mlp_width % hidden_size:  # Dinov2Config.mlp_ratio is an int
+            raise LearngeneError(f"A DINOv2 MLP is mlp_ratio x hidden_size wide with an integer mlp_ratio, so an MLP "
+                                 f"width of {mlp_width} cannot go with hidden_size={hidden_size}: pick a multiple of "
+                                 f"{hidden_size} (e.g. intermediate_size={4 * hidden_size}).")
+        return {"mlp_ratio": mlp_width // hidden_size}
 
     def _adjust_descendant_dict(self, data: dict[str, Any]) -> dict[str, Any]:
         # Backbone bookkeeping depends on the depth; let Dinov2Config recompute it.

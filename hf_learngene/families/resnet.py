@@ -16,8 +16,10 @@ from transformers import PreTrainedConfig, PreTrainedModel, ResNetConfig, ResNet
 from transformers.models.resnet.modeling_resnet import ResNetBasicLayer, ResNetBottleNeckLayer
 
 from ..errors import LearngeneError
+from ..sizing import AxisRoles, LayerWidth, WidthRole, WidthSpec
 from .base import BACKBONE_CONFIG_KEYS, ArchitectureFamily, DescendantPlan, FeatureAlignment, descendant_config_dict
 from .registry import register_family
+from .sized import SizedDescendantPlan
 
 
 @dataclass(frozen=True)
@@ -238,9 +240,15 @@ class ResNetFamily(ArchitectureFamily):
         by_stage: dict[int, list[int]] = {stage: [] for stage in range(num_stages)}
         for index in layer_indices:
             by_stage[ancestry_blocks[index].stage].append(index)
+        # Channel widths by "slot": the stem output and each stage's residual stream, in the ancestry and here.
+        slots_a = {"embedding": int(ancestry_config.embedding_size),
+                   **{f"stage{s}": int(w) for s, w in enumerate(ancestry_config.hidden_sizes)}}
+        slots_d = {"embedding": int(data["embedding_size"]),
+                   **{f"stage{s}": int(w) for s, w in enumerate(data["hidden_sizes"])}}
 
         # Lay out each stage: inherited blocks keep their stage; a fresh transition block is prepended when the
         # first inherited block cannot take the stage's input; empty stages get `fresh_per_stage` fresh blocks.
+        # An inherited block is narrowed to the descendant's widths (element selection) when they are smaller.
         probe = ResNetConfig(**{**data, "depths": [1] * num_stages})
         depths, inherited, fresh = [], [], []
         for stage in range(num_stages):
@@ -253,14 +261,16 @@ class ResNetFamily(ArchitectureFamily):
                 fresh.extend(f"{prefix}{p}." for p in range(fresh_per_stage))
                 continue
             position = 0
-            if ancestry_blocks[blocks[0]].shape != first:
+            if self._reduced_shape(ancestry_blocks[blocks[0]], slots_d) != first:
                 fresh.append(f"{prefix}0.")
                 position = 1
             for index in blocks:
                 expected = first if position == 0 else (out, out, 1)
-                got = ancestry_blocks[index].shape
+                block = ancestry_blocks[index]
+                self._check_narrowing(index, block, slots_a, slots_d, first)
+                got = self._reduced_shape(block, slots_d)
                 if got != expected:
-                    raise LearngeneError(self._width_error(index, stage, position, got, expected, first))
+                    raise LearngeneError(self._width_error(index, stage, position, block.shape, expected, first))
                 inherited.append((index, f"{prefix}{position}."))
                 position += 1
             depths.append(position)
@@ -268,7 +278,116 @@ class ResNetFamily(ArchitectureFamily):
         config = ResNetConfig(num_labels=num_labels, **data)
         order = {index: i for i, index in enumerate(layer_indices)}
         inherited.sort(key=lambda item: order[item[0]])
-        return DescendantPlan(config=config, inherited=inherited, fresh=fresh)
+        plan = SizedDescendantPlan(config=config, inherited=inherited, fresh=fresh)
+        used = {slot for index, _ in inherited for slot in self._block_slots(ancestry_blocks[index])}
+        if any(slots_d[slot] != slots_a[slot] for slot in used):
+            plan.width = self._width_spec(ancestry_config, inherited, ancestry_blocks, slots_a, slots_d)
+            full = {**data, "embedding_size": slots_a["embedding"],
+                    "hidden_sizes": [slots_a[f"stage{s}"] for s in range(num_stages)]}
+            plan.full_width_config = ResNetConfig(num_labels=num_labels, **full)
+        return plan
+
+    def descendant_sizes(self, config: PreTrainedConfig) -> dict[str, Any]:
+        """Stem width, stage widths and depths of a model with ``config`` (model cards, :mod:`hf_learngene.sizing`)."""
+        return {"embedding_size": int(config.embedding_size), "hidden_sizes": [int(w) for w in config.hidden_sizes],
+                "depths": [int(d) for d in config.depths]}
+
+    @staticmethod
+    def _block_slots(block: BlockSignature) -> tuple[str, str]:
+        """The channel slots a block reads and writes: ``("embedding" | "stage<s-1>" | "stage<s>", "stage<s>")``."""
+        if block.position == 0:
+            return ("embedding" if block.stage == 0 else f"stage{block.stage - 1}"), f"stage{block.stage}"
+        return f"stage{block.stage}", f"stage{block.stage}"
+
+    def _reduced_shape(self, block: BlockSignature, slots_d: dict[str, int]) -> tuple[int, int, int]:
+        """The block's ``(in, out, stride)`` at the descendant's channel widths (narrowed by element selection)."""
+        source, target = self._block_slots(block)
+        return (slots_d[source], slots_d[target], block.stride)
+
+    def _check_narrowing(self, index: int, block: BlockSignature, slots_a: dict[str, int], slots_d: dict[str, int],
+                         first: tuple[int, int, int]) -> None:
+        """Refuse a descendant that would widen ``block`` or change whether it has a shortcut projection."""
+        source, target = self._block_slots(block)
+        head = (f"Channel widths do not line up: inherited block {index} (stage {block.stage}) maps "
+                f"{block.in_channels}->{block.out_channels} channels at stride {block.stride}")
+        if slots_d[target] > slots_a[target]:
+            raise LearngeneError(
+                f"{head}, but the descendant's stage {block.stage} is {slots_d[target]} channels wide "
+                f"(hidden_sizes[{block.stage}]={slots_d[target]}). Inherited blocks can be narrowed, not widened: ask "
+                f"for hidden_sizes[{block.stage}] <= {block.out_channels}. (Keep hidden_sizes[{block.stage}]="
+                f"{block.out_channels} for the ancestry's width.)")
+        if slots_d[source] > slots_a[source]:
+            name = self._slot_option(source)
+            raise LearngeneError(
+                f"{head}, so it must start stage {block.stage}, but there the descendant's input has "
+                f"{slots_d[source]} channels ({name}={slots_d[source]}), more than the block takes. Keep "
+                f"{name}={block.in_channels} or narrower.")
+        projected = block.in_channels != block.out_channels or block.stride != 1
+        needs = slots_d[source] != slots_d[target] or block.stride != 1
+        if source != target and projected != needs:
+            have = "has a shortcut projection" if projected else "has no shortcut projection (identity)"
+            where = (f"{slots_d[source]}->{slots_d[target]} channels at stride {block.stride}, where transformers "
+                     f"{'puts none' if projected else 'needs one'}")
+            raise LearngeneError(
+                f"Inherited block {index} (stage {block.stage}) {have}, but in the descendant it maps {where}. Keep "
+                f"{self._slot_option(source)} and {self._slot_option(target)} "
+                f"{'different' if projected else 'equal'}, as in the ancestry, when narrowing.")
+
+    @staticmethod
+    def _slot_option(slot: str) -> str:
+        """The config option that sets a channel slot's width: ``embedding_size`` or ``hidden_sizes[s]``."""
+        return "embedding_size" if slot == "embedding" else f"hidden_sizes[{slot[len('stage'):]}]"
+
+    def width_axes(self, block: BlockSignature, keys: list[str], slot_roles: dict[str, str],
+                   bottleneck: bool) -> dict[str, AxisRoles]:
+        """The axis roles of a residual block's tensors: its input and output channel slots (shared residual
+        streams) and its inner channels ``inner0`` / ``inner1`` (its own)."""
+        source, target = (slot_roles[slot] for slot in self._block_slots(block))
+        convs = ([("inner0", source), ("inner1", "inner0"), (target, "inner1")] if bottleneck
+                 else [("inner0", source), (target, "inner0")])
+        axes: dict[str, AxisRoles] = {}
+        for key in keys:
+            module, _, name = key.rpartition(".")
+            if module.startswith("shortcut."):
+                out_role, in_role = target, source
+            else:
+                out_role, in_role = convs[int(module.split(".")[1])]
+            if name == "num_batches_tracked":
+                axes[key] = ()
+            elif module.endswith("convolution"):
+                axes[key] = (out_role, in_role, None, None)
+            else:
+                axes[key] = (out_role,)
+        return axes
+
+    def _width_spec(self, ancestry_config: PreTrainedConfig, inherited: list[tuple[int, str]],
+                    blocks: list[BlockSignature], slots_a: dict[str, int], slots_d: dict[str, int]) -> WidthSpec:
+        bottleneck = ancestry_config.layer_type == "bottleneck"
+        # An identity shortcut from the stem / previous stage passes its channels on: both slots are one stream.
+        slot_roles = {slot: slot for slot in slots_a}
+        for index, _ in inherited:
+            source, target = self._block_slots(blocks[index])
+            if source != target and blocks[index].in_channels == blocks[index].out_channels \
+                    and blocks[index].stride == 1:
+                slot_roles[target] = slot_roles[source]
+        shared = {slot: WidthRole(slot_roles[slot], slots_a[slot], slots_d[slot], shared=True) for slot in slots_a}
+        layers = {}
+        for index, prefix in inherited:
+            block = blocks[index]
+            source, target = self._block_slots(block)
+            inner_a = block.out_channels // 4 if bottleneck else block.out_channels
+            inner_d = slots_d[target] // 4 if bottleneck else slots_d[target]
+            roles = {slot_roles[source]: shared[source], slot_roles[target]: shared[target]}
+            roles.update({name: WidthRole(name, inner_a, inner_d) for name in (("inner0", "inner1") if bottleneck
+                                                                               else ("inner0",))})
+            with torch.device("meta"):
+                keys = list(self.build_layer(ancestry_config, index).state_dict())
+            layers[prefix] = LayerWidth(axes=self.width_axes(block, keys, slot_roles, bottleneck), roles=roles)
+        return WidthSpec(layers=layers,
+                         ancestry={"embedding_size": slots_a["embedding"],
+                                   "hidden_sizes": [slots_a[f"stage{s}"] for s in range(len(slots_a) - 1)]},
+                         descendant={"embedding_size": slots_d["embedding"],
+                                     "hidden_sizes": [slots_d[f"stage{s}"] for s in range(len(slots_d) - 1)]})
 
     @staticmethod
     def _width_error(index: int, stage: int, position: int, got: tuple[int, int, int],
