@@ -1,0 +1,326 @@
+#!/usr/bin/env python
+"""Narrower descendants of the real DINOv2 (issue "Descendants of any size"): learngene vs From-Scratch vs Weight
+Selection at one reduced width.
+
+Three ways to initialise a width-reduced descendant (default width 192, 3 heads, MLP 768: about 1/4 of the parameters
+per layer of the ViT-S/14 ancestry), trained on the harness's seeded 5-way tasks of mini-ImageNet classes 80-99 at
+84 px with the harness's recipe (``examples/paper/harness.py``, profile ``cpu``):
+
+* ``learngene``: ``from_learngene(--learngene, hidden_size=..., width_selection=...)``, the learngene's layers
+  element-selected (one run per ``--width_selections`` rule);
+* ``scratch``: ``scratch_descendant_like(...)``, the same architecture, all weights fresh;
+* ``weight_selection``: :func:`hf_learngene.weight_selection.weight_selection_descendant`, the ancestry's lowest k
+  layers (k = the learngene's size) and its embeddings, element-selected with the same rule (Xu et al., ICLR 2024).
+
+Resumable: every run is cached as ``<output>/runs/dinov2_width-<method>-<hash>.json`` (hash of its full
+configuration), a rerun skips finished runs. The summary goes to ``<output>/<profile>/dinov2_width/{results.json,
+results.md}``. Example (from the repository root)::
+
+    python examples/paper/width_reduction.py --learngene outputs/condense_dinov2/default5-top6 \\
+        --num_tasks 5 --samples_per_class 100,20 --epochs 20 --num_threads 1
+
+``--profile smoke`` runs on the harness's tiny random DINOv2 and synthetic images (``tests/test_paper_harness.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness
+
+from hf_learngene import LearngeneModel, from_learngene, scratch_descendant_like
+from hf_learngene.data import format_class_spec
+from hf_learngene.experiments.tasks import MINI_IMAGENET_SPLIT, make_task
+from hf_learngene.experiments.training import classifier_training_arguments
+from hf_learngene.sizing import available_width_selections
+from hf_learngene.utils import count_parameters
+from hf_learngene.weight_selection import weight_selection_descendant
+
+logger = logging.getLogger("width_reduction")
+
+FAMILY = "dinov2"
+METHODS = ("learngene", "scratch", "weight_selection")
+METHOD_LABELS = {"learngene": "Learngene (element-selected)", "scratch": "From-Scratch",
+                 "weight_selection": "Weight Selection (lowest k layers + embeddings)"}
+SUMMARY_NAME = "dinov2_width"
+
+
+@dataclass(frozen=True)
+class WidthRun:
+    """Everything that determines one training run (its hash is the cache key)."""
+
+    method: str
+    width_selection: str | None  # None for scratch (nothing is selected)
+    task_seed: int
+    samples_per_class: int
+    hidden_size: int
+    num_attention_heads: int
+    intermediate_size: int
+    num_random_layers: int
+    layout: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    optim: str
+    lr_scheduler_type: str
+    warmup: float
+    image_size: int
+    eval_per_class: int | None
+    n_way: int
+    classes: str
+    dataset: str
+    ancestry: str
+    learngene: str
+    profile: str
+
+    @property
+    def key(self) -> str:
+        return f"{SUMMARY_NAME}-{self.method}-{harness._hash(asdict(self))}"
+
+    @property
+    def label(self) -> str:
+        return self.method if self.width_selection is None else f"{self.method}:{self.width_selection}"
+
+
+def plan_runs(ctx: harness.Context, learngene_folder: Path, args: argparse.Namespace) -> list[WidthRun]:
+    """The runs of the measurement: every method (learngene / Weight Selection once per width rule) on every task
+    and sample size."""
+    profile, hp = ctx.profile, ctx.profile.hparams[FAMILY]
+    common = {"hidden_size": args.hidden_size, "num_attention_heads": args.num_attention_heads,
+                  "intermediate_size": args.intermediate_size, "num_random_layers": args.num_random_layers,
+                  "layout": args.layout, "epochs": profile.epochs, "batch_size": profile.batch_size,
+                  "learning_rate": hp.learning_rate, "weight_decay": hp.weight_decay, "optim": hp.optim,
+                  "lr_scheduler_type": hp.lr_scheduler_type, "warmup": hp.warmup, "image_size": ctx.image_size(FAMILY),
+                  "eval_per_class": profile.eval_per_class, "n_way": profile.n_way,
+                  "classes": format_class_spec(MINI_IMAGENET_SPLIT.descendant), "dataset": ctx.dataset_id,
+                  "ancestry": ctx.ancestry_fingerprint(FAMILY), "learngene": harness.learngene_fingerprint(learngene_folder),
+                  "profile": profile.name}
+    runs = []
+    for samples in args.samples_per_class:
+        for task in range(profile.num_tasks):
+            for method in args.methods:
+                rules = [None] if method == "scratch" else args.width_selections
+                runs += [WidthRun(method=method, width_selection=rule, task_seed=task, samples_per_class=samples,
+                                  **common) for rule in rules]
+    return runs
+
+
+def build_model(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun, task: Any) -> Any:
+    """The descendant of ``run`` for ``task`` (seeded by the task seed, like the harness's runs)."""
+    options = {"id2label": task.id2label, "label2id": task.label2id, "image_size": run.image_size, "seed": run.task_seed,
+                   "hidden_size": run.hidden_size, "num_attention_heads": run.num_attention_heads,
+                   "intermediate_size": run.intermediate_size, "num_random_layers": run.num_random_layers,
+                   "layout": run.layout}
+    if run.method == "learngene":
+        return from_learngene(learngene, width_selection=run.width_selection, **options)
+    if run.method == "scratch":
+        return scratch_descendant_like(learngene, **options)
+    if run.method == "weight_selection":
+        if run.num_random_layers or run.layout != "after":
+            raise ValueError("weight_selection takes the ancestry's lowest k layers: use --num_random_layers 0 and "
+                             "--layout after (or drop the method).")
+        return weight_selection_descendant(ctx.ancestry(FAMILY), len(learngene.config.layer_indices),
+                                           width_selection=run.width_selection,
+                                           **{k: v for k, v in options.items() if k not in ("num_random_layers",
+                                                                                           "layout")})
+    raise ValueError(f"Unknown method {run.method!r}; choose from {', '.join(METHODS)}")
+
+
+def run_path(ctx: harness.Context, run: WidthRun) -> Path:
+    return ctx.runs_dir / f"{run.key}.json"
+
+
+def run_one(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun) -> dict[str, Any]:
+    """Train one descendant (or return its cached record)."""
+    path = run_path(ctx, run)
+    if path.exists():
+        return json.loads(path.read_text())
+    transformers.set_seed(run.task_seed)
+    raw = ctx.raw
+    task = make_task(raw["train"], raw["test"], run.classes, n_way=run.n_way, samples_per_class=run.samples_per_class,
+                     seed=run.task_seed)
+    model = build_model(ctx, learngene, run, task)
+    scratch = ctx.work_dir / "trainer" / run.key
+    args = classifier_training_arguments(scratch, epochs=run.epochs, batch_size=run.batch_size, eval_batch_size=128,
+                                         learning_rate=run.learning_rate, weight_decay=run.weight_decay,
+                                         optim=run.optim, lr_scheduler_type=run.lr_scheduler_type, warmup=run.warmup,
+                                         seed=run.task_seed, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = harness.ft.finetune(model, task, args, transform=ctx.transform(FAMILY),
+                                     eval_per_class=run.eval_per_class, quiet=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    result.pop("trainer")
+    origin = getattr(model.config, "learngene", None) or {}
+    record = {"key": run.key, "spec": asdict(run), "label": run.label, "task_classes": task.classes,
+              "result": result, "num_parameters": count_parameters(model),
+              "sizes": origin.get("sizes"), "inherited_layers": [e["ancestry_layer"] for e in origin.get("layer_map", [])],
+              "num_threads": torch.get_num_threads(), "device": "cuda" if torch.cuda.is_available() else "cpu",
+              "versions": harness.versions(), "finished": harness._now()}
+    harness._write_json(path, record)
+    return record
+
+
+def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path, args: argparse.Namespace
+              ) -> dict[str, Any]:
+    """Mean / std of the final accuracy per method and sample size, paired differences of every learngene rule
+    against From-Scratch and Weight Selection (same rule), written as JSON and a Markdown table."""
+    records = [json.loads(run_path(ctx, r).read_text()) for r in runs if run_path(ctx, r).exists()]
+    cells: dict[str, dict[str, Any]] = {}
+    for samples in args.samples_per_class:
+        by_label: dict[str, dict[int, float]] = {}
+        params: dict[str, int] = {}
+        for record in records:
+            if record["spec"]["samples_per_class"] == samples:
+                by_label.setdefault(record["label"], {})[record["spec"]["task_seed"]] = record["result"][
+                    "final_accuracy"]
+                params[record["label"]] = record["num_parameters"]
+        cell: dict[str, Any] = {}
+        for label, per_task in by_label.items():
+            mean, std = harness._mean_std(list(per_task.values()))
+            cell[label] = {"final_mean": mean, "final_std": std, "n": len(per_task), "per_task": per_task,
+                           "num_parameters": params[label]}
+        for rule in args.width_selections:
+            mine = by_label.get(f"learngene:{rule}", {})
+            for reference in ("scratch", f"weight_selection:{rule}"):
+                theirs = by_label.get(reference, {})
+                shared = sorted(set(mine) & set(theirs))
+                if shared:
+                    diffs = [mine[t] - theirs[t] for t in shared]
+                    cell.setdefault("paired", {})[f"learngene:{rule} - {reference}"] = {
+                        "mean": float(np.mean(diffs)), "wins": sum(d > 0 for d in diffs), "n": len(diffs),
+                        "differences": diffs}
+        cells[str(samples)] = cell
+    learngene = LearngeneModel.from_pretrained(learngene_folder)
+    data = {"experiment": SUMMARY_NAME, "profile": asdict(ctx.profile),
+            "width": {"hidden_size": args.hidden_size, "num_attention_heads": args.num_attention_heads,
+                      "intermediate_size": args.intermediate_size, "num_random_layers": args.num_random_layers,
+                      "layout": args.layout},
+            "learngene": {"folder": learngene_folder.resolve().name, "fingerprint": runs[0].learngene if runs else None,
+                          "layers": list(learngene.config.layer_indices)},
+            "ancestry": harness.portable_path(ctx.ancestry_path(FAMILY)), "ancestry_num_parameters":
+                count_parameters(ctx.ancestry(FAMILY)),
+            "planned": len(runs), "finished": len(records), "summary": cells, "versions": harness.versions(),
+            "created": harness._now()}
+    lines = [f"# Width-reduced DINOv2 descendants ({ctx.profile.name} profile)", "",
+             (f"Width {args.hidden_size}, {args.num_attention_heads} heads, MLP {args.intermediate_size}; learngene "
+             f"`{data['learngene']['folder']}` (ancestry layers {data['learngene']['layers']}); "
+             f"{ctx.profile.epochs} epochs, {ctx.profile.n_way}-way tasks of classes 80-99 at "
+             f"{ctx.image_size(FAMILY)} px; {len(records)}/{len(runs)} runs finished."), ""]
+    for samples, cell in cells.items():
+        lines += [f"## {samples} samples per class", "", "| method | final accuracy (%) | tasks | parameters |",
+                  "|---|---|---|---|"]
+        for label, value in cell.items():
+            if label == "paired":
+                continue
+            method, _, rule = label.partition(":")
+            name = METHOD_LABELS[method] + (f", `{rule}`" if rule else "")
+            lines.append(f"| {name} | {harness._pct(value['final_mean'], value['final_std'])} | {value['n']} | "
+                         f"{value['num_parameters']:,} |")
+        for name, pair in cell.get("paired", {}).items():
+            lines.append(f"\n{name}: {100 * pair['mean']:+.2f} points ({pair['wins']}/{pair['n']} wins)")
+        lines.append("")
+    folder = ctx.profile_dir / SUMMARY_NAME
+    harness._write_json(folder / "results.json", data)
+    (folder / "results.md").write_text("\n".join(lines) + "\n")
+    data["files"] = {"json": str(folder / "results.json"), "md": str(folder / "results.md")}
+    return data
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    def ints(value: str) -> list[int]:
+        return [int(v) for v in value.split(",")]
+
+    def names(choices: tuple[str, ...]):
+        def parse(value: str) -> tuple[str, ...]:
+            items = tuple(v.strip() for v in value.split(",") if v.strip())
+            unknown = [v for v in items if v not in choices]
+            if unknown or not items:
+                raise argparse.ArgumentTypeError(f"unknown {unknown or '(none)'}; choose from {', '.join(choices)}")
+            return items
+        return parse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--learngene", required=True, help="the Auto learngene folder (e.g. a top-6 learngene)")
+    parser.add_argument("--profile", default="cpu", choices=list(harness.PROFILES), help="harness profile")
+    parser.add_argument("--methods", type=names(METHODS), default=METHODS, help="comma-separated methods")
+    parser.add_argument("--width_selections", type=names(available_width_selections()), default=("uniform",),
+                        help="element selection rules of the learngene and Weight Selection runs, e.g. "
+                             "uniform,heads,magnitude")
+    parser.add_argument("--hidden_size", type=int, default=192)
+    parser.add_argument("--num_attention_heads", type=int, default=3)
+    parser.add_argument("--intermediate_size", type=int, default=768)
+    parser.add_argument("--num_random_layers", type=int, default=0, help="fresh layers beside the inherited ones")
+    parser.add_argument("--layout", default="after", choices=["after", "before", "interleave"])
+    parser.add_argument("--num_tasks", type=int, default=None, help="tasks (default: the profile's)")
+    parser.add_argument("--samples_per_class", type=ints, default=None,
+                        help="comma-separated training images per class (default: the profile's)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the profile's)")
+    parser.add_argument("--dataset", default=None, help="dataset folder or Hub id (default: shared mini-ImageNet)")
+    parser.add_argument("--ancestry_dinov2", default=None, help="DINOv2 ancestry (default: the harness's)")
+    parser.add_argument("--output", default=None, help="results folder (default examples/paper/results, smoke: "
+                                                       "outputs/paper/smoke-results)")
+    parser.add_argument("--work_dir", default=str(harness.DEFAULT_WORK_DIR), help="scratch folder (not committed)")
+    parser.add_argument("--num_threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--max_runs", type=int, default=None, help="train at most this many new runs, then summarize")
+    parser.add_argument("--dry_run", action="store_true", help="list the planned runs only")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%H:%M:%S",
+                        level=logging.INFO)
+    torch.set_num_threads(args.num_threads)
+    output = args.output or (harness.DEFAULT_WORK_DIR / "smoke-results" if args.profile == "smoke"
+                             else harness.DEFAULT_OUTPUT)
+    ctx = harness.Context(profile=harness.get_profile(args.profile), output=Path(output),
+                          work_dir=Path(args.work_dir), dataset=args.dataset,
+                          ancestries={FAMILY: args.ancestry_dinov2} if args.ancestry_dinov2 else {}, progress=False,
+                          num_tasks=args.num_tasks, epochs=args.epochs)
+    args.samples_per_class = args.samples_per_class or [ctx.profile.samples_per_class]
+    folder = Path(args.learngene)
+    learngene = LearngeneModel.from_pretrained(folder)
+    if learngene.config.family != FAMILY:
+        raise SystemExit(f"{folder} is a {learngene.config.family!r} learngene; this experiment needs a DINOv2 one.")
+    runs = plan_runs(ctx, folder, args)
+    done = [r for r in runs if run_path(ctx, r).exists()]
+    print(f"{len(runs)} runs planned, {len(done)} cached, {len(runs) - len(done)} to train")
+    if args.dry_run:
+        for run in runs:
+            print(("[cached] " if run in done else "[to run] ") + f"{run.label} task={run.task_seed} "
+                  f"samples/class={run.samples_per_class} epochs={run.epochs} key={run.key}")
+        return {"planned": len(runs), "cached": len(done)}
+    trained = 0
+    with harness.quiet_transformers():
+        for run in runs:
+            if run_path(ctx, run).exists():
+                continue
+            if args.max_runs is not None and trained >= args.max_runs:
+                break
+            record = run_one(ctx, learngene, run)
+            trained += 1
+            logger.info("%s task %d, %d/class: final accuracy %.4f", run.label, run.task_seed, run.samples_per_class,
+                        record["result"]["final_accuracy"])
+    summary = summarize(ctx, runs, folder, args)
+    print(f"summary: {summary['files']['md']}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""examples/paper/width_reduction.py end to end on the smoke profile (tiny random DINOv2, synthetic images)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+PAPER_DIR = Path(__file__).resolve().parent.parent / "examples" / "paper"
+sys.path.insert(0, str(PAPER_DIR))
+
+import harness
+import width_reduction
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_frozen_gc(one_torch_thread):
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["--profile", "smoke", "--learngene", str(tmp_path / "lg"), "--output", str(tmp_path / "results"),
+            "--work_dir", str(tmp_path / "work"), "--hidden_size", "16", "--num_attention_heads", "1",
+            "--intermediate_size", "32", "--num_tasks", "1", "--samples_per_class", "2,3", "--epochs", "1", *extra]
+
+
+def test_width_reduction_smoke_runs_caches_and_summarizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hf_learngene import LearngeneModel
+
+    ctx = harness.Context(profile=harness.get_profile("smoke"), output=tmp_path / "results",
+                          work_dir=tmp_path / "work", progress=False)
+    LearngeneModel.from_ancestry(str(ctx.ancestry_path("dinov2")), layer_indices=[1, 2]).save_pretrained(
+        tmp_path / "lg")
+    planned = width_reduction.main(_args(tmp_path, "--width_selections", "uniform,heads", "--dry_run"))
+    assert planned == {"planned": 2 * (1 + 2 + 2), "cached": 0}  # 2 sizes x (scratch + 2 rules x 2 methods)
+    with harness.quiet_transformers():
+        summary = width_reduction.main(_args(tmp_path, "--width_selections", "uniform,heads"))
+    assert summary["finished"] == summary["planned"] == 10
+    cell = summary["summary"]["2"]
+    assert set(cell) == {"learngene:uniform", "learngene:heads", "scratch", "weight_selection:uniform",
+                         "weight_selection:heads", "paired"}
+    assert cell["scratch"]["num_parameters"] == cell["learngene:uniform"]["num_parameters"] == cell[
+        "weight_selection:uniform"]["num_parameters"]
+    assert set(cell["paired"]) == {"learngene:uniform - scratch", "learngene:uniform - weight_selection:uniform",
+                                   "learngene:heads - scratch", "learngene:heads - weight_selection:heads"}
+    assert summary["learngene"]["layers"] == [1, 2] and not Path(summary["ancestry"]).is_absolute()
+    folder = tmp_path / "results" / "smoke" / "dinov2_width"
+    assert json.loads((folder / "results.json").read_text())["finished"] == 10
+    md = (folder / "results.md").read_text()
+    assert "| From-Scratch |" in md and "Weight Selection" in md and "learngene:heads - scratch" in md
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results" / "runs").glob("dinov2_width-*.json")]
+    assert len(records) == 10
+    for record in records:
+        sizes = record["sizes"]
+        if record["spec"]["method"] != "scratch":
+            assert sizes["hidden_size"] == 16 and sizes["num_parameters"] < sizes["full_width_num_parameters"]
+        assert len(record["result"]["history"]) == 1
+    ws = next(r for r in records if r["spec"]["method"] == "weight_selection")
+    assert ws["inherited_layers"] == [0, 1]  # the lowest k = 2 ancestry layers
+    # resumable: a rerun trains nothing
+    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    assert width_reduction.main(_args(tmp_path, "--width_selections", "uniform,heads"))["finished"] == 10
