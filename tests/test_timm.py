@@ -277,3 +277,19 @@ def test_without_timm_a_timm_ancestry_names_the_extra_to_install(tmp_path: Path,
         load_ancestry(folder)
     with pytest.raises(LearngeneError, match=r"hf_learngene\[timm\]"):
         LearngeneModel.from_ancestry(str(folder), layer_indices=[0])
+
+
+# ---------------------------------------------------------------------------------------------------- input size
+def test_an_image_size_a_fixed_size_timm_vit_cannot_take_is_a_clear_error_and_dynamic_img_size_works() -> None:
+    # A Hub DINOv2 (img_size=518, strict) condensed at 84 px would fail inside timm with a bare AssertionError.
+    data = tiny_image_dataset(num_classes=4, per_class=8)
+    config = CondenseConfig(**{**FAST, "image_size": 48, "max_iterations": 2}, num_layers=2)
+    with pytest.raises(LearngeneError, match=r"takes 32x32 images \(img_size=32, no dynamic_img_size\), got 48x48.*"
+                                             r"image_size=32.*dynamic_img_size=True"):
+        condense(build_timm_ancestry("timm-dinov2-reg"), data, config)
+    bare = build_timm_model("timm-dinov2-reg", dynamic_img_size=True)  # what the message advises
+    result = condense(bare, data, config)
+    child = from_learngene(result.learngene, num_labels=2, seed=0)
+    assert child.config.model_args["dynamic_img_size"] is True
+    with torch.no_grad():
+        assert child(pixel_values=pixel_values(size=48)).logits.shape == (2, 2)

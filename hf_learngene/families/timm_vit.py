@@ -63,6 +63,20 @@ class TimmViTFamily(TimmFamily):
         # Every block of a timm ViT has the same structure: build a one-block model and take its block.
         return create_timm_model(architecture_of(config), {**model_args_of(config), "depth": 1}).blocks[0]
 
+    def forward_features(
+        self,
+        model: PreTrainedModel,
+        pixel_values: torch.Tensor,
+        layers: list[int] | None = None,
+        *,
+        hook_model: nn.Module | None = None,
+    ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+        """As :meth:`ArchitectureFamily.forward_features`, but an input size that the timm model cannot take (a
+        fixed ``img_size`` without ``dynamic_img_size``, e.g. a Hub DINOv2 at 518 px fed 84 px images) is a
+        :class:`LearngeneError` that says what to do, not timm's bare ``AssertionError``."""
+        check_input_size(self.backbone(model if hook_model is None else hook_model), pixel_values)
+        return super().forward_features(model, pixel_values, layers, hook_model=hook_model)
+
     def pool(self, feature: torch.Tensor) -> torch.Tensor:
         return feature.mean(dim=1)
 
@@ -108,6 +122,31 @@ class TimmViTFamily(TimmFamily):
 
     def describe_layer(self, config: PreTrainedConfig, index: int) -> str:
         return f"block {index}"
+
+
+def check_input_size(backbone: nn.Module, pixel_values: torch.Tensor) -> None:
+    """Refuse ``pixel_values`` whose height and width a timm ``VisionTransformer`` built for a fixed ``img_size``
+    cannot take (timm would fail with ``AssertionError: Input height (84) doesn't match model (518)``).
+
+    Example:
+        >>> check_input_size(ancestry.timm_model, torch.zeros(1, 3, 84, 84))  # doctest: +SKIP
+        Traceback (most recent call last):
+        LearngeneError: This timm ViT takes 518x518 images (img_size=518), got 84x84. ...
+    """
+    patch_embed = getattr(backbone, "patch_embed", None)
+    expected = getattr(patch_embed, "img_size", None)
+    if not getattr(patch_embed, "strict_img_size", False) or expected is None:
+        return
+    got = tuple(int(s) for s in pixel_values.shape[-2:])
+    expected = tuple(int(s) for s in expected)
+    if got == expected:
+        return
+    raise LearngeneError(
+        f"This timm ViT takes {expected[0]}x{expected[1]} images (img_size={expected[0] if expected[0] == expected[1] else expected}"
+        f", no dynamic_img_size), got {got[0]}x{got[1]}. Condense at CondenseConfig(image_size={expected[0]}), or "
+        "build the ancestry to take any size and pass the model itself: condense(timm.create_model(name, "
+        "pretrained=True, dynamic_img_size=True), ...) (its learngene's descendants keep dynamic_img_size). A "
+        "descendant takes another size with from_learngene(..., image_size=...).")
 
 
 register_family(TimmViTFamily())
