@@ -182,13 +182,15 @@ def dinov2_section(folder: Path, profile: str) -> str:
     parts = ["### Real pretrained ancestry: DINOv2 ViT-S/14", "",
              (f"Ancestry: `{ancestry}`{about}, descendants and "
               "condensing at 84 px (patch 14: 6x6 tokens). Baselines beside Auto-Learngene: First-k (the lowest k "
-              "layers, k = the Auto learngene's size), Random-k (k random layers, several seeded draws), Auto-Learngene "
-              "with the paper's objective, and fine-tuning the whole ancestry (all layers + a head). "
-              "`bash examples/paper/dinov2_proof.sh [TASKS] [EPOCHS]` runs it all: it condenses with the defaults "
-              "(`examples/condense_dinov2.sh`), cuts the top-6 learngene from those scores "
-              "(`examples/paper/select_top_k.py`; the default rule keeps fewer layers, see \"How condensing chooses "
-              "layers\") and trains the descendants; a learngene given as `--learngene dinov2:auto=DIR` is named by "
-              "its content fingerprint below."), ""]
+              "layers, k = the Auto learngene's size), Random-k (k random layers, seeded draws), Heur-Learngene and "
+              "Auto-Learngene with the paper's objective (their top-k layers), and fine-tuning the whole ancestry (all "
+              "layers + a head). Beside the paper's recipe (fresh embeddings, one learning rate) the recipe options of "
+              "\"Training recipe\" above: `auto_embed` / `auto_embed_lowlr` (Auto's descendant + the ancestry's "
+              "embeddings; inherited weights at 0.1 x lr) and `finetune_ancestry_lowlr`. "
+              "`bash examples/paper/dinov2_proof.sh [TASKS] [EPOCHS]` runs it all: it cuts the top-6 learngenes from "
+              "the committed condense scores (`examples/paper/select_top_k.py`; the default rule keeps fewer layers, "
+              "see \"How condensing chooses layers\") and trains the descendants; a learngene given as "
+              "`--learngene dinov2:auto=DIR` is named by its content fingerprint below."), ""]
     if condensed:
         parts.append(condensed)
     parts += blocks
