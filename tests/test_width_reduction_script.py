@@ -55,6 +55,7 @@ def test_width_reduction_smoke_runs_caches_and_summarizes(tmp_path: Path, monkey
     assert json.loads((folder / "results.json").read_text())["finished"] == 10
     md = (folder / "results.md").read_text()
     assert "| From-Scratch |" in md and "Weight Selection" in md and "learngene:heads - scratch" in md
+    assert (folder / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "(results.png)" in md
     records = [json.loads(p.read_text()) for p in (tmp_path / "results" / "runs").glob("dinov2_width-*.json")]
     assert len(records) == 10
     for record in records:

@@ -235,10 +235,39 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
             lines.append(f"\n{name}: {100 * pair['mean']:+.2f} points ({pair['wins']}/{pair['n']} wins)")
         lines.append("")
     folder = ctx.profile_dir / SUMMARY_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    plot = plot_results(cells, folder / "results.png", f"DINOv2 descendants at width {args.hidden_size}")
+    if plot is not None:
+        lines.append(f"![width-reduced descendants]({plot.name})")
     harness._write_json(folder / "results.json", data)
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     data["files"] = {"json": str(folder / "results.json"), "md": str(folder / "results.md")}
     return data
+
+
+def plot_results(cells: dict[str, dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Bars of the final accuracy (mean ± std over tasks) per method, one group per sample size."""
+    groups = {samples: {k: v for k, v in cell.items() if k != "paired"} for samples, cell in cells.items()}
+    labels = sorted({label for cell in groups.values() for label in cell})
+    if not labels:
+        return None
+    plt = harness._plt()
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(groups) * len(labels) / 2, 3.6))
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        xs = [g + i * width for g, cell in enumerate(groups.values()) if label in cell]
+        values = [cell[label] for cell in groups.values() if label in cell]
+        ax.bar(xs, [100 * v["final_mean"] for v in values], width,
+               yerr=[100 * (0 if np.isnan(v["final_std"]) else v["final_std"]) for v in values], capsize=3,
+               label=label.replace("weight_selection", "Weight Selection").replace("learngene", "Learngene"))
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [f"{s}/class" for s in groups])
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
