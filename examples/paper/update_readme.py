@@ -265,6 +265,20 @@ def recipe_dinov2_section(profile: str = "cpu") -> str:
             + "\n".join(rows) + "\n\nPaired per task: " + "; ".join(pairs) + ".\n")
 
 
+def width_section(folder: Path) -> str:
+    """Width-reduced DINOv2 descendants (``examples/paper/width_reduction.py``), empty when not run yet."""
+    md = folder / "results.md"
+    if not md.exists():
+        return ""
+    rel = md.relative_to(ROOT)
+    text = _demote(md.read_text(), 2).replace("](results.png)", f"]({(folder / 'results.png').relative_to(ROOT)})")
+    body = text.split("\n", 1)[1] if text.startswith("#") else text
+    return ("### Narrower descendants: the DINOv2 at width 192 (issue \"Descendants of any size\")\n\n"
+            "Regenerate: `python examples/paper/width_reduction.py --learngene outputs/condense_dinov2/default5-top6 "
+            "--num_tasks 5 --samples_per_class 100 --epochs 20 --width_selections uniform --num_threads 1` (the "
+            f"learngene as cut by `examples/paper/dinov2_proof.sh`; source: [{rel}]({rel})).\n" + body + "\n")
+
+
 def build(profile: str) -> str:
     results = ROOT / "examples" / "paper" / "results" / profile
     parts = [BEGIN, "## Results", "",
@@ -275,6 +289,7 @@ def build(profile: str) -> str:
     dinov2 = dinov2_section(results / "dinov2", profile)
     if dinov2:
         parts.append(dinov2)
+    parts.append(width_section(results / "dinov2_width"))
     parts.append(condense_section(results / "condense"))
     parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark_dinov2" / "condense_benchmark.json",
                                    "### Condensing speed and memory: the real DINOv2 at 84 px"))
