@@ -233,6 +233,31 @@ def test_vit_descendants_may_change_image_and_patch_size_and_add_fresh_blocks() 
     assert twin.state_dict().keys() == child.state_dict().keys()
 
 
+@pytest.mark.parametrize("kind", ["timm-vit", "timm-resnet-basic"])
+def test_fresh_weights_are_timms_own_initialisation(kind: str) -> None:
+    # transformers' TimmWrapper*._init_weights would redraw them (normal(0.02) convs, last BatchNorm weight 1).
+    timm = require_timm()
+    ancestry = build_timm_ancestry(kind)
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=[1])
+    child = from_learngene(learngene, num_labels=2, num_random_layers=2 if kind == "timm-vit" else None, seed=3)
+    scratch = scratch_descendant_like(learngene, num_labels=2, num_random_layers=2 if kind == "timm-vit" else None,
+                                      seed=3)
+    torch.manual_seed(3)
+    reference = timm.create_model(child.config.architecture, pretrained=False, num_classes=2,
+                                  **child.config.model_args).state_dict()
+    inherited = tuple(entry["descendant"][len("timm_model."):] for entry in child.config.learngene["layer_map"])
+    for model in (child, scratch):
+        state = model.timm_model.state_dict()
+        assert state.keys() == reference.keys()
+        fresh = [key for key in state if not (model is child and key.startswith(inherited))]
+        assert fresh and all(torch.equal(state[key], reference[key]) for key in fresh)
+    _assert_inherited(child, _blocks(ancestry.timm_model, TIMM_FAMILY_OF[kind]))
+    if kind == "timm-resnet-basic":  # timm zero-initialises the last BatchNorm of a residual block
+        assert torch.count_nonzero(child.timm_model.layer1[0].bn2.weight) == 0
+    else:
+        assert torch.equal(child.timm_model.blocks[1].mlp.fc1.weight, reference["blocks.1.mlp.fc1.weight"])
+
+
 def test_options_that_change_inherited_blocks_are_refused() -> None:
     learngene = LearngeneModel.from_ancestry(build_timm_ancestry("timm-dinov2-reg"), layer_indices=[0])
     with pytest.raises(LearngeneError, match="Learngene layer 0 does not fit the descendant at blocks.0.*init_values"):

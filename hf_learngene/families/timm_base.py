@@ -114,11 +114,17 @@ def skeleton(architecture: str, args: dict[str, Any]) -> nn.Module:
         raise LearngeneError(f"timm cannot build {architecture!r} with model_args={args}: {err}") from err
 
 
-def create_timm_model(architecture: str, args: dict[str, Any]) -> nn.Module:
-    """``timm.create_model(architecture, pretrained=False, num_classes=0, **args)`` on the current default device."""
+def create_timm_model(architecture: str, args: dict[str, Any], *, num_classes: int = 0) -> nn.Module:
+    """``timm.create_model(architecture, pretrained=False, num_classes=num_classes, **args)`` on the current default
+    device: timm's own initialisation, from the current RNG state.
+
+    Example:
+        >>> create_timm_model("resnet18", {"layers": [1, 1, 1, 1]}).layer1[0].bn2.weight.abs().sum().item()  # doctest: +SKIP
+        0.0
+    """
     timm = require_timm()
     try:
-        return timm.create_model(architecture, pretrained=False, num_classes=0, **args)
+        return timm.create_model(architecture, pretrained=False, num_classes=num_classes, **args)
     except (TypeError, ValueError, RuntimeError, AssertionError) as err:
         raise LearngeneError(f"timm cannot build {architecture!r} with model_args={args}: {err}") from err
 
@@ -221,8 +227,24 @@ class TimmFamily(ArchitectureFamily):
         return skeleton(architecture_of(config), model_args_of(config))
 
     def build_model(self, config: PreTrainedConfig) -> PreTrainedModel:
+        """A ``TimmWrapperForImageClassification`` of ``config`` whose timm model is ``timm.create_model(...)`` itself,
+        with timm's initialisation (drawn from the current RNG state, on the current default device).
+
+        ``TimmWrapperForImageClassification(config)`` would re-initialise the timm model with `transformers`'
+        ``_init_weights`` (normal(0.02) convolutions, BatchNorm weights 1 where timm zero-initialises the last one of
+        a residual block, ...), so the wrapper is built on the meta device and given the timm model afterwards.
+
+        Example:
+            >>> torch.manual_seed(0); child = family.build_model(config)  # doctest: +SKIP
+            >>> torch.manual_seed(0); same = timm.create_model(config.architecture, num_classes=config.num_labels,
+            ...                                                 **config.model_args)  # doctest: +SKIP
+        """
         require_timm()
-        return self.descendant_class(config)
+        with torch.device("meta"):  # the shell only: no memory, no RNG draws
+            wrapper = self.descendant_class(config)
+        wrapper.timm_model = create_timm_model(architecture_of(config), model_args_of(config),
+                                               num_classes=int(config.num_labels))
+        return wrapper
 
     def wrap_model(self, model: nn.Module) -> PreTrainedModel | None:
         """A bare timm model of this family as a ``TimmWrapperForImageClassification`` (``TimmWrapperModel`` when it
