@@ -184,6 +184,21 @@ def _layout(value: str) -> str | list[int]:
                                          f"0,2,4); got {value!r}") from None
 
 
+def _stage_widths(value: str) -> list[int]:
+    """``"32,64,128,256"`` as ``[32, 64, 128, 256]`` (``--hidden-sizes``); anything else is an argparse error that
+    says what is expected.
+
+    Example:
+        >>> _stage_widths("8,16")
+        [8, 16]
+    """
+    try:
+        return [int(v) for v in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, one per ResNet stage (e.g. "
+                                         f"32,64,128,256); got {value!r}") from None
+
+
 def _add_inherit_parser(sub: argparse._SubParsersAction) -> None:
     from .sizing import available_width_selections
 
@@ -209,7 +224,7 @@ def _add_inherit_parser(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--hidden-size", type=int, default=None, help="ViT / DINOv2 width")
     group.add_argument("--num-attention-heads", type=int, default=None, help="ViT / DINOv2 attention heads")
     group.add_argument("--intermediate-size", type=int, default=None, help="ViT / DINOv2 MLP width")
-    group.add_argument("--hidden-sizes", type=lambda v: [int(x) for x in v.split(",")], default=None,
+    group.add_argument("--hidden-sizes", type=_stage_widths, default=None,
                        help="ResNet stage widths, e.g. 32,64,128,256")
     group.add_argument("--embedding-size", type=int, default=None, help="ResNet stem width")
     group.add_argument("--width-selection", default="uniform", choices=list(available_width_selections()),

@@ -28,11 +28,13 @@ from .errors import LearngeneError
 from .families import DescendantPlan
 from .hub import push_with_card
 from .modeling_learngene import LearngeneModel
-from .sizing import reduce_layer_state, select_width_indices, width_record
+from .sizing import get_width_selection, reduce_layer_state, select_width_indices, width_record
 from .utils import atomic_directory, count_parameters
 from .version import __version__
 
 _P = ParamSpec("_P")
+#: The element selection rule of a narrower descendant when none is given; accepted at full width too.
+DEFAULT_WIDTH_SELECTION = "uniform"
 
 
 @dataclass
@@ -64,7 +66,7 @@ def _build_planned_descendant(
     revision: str | None = None,
     token: str | bool | None = None,
     layout: str | list[int] | None = None,
-    width_selection: str = "uniform",
+    width_selection: str = DEFAULT_WIDTH_SELECTION,
     width_indices: dict[str, list[int]] | None = None,
     **family_options: Any,
 ) -> PlannedDescendant:
@@ -105,9 +107,17 @@ def _build_planned_descendant(
         position_of = {index: position for position, index in enumerate(config.layer_indices)}
         states = {prefix: learngene.layers[position_of[index]].state_dict() for index, prefix in plan.inherited}
         chosen = select_width_indices(width, states, width_selection, width_indices)
-    elif width_indices:
-        raise LearngeneError("width_indices were given but the descendant keeps the ancestry's width: ask for a "
-                             "smaller width (e.g. hidden_size=, hidden_sizes=) or drop width_indices.")
+    else:
+        get_width_selection(width_selection)  # an unknown name is an error at any width
+        if width_indices:
+            raise LearngeneError("width_indices were given but the descendant keeps the ancestry's width: ask for a "
+                                 "smaller width (e.g. hidden_size=, hidden_sizes=) or drop width_indices.")
+        if width_selection != DEFAULT_WIDTH_SELECTION:
+            raise LearngeneError(
+                f"width_selection={width_selection!r} was given but the descendant keeps the ancestry's width, so no "
+                "elements are selected: width_selection only applies when a smaller width is asked for (e.g. "
+                "hidden_size=, num_attention_heads=, intermediate_size=, hidden_sizes=, embedding_size=). Ask for "
+                "one or drop width_selection.")
     if id2label is not None:
         plan.config.id2label = id2label
         plan.config.label2id = label2id
@@ -164,7 +174,9 @@ def from_learngene(planned: PlannedDescendant) -> PreTrainedModel:
     - Narrower descendants (ViT / DINOv2: ``hidden_size=``, ``num_attention_heads=``, ``intermediate_size=``;
       ResNet: ``hidden_sizes=``, ``embedding_size=``, at most the ancestry's): each inherited layer keeps a
       subset of its elements, one channel subset for the whole residual stream (element selection, Weight
-      Selection, Xu et al., ICLR 2024; :mod:`hf_learngene.sizing`). ``width_selection`` picks the rule
+      Selection, Xu et al., ICLR 2024; :mod:`hf_learngene.sizing`). Without an MLP width (``intermediate_size=``,
+      DINOv2 also ``mlp_ratio=``) the MLP keeps the ancestry's ratio to the width (ViT-S narrowed to 192: 768).
+      ``width_selection`` picks the rule
       (``"uniform"``: evenly spaced, the paper's; ``"heads"``: whole heads; ``"magnitude"``: the largest
       weights), ``width_indices={"channels": [...], ...}`` gives index sets by hand.
     - ResNet: inherited blocks keep their stage; stages without inherited blocks get ``num_random_layers``
@@ -181,7 +193,8 @@ def from_learngene(planned: PlannedDescendant) -> PreTrainedModel:
         layout: where the fresh layers sit (ViT / DINOv2): ``"after"`` (default), ``"before"``, ``"interleave"``
             or the encoder positions of the inherited layers, e.g. ``[0, 2, 4]``.
         width_selection: the element selection rule of a narrower descendant (a registered one, see
-            :func:`hf_learngene.sizing.register_width_selection`).
+            :func:`hf_learngene.sizing.register_width_selection`); another rule than the default ``"uniform"`` for
+            a descendant that keeps the ancestry's width is an error (nothing would be selected).
         width_indices: index sets chosen by hand, by role (``"channels"``, ``"attention"``, ``"mlp"``; ResNet
             ``"embedding"``, ``"stage<s>"``, ``"inner0"``, ``"inner1"``), overriding the rule for those roles.
         **family_options: extra config fields for the descendant (e.g. ``patch_size=8``,

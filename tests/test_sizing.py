@@ -142,10 +142,23 @@ def test_dinov2_mlp_width_by_intermediate_size_or_mlp_ratio() -> None:
         from_learngene(learngene, num_labels=2, mlp_ratio=3)
 
 
+@pytest.mark.parametrize("kind", TOKEN_KINDS)
+def test_without_an_mlp_width_a_narrow_descendant_keeps_the_ancestrys_mlp_ratio(kind: str) -> None:
+    # ancestry: width 32, MLP 64 (ratio 2); narrowed to 16 the MLP is 32 for ViT / DeiT as for DINOv2
+    child = from_learngene(_learngene(kind, [0]), num_labels=2, seed=0, hidden_size=16, num_attention_heads=2)
+    origin = child.config.learngene
+    assert origin["sizes"]["intermediate_size"] == origin["width"]["descendant"]["intermediate_size"] == 32
+    fc1 = child.dinov2.encoder.layer[0].mlp.fc1 if kind == "dinov2" else child.vit.layers[0].mlp.fc1
+    assert fc1.out_features == 32
+    if kind != "dinov2":
+        assert child.config.intermediate_size == 32
+
+
 @pytest.mark.parametrize(
     ("options", "pattern"),
     [({"hidden_size": 64}, r"hidden_size=32 but .* asked for hidden_size=64.*larger width.*hidden_size <= 32"),
-     ({"num_attention_heads": 8}, r"num_attention_heads=4 .* asked for num_attention_heads=8.*larger width"),
+     ({"num_attention_heads": 8}, (r"have num_attention_heads=4 \(4 attention heads\) but the descendant was "
+                                   r"asked for num_attention_heads=8: .*subset of the ancestry's heads.*<= 4")),
      ({"intermediate_size": 65}, r"intermediate_size=64 .*intermediate_size=65.*an MLP width <= 64"),
      ({"hidden_size": 20, "num_attention_heads": 3}, r"num_attention_heads=3 does not divide hidden_size=20.*e\.g\. 1, 2, 4"),
      ({"hidden_size": 16, "width_indices": {"channels": [0, 1, 2]}},
@@ -155,16 +168,30 @@ def test_dinov2_mlp_width_by_intermediate_size_or_mlp_ratio() -> None:
      ({"hidden_size": 16, "width_indices": {"channels": [0] * 16}}, r"distinct indices.*repeated"),
      ({"hidden_size": 16, "width_indices": {"chanels": [0]}}, r"width_indices names \['chanels'\].*roles are"),
      ({"width_indices": {"channels": [0]}}, r"width_indices were given but the descendant keeps the ancestry's width"),
+     ({"width_selection": "heads"}, (r"width_selection='heads' was given but the descendant keeps the ancestry's width"
+                                    r".*only applies when a smaller width is asked for")),
+     ({"width_selection": "largest"}, r"Unknown width_selection 'largest'"),
      ({"hidden_size": 16, "width_selection": "largest"}, r"Unknown width_selection 'largest'; registered: uniform"),
      ({"layout": [0]}, r"layout lists 1 positions but the learngene has 2 layers"),
      ({"layout": [1, 0], "num_random_layers": 1}, r"layout \[1, 0\] must be increasing positions in 0\.\.2"),
      ({"layout": "middle"}, r"Unknown layout 'middle'")],
     ids=["wider", "more-heads", "wider-mlp", "heads-divide", "wrong-length", "out-of-range", "repeats",
-         "unknown-role", "indices-at-full-width", "unknown-rule", "layout-length", "layout-order", "layout-name"],
+         "unknown-role", "indices-at-full-width", "rule-at-full-width", "unknown-rule-at-full-width", "unknown-rule",
+         "layout-length", "layout-order", "layout-name"],
 )
 def test_width_and_layout_requests_are_clear_errors(options: dict, pattern: str) -> None:
     with pytest.raises(ValueError, match=pattern):
         from_learngene(_learngene("vit", [0, 1]), num_labels=2, **options)
+
+
+@pytest.mark.parametrize("kind", ["vit", "resnet-basic"])
+def test_at_full_width_the_default_width_selection_is_accepted_and_another_rule_refused(kind: str) -> None:
+    learngene = _learngene(kind, [0, 1])
+    child = from_learngene(learngene, num_labels=2, seed=0, width_selection="uniform")  # the default, as if absent
+    assert "width" not in child.config.learngene
+    with pytest.raises(ValueError, match=r"width_selection='magnitude' was given but the descendant keeps the "
+                                         r"ancestry's width.*Ask for one or drop width_selection"):
+        from_learngene(learngene, num_labels=2, width_selection="magnitude")
 
 
 def test_explicit_width_indices_are_used_and_recorded() -> None:
@@ -401,6 +428,12 @@ def test_card_shows_the_sizes_and_cli_inherit_builds_a_narrow_descendant(tmp_pat
     assert cli_main(["inherit", "--learngene", str(tmp_path / "lg"), "--num-labels", "4", "--output",
                      str(tmp_path / "bad"), "--hidden-size", "64"]) == 2
     assert "larger width" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["inherit", "--learngene", str(tmp_path / "lg"), "--num-labels", "4", "--output",
+                  str(tmp_path / "bad"), "--hidden-sizes", "8,x"])
+    err = capsys.readouterr().err
+    assert "argument --hidden-sizes: expected comma-separated integers" in err and "'8,x'" in err
+    assert "lambda" not in err
 
 
 # ---------------------------------------------------------------------------------------------------- Weight Selection

@@ -116,7 +116,10 @@ class ViTFamily(ArchitectureFamily):
         return int(config.intermediate_size)
 
     def _default_mlp_width(self, ancestry_config: PreTrainedConfig, hidden_size: int) -> int:
-        return self._mlp_width(ancestry_config)
+        """The MLP width of a descendant of ``hidden_size`` when none is asked: the ancestry's MLP width scaled by
+        ``hidden_size / ancestry hidden_size`` (rounded), i.e. its MLP ratio, as DINOv2's ``mlp_ratio`` keeps it
+        (a ViT-S, 384 -> 1536, narrowed to 192 gets 768)."""
+        return max(1, round(self._mlp_width(ancestry_config) * hidden_size / int(ancestry_config.hidden_size)))
 
     def _pop_mlp_width(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int
                        ) -> tuple[str, Any, Any, int] | None:
@@ -147,11 +150,16 @@ class ViTFamily(ArchitectureFamily):
                 value = options.pop(key)
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise LearngeneError(f"{key} must be a positive int, got {value!r}.")
+                if key == "num_attention_heads" and value > ancestry[key]:
+                    raise LearngeneError(
+                        f"The learngene layers have {key}={ancestry[key]} ({ancestry[key]} attention heads) but the "
+                        f"descendant was asked for {key}={value}: a descendant keeps a subset of the ancestry's "
+                        f"heads, so ask for {key} <= {ancestry[key]} or drop `{key}`.")
                 if value > ancestry[key]:
                     raise self._wider_error(key, ancestry[key], value, f"{key} <= {ancestry[key]}")
                 asked[key] = value
         mlp = self._pop_mlp_width(ancestry_config, options, asked["hidden_size"])
-        if mlp is None:  # the config field keeps the ancestry's value (ViT: the width; DINOv2: the ratio)
+        if mlp is None:  # the ancestry's MLP ratio
             asked["intermediate_size"] = self._default_mlp_width(ancestry_config, asked["hidden_size"])
         else:
             option, ancestry_value, value, width = mlp
