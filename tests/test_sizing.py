@@ -158,7 +158,7 @@ def test_without_an_mlp_width_a_narrow_descendant_keeps_the_ancestrys_mlp_ratio(
     ("options", "pattern"),
     [({"hidden_size": 64}, r"hidden_size=32 but .* asked for hidden_size=64.*larger width.*hidden_size <= 32"),
      ({"num_attention_heads": 8}, (r"have num_attention_heads=4 \(4 attention heads\) but the descendant was "
-                                   r"asked for num_attention_heads=8: .*subset of the ancestry's heads.*<= 4")),
+                                   r"asked for num_attention_heads=8\. Inherited layers cannot change.*subset of the ancestry's heads.*<= 4")),
      ({"intermediate_size": 65}, r"intermediate_size=64 .*intermediate_size=65.*an MLP width <= 64"),
      ({"hidden_size": 20, "num_attention_heads": 3}, r"num_attention_heads=3 does not divide hidden_size=20.*e\.g\. 1, 2, 4"),
      ({"hidden_size": 16, "width_indices": {"channels": [0, 1, 2]}},

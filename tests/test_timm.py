@@ -33,6 +33,7 @@ from hf_learngene.condensation.config import HeuristicConfig, ManualConfig
 from hf_learngene.errors import UnsupportedArchitectureError
 from hf_learngene.families import family_for_config, get_family
 from hf_learngene.hub import load_ancestry
+from hf_learngene.sizing import check_width_record
 from tests.hub_server import HUB_USERNAME, LocalHub
 from tests.test_inherit import BLOCKER
 from tests.tiny_models import pixel_values, sub_state_dict, tiny_image_dataset
@@ -262,10 +263,71 @@ def test_options_that_change_inherited_blocks_are_refused() -> None:
     learngene = LearngeneModel.from_ancestry(build_timm_ancestry("timm-dinov2-reg"), layer_indices=[0])
     with pytest.raises(LearngeneError, match="Learngene layer 0 does not fit the descendant at blocks.0.*init_values"):
         from_learngene(learngene, num_labels=2, init_values=0)  # no layer scale: other blocks
-    with pytest.raises(LearngeneError, match="learngene layers have num_heads=4"):
-        from_learngene(learngene, num_labels=2, num_heads=2)
+    with pytest.raises(LearngeneError, match="learngene layers have qkv_bias=True"):
+        from_learngene(learngene, num_labels=2, qkv_bias=False)
     with pytest.raises(LearngeneError, match="depth follow from the learngene layout"):
         from_learngene(learngene, num_labels=2, depth=3)
+
+
+@pytest.mark.parametrize("kind", ["timm-vit", "timm-dinov2-reg", "timm-deit-distilled"])
+def test_narrow_vit_descendant_inherits_the_selected_elements_bit_for_bit(kind: str, tmp_path: Path) -> None:
+    from transformers import AutoModelForImageClassification
+
+    ancestry = build_timm_ancestry(kind)  # width 32, 4 heads, MLP 128
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=[1, 3])
+    child = from_learngene(learngene, num_labels=2, seed=0, num_random_layers=1, hidden_size=16,
+                           num_attention_heads=2)
+    args, origin = child.config.model_args, child.config.learngene
+    assert (args["embed_dim"], args["num_heads"], args["depth"]) == (16, 2, 3)
+    assert child.timm_model.blocks[0].mlp.fc1.out_features == 64  # the ancestry's MLP ratio (4)
+    width = origin["width"]
+    assert width["ancestry"] == {"hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 128}
+    assert width["descendant"] == {"hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 64}
+    assert width["axes"]["attn.qkv.weight"] == ["attention:3", "channels"]
+    assert origin["sizes"]["num_parameters"] < origin["sizes"]["full_width_num_parameters"]
+    assert check_width_record(child.state_dict(), learngene.state_dict(), origin) == len(
+        learngene.layers[0].state_dict()) * 2
+    # by hand, without sizing.select_elements: q, k and v each keep the attention indices, then the channels
+    channels, attention = width["indices"]["channels"], width["indices"]["attention"]
+    for entry in origin["layer_map"]:
+        block = ancestry.timm_model.blocks[entry["ancestry_layer"]]
+        qkv = block.attn.qkv.weight.reshape(3, 32, 32)[:, attention][:, :, channels].reshape(48, 16)
+        narrow = sub_state_dict(child, entry["descendant"])
+        assert torch.equal(narrow["attn.qkv.weight"], qkv)
+        assert torch.equal(narrow["mlp.fc2.weight"], block.mlp.fc2.weight[channels][:, width["indices"]["mlp"]])
+        assert torch.equal(narrow["norm1.weight"], block.norm1.weight[channels])
+    timm_names = from_learngene(learngene, num_labels=2, seed=0, num_random_layers=1, embed_dim=16, num_heads=2,
+                                mlp_ratio=4)
+    assert all(torch.equal(v, timm_names.state_dict()[k]) for k, v in child.state_dict().items())
+    child.save_pretrained(tmp_path / "child")
+    reloaded = AutoModelForImageClassification.from_pretrained(tmp_path / "child").eval()
+    assert all(torch.equal(v, reloaded.state_dict()[k]) for k, v in child.state_dict().items())
+    with torch.no_grad():
+        assert reloaded(pixel_values=pixel_values()).logits.shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("options", "pattern"),
+    [({"hidden_size": 64}, r"hidden_size=32 but .* asked for hidden_size=64.*larger width"),
+     ({"embed_dim": 64}, r"embed_dim=32 but .* asked for embed_dim=64.*larger width"),
+     ({"num_heads": 8}, r"num_heads=4 \(4 attention heads\).*subset of the ancestry's heads"),
+     ({"intermediate_size": 256}, r"intermediate_size=128 .*an MLP width <= 128"),
+     ({"hidden_size": 16, "embed_dim": 16}, r"Give the width as hidden_size or as embed_dim, not both"),
+     ({"hidden_size": 20, "num_attention_heads": 3}, r"num_attention_heads=3 does not divide hidden_size=20"),
+     ({"width_selection": "heads"}, r"width_selection='heads' was given but the descendant keeps the ancestry's")],
+    ids=["wider", "wider-timm-name", "more-heads", "wider-mlp", "both-names", "heads-divide", "rule-at-full-width"],
+)
+def test_timm_vit_width_requests_are_clear_errors(options: dict, pattern: str) -> None:
+    learngene = LearngeneModel.from_ancestry(build_timm_ancestry("timm-vit"), layer_indices=[0])
+    with pytest.raises(LearngeneError, match=pattern):
+        from_learngene(learngene, num_labels=2, **options)
+
+
+def test_a_timm_vit_with_blocks_element_selection_does_not_know_cannot_be_narrowed() -> None:
+    learngene = LearngeneModel.from_ancestry(build_timm_ancestry("timm-vit", qk_norm=True), layer_indices=[0])
+    with pytest.raises(LearngeneError, match=r"element selection does not know.*q_norm.*keep the ancestry's width"):
+        from_learngene(learngene, num_labels=2, hidden_size=16)
+    assert from_learngene(learngene, num_labels=2, seed=0).config.model_args["embed_dim"] == 32
 
 
 def test_resnet_descendant_gets_a_fresh_transition_block_before_a_later_bottleneck_block() -> None:

@@ -6,6 +6,12 @@ Descendants are ``TimmWrapperForImageClassification`` checkpoints of the ancestr
 ``model_args["depth"]`` = learngene layers + ``num_random_layers``: the learngene blocks, in order, then fresh ones;
 patch embedding, class / register / distillation tokens, position embeddings, final norm and head are fresh, and
 ``image_size`` / ``patch_size`` may differ from the ancestry's.
+
+Narrower descendants work as for the transformers ViT family (:mod:`hf_learngene.sizing`): ``hidden_size=`` /
+``num_attention_heads=`` / ``intermediate_size=`` (or timm's names ``embed_dim=`` / ``num_heads=`` / ``mlp_ratio=``)
+at most the ancestry's give ``model_args`` ``embed_dim`` / ``num_heads`` / ``mlp_ratio``, and every inherited block
+keeps the selected elements of its tensors (:data:`TIMM_BLOCK_AXES`: the fused ``attn.qkv`` keeps the same attention
+indices in its q, k and v chunks), recorded in ``config.learngene["width"]`` as for the other families.
 """
 
 from __future__ import annotations
@@ -17,13 +23,30 @@ from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 
 from ..errors import LearngeneError
+from ..sizing import AxisRoles
 from .base import DescendantPlan
 from .registry import register_family
+from .sized import SizedDescendantPlan
 from .timm_base import TimmFamily, architecture_of, create_timm_model, model_args_of, skeleton
-from .vit import TokenAlignment
+from .vit import TokenAlignment, TokenWidths
+
+#: Axis roles (:mod:`hf_learngene.sizing`) of the tensors of a timm ViT ``Block``, by key within the block: the
+#: residual ``channels`` (LayerNorms, layer scales, projections' outputs), the ``attention`` dimensions (the fused
+#: ``qkv`` holds q, k and v: three chunks) and the ``mlp`` units.
+TIMM_BLOCK_AXES: dict[str, AxisRoles] = {
+    "norm1.weight": ("channels",), "norm1.bias": ("channels",),
+    "attn.qkv.weight": ("attention:3", "channels"), "attn.qkv.bias": ("attention:3",),
+    "attn.proj.weight": ("channels", "attention"), "attn.proj.bias": ("channels",),
+    "ls1.gamma": ("channels",), "ls2.gamma": ("channels",),
+    "norm2.weight": ("channels",), "norm2.bias": ("channels",),
+    "mlp.fc1.weight": ("mlp", "channels"), "mlp.fc1.bias": ("mlp",),
+    "mlp.fc2.weight": ("channels", "mlp"), "mlp.fc2.bias": ("channels",),
+}
+#: timm's ``model_args`` for the width options and the transformers names they are asked with.
+TIMM_WIDTH_NAMES = {"embed_dim": "hidden_size", "num_heads": "num_attention_heads"}
 
 
-class TimmViTFamily(TimmFamily):
+class TimmViTFamily(TokenWidths, TimmFamily):
     """timm ``VisionTransformer`` checkpoints (``timm.models.vision_transformer`` and ``timm.models.deit``)."""
 
     name = "timm_vit"
@@ -90,6 +113,56 @@ class TimmViTFamily(TimmFamily):
             )
         return TokenAlignment(source_shape[-1], target_shape[-1])
 
+    # ---------------------------------------------------------------- widths (TokenWidths)
+    def descendant_sizes(self, config: PreTrainedConfig) -> dict[str, int]:
+        """Width, heads, MLP width and depth of the timm ViT of ``config`` (read from its structure)."""
+        model = skeleton(architecture_of(config), model_args_of(config))
+        block = model.blocks[0]
+        return {"hidden_size": int(model.embed_dim), "num_attention_heads": int(block.attn.num_heads),
+                "intermediate_size": int(block.mlp.fc1.out_features), "num_hidden_layers": len(model.blocks)}
+
+    def _pop_mlp_width(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int
+                       ) -> tuple[str, Any, Any, int] | None:
+        # timm gives the MLP width as mlp_ratio (a float); intermediate_size is accepted too (transformers' name).
+        if "intermediate_size" in options:
+            if "mlp_ratio" in options:
+                raise LearngeneError("Give the timm ViT MLP width as intermediate_size or as mlp_ratio, not both.")
+            asked = options.pop("intermediate_size")
+            return "intermediate_size", self._mlp_width(ancestry_config), asked, asked
+        if "mlp_ratio" in options:
+            ratio = options.pop("mlp_ratio")
+            width = int(hidden_size * ratio) if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else ratio
+            sizes = self.descendant_sizes(ancestry_config)
+            return "mlp_ratio", sizes["intermediate_size"] / sizes["hidden_size"], ratio, width
+        return None
+
+    def width_axes(self, ancestry_config: PreTrainedConfig, index: int) -> dict[str, AxisRoles]:
+        """The axis roles of every tensor of block ``index`` (:data:`TIMM_BLOCK_AXES`)."""
+        model = self.ancestry_skeleton(ancestry_config)
+        block = model.blocks[index]
+        keys = list(block.state_dict())
+        unknown = [key for key in keys if key not in TIMM_BLOCK_AXES]
+        qkv = getattr(getattr(block, "attn", None), "qkv", None)
+        if unknown or not isinstance(qkv, nn.Linear) or qkv.out_features != 3 * model.embed_dim:
+            raise LearngeneError(
+                f"A timm ViT block of {architecture_of(ancestry_config)!r} has tensors that element selection does "
+                f"not know ({unknown or 'attention not a fused qkv of the width'}; e.g. a SwiGLU MLP or q/k norms), "
+                "so it cannot be narrowed: keep the ancestry's width (drop hidden_size / num_attention_heads / "
+                "intermediate_size).")
+        return {key: TIMM_BLOCK_AXES[key] for key in keys}
+
+    def _width_options(self, options: dict[str, Any]) -> dict[str, str]:
+        """timm's width names (``embed_dim=``, ``num_heads=``) as the transformers ones, in place; returns the
+        transformers name -> the timm name used, for the messages."""
+        used = {}
+        for timm_name, name in TIMM_WIDTH_NAMES.items():
+            if timm_name in options:
+                if name in options:
+                    raise LearngeneError(f"Give the width as {name} or as {timm_name}, not both.")
+                options[name] = options.pop(timm_name)
+                used[name] = timm_name
+        return used
+
     def plan_descendant(
         self,
         ancestry_config: PreTrainedConfig,
@@ -100,18 +173,42 @@ class TimmViTFamily(TimmFamily):
         image_size: int | None = None,
         **options: Any,
     ) -> DescendantPlan:
+        """The learngene blocks, then ``num_random_layers`` fresh ones; ``hidden_size`` / ``num_attention_heads`` /
+        ``intermediate_size`` (``embed_dim`` / ``num_heads`` / ``mlp_ratio``) smaller than the ancestry's plan a
+        width reduction (:class:`~hf_learngene.sizing.WidthSpec`)."""
         extra = self.num_fresh_layers(num_random_layers)  # fresh blocks stacked after the inherited ones
+        sizes, asked = self._requested_widths(ancestry_config, options, self._width_options(options))
         self.check_layer_options(ancestry_config, options)
         self.fresh_model_args_error(options, ("depth",))
+        architecture = architecture_of(ancestry_config)
         args = {**model_args_of(ancestry_config), **options, "depth": len(layer_indices) + extra}
+        full_args = dict(args)
+        narrow = asked != sizes
+        if narrow:
+            args.update(embed_dim=asked["hidden_size"], num_heads=asked["num_attention_heads"],
+                        mlp_ratio=asked["intermediate_size"] / asked["hidden_size"])
         config = self.descendant_config(ancestry_config, args, num_labels=num_labels, image_size=image_size)
-        ancestry = self.ancestry_skeleton(ancestry_config)
         descendant = skeleton(architecture_of(config), model_args_of(config))
+        if narrow and int(descendant.blocks[0].mlp.fc1.out_features) != asked["intermediate_size"]:
+            raise LearngeneError(f"timm cannot build an MLP width of {asked['intermediate_size']} for hidden_size="
+                                 f"{asked['hidden_size']} (mlp_ratio gives {descendant.blocks[0].mlp.fc1.out_features}"
+                                 "): pick another MLP width, e.g. 4 * hidden_size.")
+        if narrow:  # inherited blocks, once narrowed, must be the ancestry's blocks built at the descendant's width
+            reference = skeleton(architecture, {**model_args_of(ancestry_config), "depth": 1,
+                                                **{k: args[k] for k in ("embed_dim", "num_heads", "mlp_ratio")}})
+            ancestry_blocks = [reference.blocks[0]] * self.num_layers(ancestry_config)
+        else:
+            ancestry_blocks = list(self.ancestry_skeleton(ancestry_config).blocks)
         for position, index in enumerate(layer_indices):
-            self.check_fits(ancestry.blocks[index], descendant.blocks[position], index, f"blocks.{position}", options)
+            self.check_fits(ancestry_blocks[index], descendant.blocks[position], index, f"blocks.{position}", options)
         inherited = [(index, f"timm_model.blocks.{position}.") for position, index in enumerate(layer_indices)]
         fresh = [f"timm_model.blocks.{p}." for p in range(len(layer_indices), len(layer_indices) + extra)]
-        return DescendantPlan(config=config, inherited=inherited, fresh=fresh)
+        plan = SizedDescendantPlan(config=config, inherited=inherited, fresh=fresh)
+        if narrow:
+            plan.width = self._width_spec(ancestry_config, inherited, sizes, asked)
+            plan.full_width_config = self.descendant_config(ancestry_config, full_args, num_labels=num_labels,
+                                                            image_size=image_size)
+        return plan
 
     def pseudo_descendant_config(
         self, ancestry_config: PreTrainedConfig, num_layers: int | None, num_labels: int

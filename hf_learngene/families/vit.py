@@ -45,7 +45,103 @@ class TokenAlignment(FeatureAlignment):
         return self.proj(hidden)
 
 
-class ViTFamily(ArchitectureFamily):
+class TokenWidths:
+    """Width requests of token-transformer families (ViT / DeiT / DINOv2 and timm ViTs): ``hidden_size``,
+    ``num_attention_heads`` and an MLP width at most the ancestry's, planned as a :class:`~hf_learngene.sizing.WidthSpec`
+    over the residual ``channels``, the ``attention`` dimensions (head by head) and the ``mlp`` units.
+
+    A family using it defines ``descendant_sizes(config)`` (``hidden_size``, ``num_attention_heads``,
+    ``intermediate_size``), ``width_axes(ancestry_config, index)`` (the axis roles of a layer's tensors) and
+    ``_mlp_width(config)``; it may override how an MLP width is asked for (``_pop_mlp_width``) and the default one.
+    """
+
+    def _mlp_width(self, config: PreTrainedConfig) -> int:
+        return int(self.descendant_sizes(config)["intermediate_size"])
+
+    def _default_mlp_width(self, ancestry_config: PreTrainedConfig, hidden_size: int) -> int:
+        """The MLP width of a descendant of ``hidden_size`` when none is asked: the ancestry's MLP width scaled by
+        ``hidden_size / ancestry hidden_size`` (rounded), i.e. its MLP ratio, as DINOv2's ``mlp_ratio`` keeps it
+        (a ViT-S, 384 -> 1536, narrowed to 192 gets 768)."""
+        sizes = self.descendant_sizes(ancestry_config)
+        return max(1, round(sizes["intermediate_size"] * hidden_size / sizes["hidden_size"]))
+
+    def _pop_mlp_width(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int
+                       ) -> tuple[str, Any, Any, int] | None:
+        """``(option, ancestry value, asked value, MLP width)`` of a requested MLP width, popped from ``options``."""
+        if "intermediate_size" not in options:
+            return None
+        asked = options.pop("intermediate_size")
+        return "intermediate_size", self._mlp_width(ancestry_config), asked, asked
+
+    def _mlp_config_fields(self, hidden_size: int, mlp_width: int) -> dict[str, Any]:
+        return {"intermediate_size": mlp_width}
+
+    @staticmethod
+    def _wider_error(key: str, ancestry_value: Any, asked: Any, limit: str) -> LearngeneError:
+        return LearngeneError(
+            f"The learngene layers have {key}={ancestry_value!r} but the descendant was asked for {key}={asked!r}. "
+            f"Inherited layers cannot change to a larger width than the ancestry's: drop `{key}` or ask for {limit} "
+            "(a narrower descendant keeps a subset of the elements, see width_selection).")
+
+    def _requested_widths(self, ancestry_config: PreTrainedConfig, options: dict[str, Any],
+                          names: dict[str, str] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+        """The ancestry's and the descendant's ``hidden_size`` / ``num_attention_heads`` / ``intermediate_size``
+        (the width options are popped from ``options``); a wider, indivisible or non-integer request is an error.
+        ``names`` maps ``hidden_size`` / ``num_attention_heads`` to the option name the caller used (e.g. timm's
+        ``embed_dim``), for the messages."""
+        names = names or {}
+        ancestry = {k: v for k, v in self.descendant_sizes(ancestry_config).items() if k != "num_hidden_layers"}
+        asked = dict(ancestry)
+        for option in ("hidden_size", "num_attention_heads"):
+            if option in options:
+                value = options.pop(option)
+                key = names.get(option, option)
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise LearngeneError(f"{key} must be a positive int, got {value!r}.")
+                limit = ancestry[option]
+                if option == "num_attention_heads" and value > limit:
+                    raise LearngeneError(
+                        f"The learngene layers have {key}={limit} ({limit} attention heads) but the descendant was "
+                        f"asked for {key}={value}. Inherited layers cannot change to more heads than the ancestry's: a "
+                        f"descendant keeps a subset of the ancestry's heads, so ask for {key} <= {limit} or drop "
+                        f"`{key}`.")
+                if value > limit:
+                    raise self._wider_error(key, limit, value, f"{key} <= {limit}")
+                asked[option] = value
+        mlp = self._pop_mlp_width(ancestry_config, options, asked["hidden_size"])
+        if mlp is None:  # the ancestry's MLP ratio
+            asked["intermediate_size"] = self._default_mlp_width(ancestry_config, asked["hidden_size"])
+        else:
+            option, ancestry_value, value, width = mlp
+            if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+                raise LearngeneError(f"{option}={value!r} does not give a positive integer MLP width.")
+            if width > ancestry["intermediate_size"]:
+                raise self._wider_error(option, ancestry_value, value,
+                                        f"an MLP width <= {ancestry['intermediate_size']}")
+            asked["intermediate_size"] = width
+        if asked["hidden_size"] % asked["num_attention_heads"]:
+            raise LearngeneError(
+                f"{names.get('num_attention_heads', 'num_attention_heads')}={asked['num_attention_heads']} does not "
+                f"divide {names.get('hidden_size', 'hidden_size')}={asked['hidden_size']}: pick a number of heads that divides the width (e.g. "
+                f"{', '.join(str(h) for h in range(1, ancestry['num_attention_heads'] + 1) if asked['hidden_size'] % h == 0)}).")
+        return ancestry, asked
+
+    def _width_spec(self, ancestry_config: PreTrainedConfig, inherited: list[tuple[int, str]],
+                    ancestry: dict[str, int], asked: dict[str, int]) -> WidthSpec:
+        head, new_head = (ancestry["hidden_size"] // ancestry["num_attention_heads"],
+                          asked["hidden_size"] // asked["num_attention_heads"])
+        channels = WidthRole("channels", ancestry["hidden_size"], asked["hidden_size"], shared=True)
+        layers = {}
+        for index, prefix in inherited:
+            roles = {"channels": channels,
+                     "attention": WidthRole("attention", ancestry["hidden_size"], asked["hidden_size"],
+                                            group_size=head, descendant_group_size=new_head),
+                     "mlp": WidthRole("mlp", ancestry["intermediate_size"], asked["intermediate_size"])}
+            layers[prefix] = LayerWidth(axes=self.width_axes(ancestry_config, index), roles=roles)
+        return WidthSpec(layers=layers, ancestry=ancestry, descendant=asked)
+
+
+class ViTFamily(TokenWidths, ArchitectureFamily):
     """ViT and DeiT checkpoints (`ViTModel`, `ViTForImageClassification`, `DeiT*`)."""
 
     name = "vit"
@@ -115,67 +211,6 @@ class ViTFamily(ArchitectureFamily):
     def _mlp_width(self, config: PreTrainedConfig) -> int:
         return int(config.intermediate_size)
 
-    def _default_mlp_width(self, ancestry_config: PreTrainedConfig, hidden_size: int) -> int:
-        """The MLP width of a descendant of ``hidden_size`` when none is asked: the ancestry's MLP width scaled by
-        ``hidden_size / ancestry hidden_size`` (rounded), i.e. its MLP ratio, as DINOv2's ``mlp_ratio`` keeps it
-        (a ViT-S, 384 -> 1536, narrowed to 192 gets 768)."""
-        return max(1, round(self._mlp_width(ancestry_config) * hidden_size / int(ancestry_config.hidden_size)))
-
-    def _pop_mlp_width(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int
-                       ) -> tuple[str, Any, Any, int] | None:
-        """``(option, ancestry value, asked value, MLP width)`` of a requested MLP width, popped from ``options``."""
-        if "intermediate_size" not in options:
-            return None
-        asked = options.pop("intermediate_size")
-        return "intermediate_size", self._mlp_width(ancestry_config), asked, asked
-
-    def _mlp_config_fields(self, hidden_size: int, mlp_width: int) -> dict[str, Any]:
-        return {"intermediate_size": mlp_width}
-
-    @staticmethod
-    def _wider_error(key: str, ancestry_value: Any, asked: Any, limit: str) -> LearngeneError:
-        return LearngeneError(
-            f"The learngene layers have {key}={ancestry_value!r} but the descendant was asked for {key}={asked!r}. "
-            f"Inherited layers cannot change to a larger width than the ancestry's: drop `{key}` or ask for {limit} "
-            "(a narrower descendant keeps a subset of the elements, see width_selection).")
-
-    def _requested_widths(self, ancestry_config: PreTrainedConfig, options: dict[str, Any]
-                          ) -> tuple[dict[str, int], dict[str, int]]:
-        """The ancestry's and the descendant's ``hidden_size`` / ``num_attention_heads`` / ``intermediate_size``
-        (the width options are popped from ``options``); a wider, indivisible or non-integer request is an error."""
-        ancestry = {k: v for k, v in self.descendant_sizes(ancestry_config).items() if k != "num_hidden_layers"}
-        asked = dict(ancestry)
-        for key in ("hidden_size", "num_attention_heads"):
-            if key in options:
-                value = options.pop(key)
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise LearngeneError(f"{key} must be a positive int, got {value!r}.")
-                if key == "num_attention_heads" and value > ancestry[key]:
-                    raise LearngeneError(
-                        f"The learngene layers have {key}={ancestry[key]} ({ancestry[key]} attention heads) but the "
-                        f"descendant was asked for {key}={value}: a descendant keeps a subset of the ancestry's "
-                        f"heads, so ask for {key} <= {ancestry[key]} or drop `{key}`.")
-                if value > ancestry[key]:
-                    raise self._wider_error(key, ancestry[key], value, f"{key} <= {ancestry[key]}")
-                asked[key] = value
-        mlp = self._pop_mlp_width(ancestry_config, options, asked["hidden_size"])
-        if mlp is None:  # the ancestry's MLP ratio
-            asked["intermediate_size"] = self._default_mlp_width(ancestry_config, asked["hidden_size"])
-        else:
-            option, ancestry_value, value, width = mlp
-            if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-                raise LearngeneError(f"{option}={value!r} does not give a positive integer MLP width.")
-            if width > ancestry["intermediate_size"]:
-                raise self._wider_error(option, ancestry_value, value,
-                                        f"an MLP width <= {ancestry['intermediate_size']}")
-            asked["intermediate_size"] = width
-        if asked["hidden_size"] % asked["num_attention_heads"]:
-            raise LearngeneError(
-                f"num_attention_heads={asked['num_attention_heads']} does not divide hidden_size="
-                f"{asked['hidden_size']}: pick a number of heads that divides the width (e.g. "
-                f"{', '.join(str(h) for h in range(1, ancestry['num_attention_heads'] + 1) if asked['hidden_size'] % h == 0)}).")
-        return ancestry, asked
-
     def width_axes(self, ancestry_config: PreTrainedConfig, index: int) -> dict[str, AxisRoles]:
         """The axis roles of every tensor of integral layer ``index`` (:data:`TOKEN_LAYER_AXES`)."""
         with torch.device("meta"):
@@ -187,20 +222,6 @@ class ViTFamily(ArchitectureFamily):
                 "(e.g. a SwiGLU MLP), so it cannot be narrowed: keep the ancestry's hidden_size, num_attention_heads "
                 "and MLP width.")
         return {key: TOKEN_LAYER_AXES[key] for key in keys}
-
-    def _width_spec(self, ancestry_config: PreTrainedConfig, inherited: list[tuple[int, str]],
-                    ancestry: dict[str, int], asked: dict[str, int]) -> WidthSpec:
-        head, new_head = (ancestry["hidden_size"] // ancestry["num_attention_heads"],
-                          asked["hidden_size"] // asked["num_attention_heads"])
-        channels = WidthRole("channels", ancestry["hidden_size"], asked["hidden_size"], shared=True)
-        layers = {}
-        for index, prefix in inherited:
-            roles = {"channels": channels,
-                     "attention": WidthRole("attention", ancestry["hidden_size"], asked["hidden_size"],
-                                            group_size=head, descendant_group_size=new_head),
-                     "mlp": WidthRole("mlp", ancestry["intermediate_size"], asked["intermediate_size"])}
-            layers[prefix] = LayerWidth(axes=self.width_axes(ancestry_config, index), roles=roles)
-        return WidthSpec(layers=layers, ancestry=ancestry, descendant=asked)
 
     def plan_descendant(
         self,
