@@ -76,6 +76,80 @@ def _resampled_positions(source: nn.Module, target: torch.Tensor, image_size: in
     return table
 
 
+#: Per family: the role (a key of ``config.learngene["width"]["indices"]``) of the channels of its input embedding
+#: and final norm, and the attribute of its input embedding under the backbone.
+EMBEDDING_ROLES = {"vit": ("channels", "embeddings"), "dinov2": ("channels", "embeddings"),
+                   "resnet": ("embedding", "embedder")}
+
+
+def embedding_axes(family_name: str, key: str, tensor: torch.Tensor, role: str) -> tuple[str | None, ...]:
+    """Which axis of an embedding / final-norm tensor (``key`` relative to the backbone) runs over the channels:
+    the first for patch projections, convolutions and norms, the last for tokens and position tables.
+
+    Example:
+        >>> embedding_axes("dinov2", "embeddings.cls_token", torch.zeros(1, 1, 8), "channels")
+        (None, None, 'channels')
+    """
+    if tensor.dim() == 0:
+        return ()
+    first = family_name == "resnet" or "patch_embeddings" in key or key.startswith("layernorm.")
+    axes: list[str | None] = [None] * tensor.dim()
+    axes[0 if first else -1] = role
+    return tuple(axes)
+
+
+def copy_backbone_parts(
+    ancestry_model: PreTrainedModel, descendant: PreTrainedModel, family_name: str, modules: tuple[str, ...]
+) -> tuple[dict[str, tuple[str | None, ...]], bool]:
+    """Copy the ancestry backbone's tensors under ``modules`` (e.g. ``("embeddings",)``) into the descendant's, element-
+    selected to the descendant's width when it is narrower (the index sets of ``config.learngene["width"]``, the
+    same the inherited layers use) and with the position table resampled first, at full width, exactly as the
+    ancestry resamples it for the descendant's ``image_size``. Returns ``{key under the backbone: axes}`` (the role
+    of each axis, ``None`` where nothing is selected) and whether the position table was resampled.
+
+    Example:
+        >>> axes, resampled = copy_backbone_parts(ancestry, child, "dinov2", ("embeddings",))  # doctest: +SKIP
+    """
+    from .sizing import select_elements
+
+    family = get_family(family_name)
+    role = EMBEDDING_ROLES[family_name][0]
+    indices = ((getattr(descendant.config, "learngene", None) or {}).get("width") or {}).get("indices", {})
+    source_backbone, target_backbone = family.backbone(ancestry_model), family.backbone(descendant)
+    source_state = {k: v for k, v in source_backbone.state_dict().items() if k.startswith(modules)}
+    target_state = {k: v for k, v in target_backbone.state_dict().items() if k.startswith(modules)}
+    missing = sorted(set(target_state) - set(source_state))
+    if missing:
+        raise LearngeneError(f"The ancestry's embedding lacks {missing} of the descendant's; they differ in "
+                             "configuration (e.g. use_mask_token, num_register_tokens). Build the descendant with "
+                             "the ancestry's values.")
+    copied: dict[str, tuple[str | None, ...]] = {}
+    values: dict[str, torch.Tensor] = {}
+    resampled = False
+    # the position table last: every other tensor must fit first (a wrong patch size is named as such)
+    for key in sorted(target_state, key=lambda k: k.endswith("position_embeddings")):
+        target, value = target_state[key], source_state[key]
+        axes = embedding_axes(family_name, key, value, role) if role in indices else (None,) * value.dim()
+        if key.endswith("position_embeddings") and value.shape[1] != target.shape[1]:
+            grid = torch.zeros((*target.shape[:-1], value.shape[-1]), dtype=value.dtype)
+            value = _resampled_positions(embedding_module(family_name, ancestry_model), grid,
+                                         descendant.config.image_size)
+            resampled = True
+        selected = select_elements(value, axes, indices)
+        if selected.shape != target.shape:
+            raise LearngeneError(
+                f"The ancestry's embedding tensor {key!r} {tuple(source_state[key].shape)} does not fit the "
+                f"descendant's {tuple(target.shape)}"
+                + (" after element selection" if role in indices else "")
+                + ": keep the ancestry's patch size and input channels to inherit its embeddings.")
+        values[key], copied[key] = selected, axes
+    with torch.no_grad():  # nothing is copied unless everything fits
+        for key, target in target_state.items():
+            target.copy_(values[key])
+            copied[key] = copied.pop(key)  # the descendant's order
+    return copied, resampled
+
+
 def inherit_embeddings(
     descendant: PreTrainedModel,
     ancestry: PreTrainedModel | str | os.PathLike,
@@ -85,12 +159,15 @@ def inherit_embeddings(
 ) -> PreTrainedModel:
     """Copy the ancestry's input embedding into ``descendant`` (in place; returned for chaining).
 
-    ViT / DINOv2: patch embedding (the descendant must keep the ancestry's ``patch_size`` and width), [CLS], mask and
+    ViT / DINOv2: patch embedding (the descendant must keep the ancestry's ``patch_size``), [CLS], mask and
     register tokens, and the position embeddings; when the descendant's ``image_size`` gives another token grid,
     the ancestry's table is resampled with the ancestry's own ``interpolate_pos_encoding`` (bicubic), i.e. to exactly
-    the table the ancestry adds at that input size. ResNet: the stem convolution and its BatchNorm. Every copied
-    tensor equals the ancestry's (or its resampling) bit for bit. ``config.learngene["embeddings"]`` records the
-    source, its revision and the tensors; the descendant's model card lists them.
+    the table the ancestry adds at that input size. ResNet: the stem convolution and its BatchNorm. A narrower
+    descendant (``from_learngene(..., hidden_size=...)`` / ``embedding_size=``) gets the embedding element-selected
+    with the channel indices its inherited layers use, so the residual stream stays consistent. Every copied tensor
+    equals the ancestry's (or its resampling) at the recorded indices bit for bit. ``config.learngene["embeddings"]``
+    records the source, its revision, the tensors and, for a narrower descendant, the role of each axis of each
+    tensor (``"axes"``); the descendant's model card lists them.
 
     Args:
         descendant: a model built by :func:`~hf_learngene.from_learngene`.
@@ -109,36 +186,24 @@ def inherit_embeddings(
     if loaded.family.name != family:
         raise LearngeneError(f"The descendant is a {family} model but the ancestry is a {loaded.family.name} one; "
                              "give the ancestry its learngene was condensed from.")
-    source = embedding_module(family, loaded.model)
+    if family not in EMBEDDING_ROLES:
+        raise LearngeneError(f"Inheriting the {family} embeddings is not supported (families: "
+                             f"{', '.join(EMBEDDING_ROLES)}).")
+    embedding_module(family, loaded.model)  # a clear error when the ancestry has none
     target = embedding_module(family, descendant)
-    source_state, target_state = source.state_dict(), target.state_dict()
-    missing = sorted(set(target_state) - set(source_state))
-    if missing:
-        raise LearngeneError(f"The ancestry's embedding lacks {missing} of the descendant's; they differ in "
-                             "configuration (e.g. use_mask_token, num_register_tokens). Build the descendant with "
-                             "the ancestry's values.")
-    for key, tensor in target_state.items():  # everything but the position table must fit as it is
-        if source_state[key].shape != tensor.shape and not key.endswith("position_embeddings"):
-            raise LearngeneError(
-                f"The ancestry's embedding tensor {key!r} {tuple(source_state[key].shape)} does not fit the "
-                f"descendant's {tuple(tensor.shape)}: keep the ancestry's patch size, channels and width to inherit "
-                "its embeddings.")
-    copied = []
-    with torch.no_grad():
-        for key, tensor in target_state.items():
-            value = source_state[key]
-            if value.shape != tensor.shape:
-                value = _resampled_positions(source, tensor, descendant.config.image_size)
-            tensor.copy_(value)
-            copied.append(key)
+    attribute = EMBEDDING_ROLES[family][1]
+    copied, resampled = copy_backbone_parts(loaded.model, descendant, family, (attribute + ".",))
     prefix = next(name for name, module in descendant.named_modules() if module is target)
-    origin["embeddings"] = {
+    record: dict[str, Any] = {
         "from": source_reference(loaded.name_or_path, patterns=MODEL_FILE_PATTERNS),
         "revision": loaded.revision,
         "module": prefix,
-        "tensors": copied,
-        "position_embeddings_resampled": any(source_state[k].shape != target_state[k].shape for k in copied),
+        "tensors": [key[len(attribute) + 1:] for key in copied],
+        "position_embeddings_resampled": resampled,
     }
+    if origin.get("width"):
+        record["axes"] = {key[len(attribute) + 1:]: list(axes) for key, axes in copied.items()}
+    origin["embeddings"] = record
     descendant.config.learngene = origin
     return descendant
 
@@ -157,7 +222,9 @@ def inherited_parameter_names(model: PreTrainedModel) -> list[str]:
     embeddings = origin.get("embeddings")
     if embeddings:
         prefixes.append(embeddings["module"] + ".")
-    return [name for name, _ in model.named_parameters() if any(name.startswith(p) for p in prefixes)]
+    copied = set((origin.get("weight_selection") or {}).get("tensors", {}))  # Weight Selection's embeddings / norm
+    return [name for name, _ in model.named_parameters()
+            if name in copied or any(name.startswith(p) for p in prefixes)]
 
 
 def inherited_lr_param_groups(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import torch
 from transformers import PreTrainedModel
 
 from .errors import LearngeneError
@@ -30,24 +29,10 @@ from .hub import load_ancestry
 from .inherit import from_learngene
 from .modeling_learngene import LearngeneModel
 from .provenance import MODEL_FILE_PATTERNS, source_reference
-from .sizing import select_elements
+from .recipes import copy_backbone_parts
 
-#: Per family: the channel role of its embedding (``config.learngene["width"]["indices"]``) and the modules, under
-#: the backbone, that Weight Selection also takes from the ancestry.
-EMBEDDING_PARTS = {"vit": ("channels", ("embeddings", "layernorm")),
-                   "dinov2": ("channels", ("embeddings", "layernorm")),
-                   "resnet": ("embedding", ("embedder",))}
-
-
-def _embedding_axes(family: str, key: str, tensor: torch.Tensor, role: str) -> tuple[str | None, ...]:
-    """Which axis of an embedding / final-norm tensor runs over the channels: the first for patch projections,
-    convolutions and norms, the last for tokens and position tables."""
-    if tensor.dim() == 0:
-        return ()
-    first = family == "resnet" or "patch_embeddings" in key or key.startswith("layernorm.")
-    axes: list[str | None] = [None] * tensor.dim()
-    axes[0 if first else -1] = role
-    return tuple(axes)
+#: Per family: the modules, under the backbone, that Weight Selection also takes from the ancestry.
+EMBEDDING_PARTS = {"vit": ("embeddings", "layernorm"), "dinov2": ("embeddings", "layernorm"), "resnet": ("embedder",)}
 
 
 def weight_selection_descendant(
@@ -74,8 +59,6 @@ def weight_selection_descendant(
         >>> child = weight_selection_descendant(ancestry, 2, num_labels=3, hidden_size=16,  # doctest: +SKIP
         ...                                     num_attention_heads=2, seed=0)
     """
-    from .recipes import _resampled_positions, embedding_module
-
     loaded = load_ancestry(ancestry, revision=revision, token=token)
     family = loaded.family
     total = family.num_layers(loaded.model.config)
@@ -93,31 +76,11 @@ def weight_selection_descendant(
         if family.name not in EMBEDDING_PARTS:
             raise LearngeneError(f"Weight Selection of the {family.label} embeddings is not supported; pass "
                                  "embeddings=False to select the layers only.")
-        role, modules = EMBEDDING_PARTS[family.name]
-        indices = (origin.get("width") or {}).get("indices", {})
-        source_backbone, target_backbone = family.backbone(loaded.model), family.backbone(child)
+        target_backbone = family.backbone(child)
         prefix = next(name for name, module in child.named_modules() if module is target_backbone)
-        source_state = {k: v for k, v in source_backbone.state_dict().items() if k.startswith(modules)}
-        target_state = {k: v for k, v in target_backbone.state_dict().items() if k.startswith(modules)}
-        with torch.no_grad():
-            for key, target in target_state.items():
-                if key not in source_state:
-                    raise LearngeneError(f"The ancestry has no {key!r} for the descendant's; build the descendant "
-                                         "with the ancestry's embedding settings (e.g. num_register_tokens).")
-                value = source_state[key]
-                axes = _embedding_axes(family.name, key, value, role) if role in indices else (None,) * value.dim()
-                if key.endswith("position_embeddings") and value.shape[1] != target.shape[1]:
-                    grid = torch.zeros((*target.shape[:-1], value.shape[-1]), dtype=value.dtype)
-                    value = _resampled_positions(embedding_module(family.name, loaded.model), grid,
-                                                 child.config.image_size)
-                    record["position_embeddings_resampled"] = True
-                value = select_elements(value, axes, indices)
-                if value.shape != target.shape:
-                    raise LearngeneError(f"The ancestry's {key!r} {tuple(source_state[key].shape)} does not fit the "
-                                         f"descendant's {tuple(target.shape)} after element selection: keep the "
-                                         "ancestry's patch size and input channels.")
-                target.copy_(value)
-                record["tensors"][f"{prefix}.{key}"] = list(axes)
+        copied, resampled = copy_backbone_parts(loaded.model, child, family.name, EMBEDDING_PARTS[family.name])
+        record["tensors"] = {f"{prefix}.{key}": list(axes) for key, axes in copied.items()}
+        record["position_embeddings_resampled"] = resampled
     origin["weight_selection"] = record
     child.config.learngene = origin
     return child

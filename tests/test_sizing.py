@@ -471,3 +471,36 @@ def test_weight_selection_takes_the_lowest_layers_and_embeddings_element_selecte
     assert bare.config.learngene["weight_selection"]["tensors"] == {}
     with pytest.raises(ValueError, match=r"num_layers must be an int in 1\.\.4"):
         weight_selection_descendant(ancestry, 5, num_labels=3, **options)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("dinov2", {**NARROW, "image_size": 48}), ("vit", NARROW),
+     ("resnet-bottleneck", {"hidden_sizes": [8, 16], "embedding_size": 4})],
+)
+def test_inherit_embeddings_of_a_narrower_descendant_selects_the_layers_channels(kind: str, options: dict) -> None:
+    from hf_learngene.recipes import embedding_module, inherit_embeddings, inherited_parameter_names
+
+    ancestry = build_ancestry(kind)
+    child = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1]), num_labels=3, seed=0,
+                           **options)
+    inherit_embeddings(child, ancestry)
+    record, indices = child.config.learngene["embeddings"], child.config.learngene["width"]["indices"]
+    assert set(record["axes"]) == set(record["tensors"]) and any(any(a) for a in record["axes"].values())
+    # the same channels as the inherited layers, hence as Weight Selection's embeddings from the same lowest layers
+    reference = weight_selection_descendant(ancestry, 2, num_labels=3, seed=0, **options)
+    module = record["module"]
+    for key in record["tensors"]:
+        name = f"{module}.{key}"
+        assert torch.equal(child.state_dict()[name], reference.state_dict()[name]), name
+        assert reference.config.learngene["weight_selection"]["tensors"][name] == record["axes"][key]
+    source = embedding_module(child.config.learngene["family"], ancestry).state_dict()
+    for key, axes in record["axes"].items():
+        if key == "position_embeddings" and record["position_embeddings_resampled"]:
+            continue
+        assert torch.equal(child.state_dict()[f"{module}.{key}"],
+                           select_elements(source[key], axes, indices)), key
+    # a lower learning rate for inherited weights covers Weight Selection's embeddings too
+    names = set(inherited_parameter_names(reference))
+    assert {n for n, _ in reference.named_parameters() if n.startswith(module + ".")} <= names
+

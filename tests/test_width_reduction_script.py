@@ -68,3 +68,34 @@ def test_width_reduction_smoke_runs_caches_and_summarizes(tmp_path: Path, monkey
     # resumable: a rerun trains nothing
     monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     assert width_reduction.main(_args(tmp_path, "--width_selections", "uniform,heads"))["finished"] == 10
+
+
+def test_width_reduction_recipe_methods_inherit_embeddings_and_train_them_slower(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hf_learngene import LearngeneModel
+
+    ctx = harness.Context(profile=harness.get_profile("smoke"), output=tmp_path / "results",
+                          work_dir=tmp_path / "work", progress=False)
+    LearngeneModel.from_ancestry(str(ctx.ancestry_path("dinov2")), layer_indices=[1, 2]).save_pretrained(
+        tmp_path / "lg")
+    seen: dict[str, dict] = {}
+    real = harness.ft.finetune
+
+    def spy(model, *args, **kwargs):
+        origin = model.config.learngene
+        seen[origin.get("weight_selection") and "ws" or "lg"] = {
+            "scale": kwargs.get("inherited_lr_scale"), "embeddings": origin.get("embeddings"),
+            "layers": [e["ancestry_layer"] for e in origin["layer_map"]]}
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(harness.ft, "finetune", spy)
+    with harness.quiet_transformers():
+        summary = width_reduction.main(_args(tmp_path, "--methods", "learngene_embed_lowlr,weight_selection_lowlr",
+                                             "--samples_per_class", "2"))
+    assert summary["finished"] == 2
+    assert seen["lg"]["scale"] == seen["ws"]["scale"] == width_reduction.INHERITED_LR_SCALE
+    assert seen["lg"]["layers"] == [1, 2] and seen["ws"]["layers"] == [0, 1]
+    record = seen["lg"]["embeddings"]  # the ancestry's embedding, element-selected to width 16
+    assert record and record["axes"]["cls_token"] == [None, None, "channels"]
+    assert set(summary["summary"]["2"]["paired"]) == {
+        "learngene_embed_lowlr:uniform - weight_selection_lowlr:uniform"}

@@ -10,7 +10,10 @@ per layer of the ViT-S/14 ancestry), trained on the harness's seeded 5-way tasks
   element-selected (one run per ``--width_selections`` rule);
 * ``scratch``: ``scratch_descendant_like(...)``, the same architecture, all weights fresh;
 * ``weight_selection``: :func:`hf_learngene.weight_selection.weight_selection_descendant`, the ancestry's lowest k
-  layers (k = the learngene's size) and its embeddings, element-selected with the same rule (Xu et al., ICLR 2024).
+  layers (k = the learngene's size) and its embeddings, element-selected with the same rule (Xu et al., ICLR 2024);
+* recipe options beyond the paper (``--methods``, opt-in): ``learngene_embed_lowlr`` (the learngene descendant plus
+  the ancestry's input embedding, element-selected with the layers' channels, every inherited weight at 0.1 x the
+  learning rate) and ``weight_selection_lowlr`` (Weight Selection trained the same way).
 
 Resumable: every run is cached as ``<output>/runs/dinov2_width-<method>-<hash>.json`` (hash of its full
 configuration), a rerun skips finished runs. The summary goes to ``<output>/<profile>/dinov2_width/{results.json,
@@ -53,8 +56,17 @@ logger = logging.getLogger("width_reduction")
 
 FAMILY = "dinov2"
 METHODS = ("learngene", "scratch", "weight_selection")
+#: Recipe options beyond the paper (as ``auto_embed_lowlr`` in the harness): ``learngene_embed_lowlr`` also inherits
+#: the ancestry's input embedding, element-selected with the layers' channels (:func:`hf_learngene.recipes.
+#: inherit_embeddings`), and trains every inherited weight at 0.1 x the learning rate; ``weight_selection_lowlr`` is
+#: Weight Selection trained the same way. Opt-in (``--methods``), reported beside the paper's recipe.
+RECIPE_METHODS = {"learngene_embed_lowlr": "learngene", "weight_selection_lowlr": "weight_selection"}
+INHERITED_LR_SCALE = 0.1
+ALL_METHODS = (*METHODS, *RECIPE_METHODS)
 METHOD_LABELS = {"learngene": "Learngene (element-selected)", "scratch": "From-Scratch",
-                 "weight_selection": "Weight Selection (lowest k layers + embeddings)"}
+                 "weight_selection": "Weight Selection (lowest k layers + embeddings)",
+                 "learngene_embed_lowlr": "Learngene + ancestry embeddings (element-selected), inherited lr x0.1",
+                 "weight_selection_lowlr": "Weight Selection, inherited lr x0.1"}
 SUMMARY_NAME = "dinov2_width"
 
 
@@ -125,11 +137,16 @@ def build_model(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun, 
                    "hidden_size": run.hidden_size, "num_attention_heads": run.num_attention_heads,
                    "intermediate_size": run.intermediate_size, "num_random_layers": run.num_random_layers,
                    "layout": run.layout}
+    if run.method == "learngene_embed_lowlr":
+        from hf_learngene.recipes import inherit_embeddings
+
+        return inherit_embeddings(from_learngene(learngene, width_selection=run.width_selection, **options),
+                                  ctx.ancestry(FAMILY))
     if run.method == "learngene":
         return from_learngene(learngene, width_selection=run.width_selection, **options)
     if run.method == "scratch":
         return scratch_descendant_like(learngene, **options)
-    if run.method == "weight_selection":
+    if run.method in ("weight_selection", "weight_selection_lowlr"):
         if run.num_random_layers or run.layout != "after":
             raise ValueError("weight_selection takes the ancestry's lowest k layers: use --num_random_layers 0 and "
                              "--layout after (or drop the method).")
@@ -137,7 +154,7 @@ def build_model(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun, 
                                            width_selection=run.width_selection,
                                            **{k: v for k, v in options.items() if k not in ("num_random_layers",
                                                                                            "layout")})
-    raise ValueError(f"Unknown method {run.method!r}; choose from {', '.join(METHODS)}")
+    raise ValueError(f"Unknown method {run.method!r}; choose from {', '.join(ALL_METHODS)}")
 
 
 def run_path(ctx: harness.Context, run: WidthRun) -> Path:
@@ -162,7 +179,8 @@ def run_one(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun) -> d
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = harness.ft.finetune(model, task, args, transform=ctx.transform(FAMILY),
-                                     eval_per_class=run.eval_per_class, quiet=True)
+                                     eval_per_class=run.eval_per_class, quiet=True,
+                                     inherited_lr_scale=INHERITED_LR_SCALE if run.method in RECIPE_METHODS else None)
     shutil.rmtree(scratch, ignore_errors=True)
     result.pop("trainer")
     origin = getattr(model.config, "learngene", None) or {}
@@ -195,15 +213,16 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
             cell[label] = {"final_mean": mean, "final_std": std, "n": len(per_task), "per_task": per_task,
                            "num_parameters": params[label]}
         for rule in args.width_selections:
-            mine = by_label.get(f"learngene:{rule}", {})
-            for reference in ("scratch", f"weight_selection:{rule}"):
-                theirs = by_label.get(reference, {})
-                shared = sorted(set(mine) & set(theirs))
-                if shared:
-                    diffs = [mine[t] - theirs[t] for t in shared]
-                    cell.setdefault("paired", {})[f"learngene:{rule} - {reference}"] = {
-                        "mean": float(np.mean(diffs)), "wins": sum(d > 0 for d in diffs), "n": len(diffs),
-                        "differences": diffs}
+            for method in ("learngene", "learngene_embed_lowlr"):
+                mine = by_label.get(f"{method}:{rule}", {})
+                for reference in ("scratch", f"weight_selection:{rule}", f"weight_selection_lowlr:{rule}"):
+                    theirs = by_label.get(reference, {})
+                    shared = sorted(set(mine) & set(theirs))
+                    if shared:
+                        diffs = [mine[t] - theirs[t] for t in shared]
+                        cell.setdefault("paired", {})[f"{method}:{rule} - {reference}"] = {
+                            "mean": float(np.mean(diffs)), "wins": sum(d > 0 for d in diffs), "n": len(diffs),
+                            "differences": diffs}
         cells[str(samples)] = cell
     learngene = LearngeneModel.from_pretrained(learngene_folder)
     data = {"experiment": SUMMARY_NAME, "profile": asdict(ctx.profile),
@@ -259,7 +278,8 @@ def plot_results(cells: dict[str, dict[str, Any]], path: Path, title: str) -> Pa
         values = [cell[label] for cell in groups.values() if label in cell]
         ax.bar(xs, [100 * v["final_mean"] for v in values], width,
                yerr=[100 * (0 if np.isnan(v["final_std"]) else v["final_std"]) for v in values], capsize=3,
-               label=label.replace("weight_selection", "Weight Selection").replace("learngene", "Learngene"))
+               label=label.replace("_embed_lowlr", " + emb., lr x0.1").replace("_lowlr", ", lr x0.1")
+               .replace("weight_selection", "Weight Selection").replace("learngene", "Learngene"))
     ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [f"{s}/class" for s in groups])
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
@@ -287,7 +307,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--learngene", required=True, help="the Auto learngene folder (e.g. a top-6 learngene)")
     parser.add_argument("--profile", default="cpu", choices=list(harness.PROFILES), help="harness profile")
-    parser.add_argument("--methods", type=names(METHODS), default=METHODS, help="comma-separated methods")
+    parser.add_argument("--methods", type=names(ALL_METHODS), default=METHODS,
+                        help="comma-separated methods (default: the paper's recipe; recipe options beyond the paper: "
+                        f"{', '.join(RECIPE_METHODS)})")
     parser.add_argument("--width_selections", type=names(available_width_selections()), default=("uniform",),
                         help="element selection rules of the learngene and Weight Selection runs, e.g. "
                              "uniform,heads,magnitude")
