@@ -105,6 +105,33 @@ def test_hub_layout_without_model_args_loads_the_architecture_defaults(kind: str
     assert get_family(family).image_preprocessing(loaded.model.config)["size"] == 160  # from pretrained_cfg
 
 
+
+def test_condensing_at_the_checkpoints_own_resolution_preprocesses_as_timm_does(tmp_path: Path) -> None:
+    """crop_pct and interpolation of pretrained_cfg: resize the shortest edge to size / crop_pct, center crop."""
+    import numpy as np
+    import timm.data
+    from PIL import Image
+
+    from hf_learngene import CondenseConfig
+    from hf_learngene.condensation.data import _transform_for
+
+    model = build_timm_model("timm-test-vit")
+    folder = save_timm_checkpoint(model, tmp_path / "ancestry")
+    config = load_ancestry(folder).model.config
+    cfg = config.pretrained_cfg
+    assert (cfg["crop_pct"], cfg["interpolation"], cfg["input_size"][1]) == (0.95, "bicubic", 160)
+    preprocessing = get_family("timm_vit").image_preprocessing(config)
+    assert (preprocessing["resize_shortest_edge"], preprocessing["resample"]) == (168, 3)  # floor(160 / 0.95)
+    ours = _transform_for(folder, CondenseConfig(), config, "image", "label")
+    assert (ours.size, ours.resize_shortest_edge, ours.resample) == ((160, 160), 168, 3)
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 260, 3), dtype=np.uint8))
+    theirs = timm.data.create_transform(**timm.data.resolve_data_config(model=model), is_training=False)
+    pixels = ours({"image": [image], "label": [0]})["pixel_values"][0]
+    assert torch.allclose(pixels, theirs(image), atol=1e-5)
+    # another size than the checkpoint's: a plain resize to it, as for the transformers families
+    other = _transform_for(folder, CondenseConfig(image_size=64), config, "image", "label")
+    assert (other.size, other.resize_shortest_edge) == ((64, 64), None)
+
 def test_a_bare_timm_model_is_an_ancestry() -> None:
     model = build_timm_model("timm-dinov2-reg")
     learngene = LearngeneModel.from_ancestry(model, layer_indices=[0, 3])

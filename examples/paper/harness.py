@@ -1529,8 +1529,9 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                        for f in families}
     fig, axes = plt.subplots(len(families), ncols, figsize=(4.2 * ncols, 3.4 * len(families)), squeeze=False)
     lines = [f"# Fig. 3: convergence ({p.name} profile)", "",
-             (f"Test accuracy (%) per epoch, mean over tasks. {p.samples_per_class} samples/class: the Table 2 runs "
-              f"({p.num_tasks} tasks); other sizes: the Fig. 5 runs ({p.fig5_num_tasks} task(s))."), ""]
+             (f"Test accuracy (%) per epoch, mean over the finished tasks (column `tasks`). {p.samples_per_class} "
+              f"samples/class: the Table 2 runs ({p.num_tasks} planned); other sizes: the Fig. 5 runs "
+              f"({p.fig5_num_tasks} planned)."), ""]
     for row, family in enumerate(families):
         data["curves_by_samples"][family] = {}
         for col in range(ncols):
@@ -1540,7 +1541,7 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             samples, by_method = panels[family][col]
             ax = axes[row][col]
             curves_here: dict[str, Any] = {}
-            rows = {}
+            rows, tasks_here = {}, {}
             for method in ALL_METHODS:
                 epochs, curves = _curves(by_method.get(method, []))
                 if not curves.size:
@@ -1549,6 +1550,7 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                 curves_here[method] = {"epochs": epochs, "mean": mean.tolist(), "std": std.tolist(),
                                        "num_tasks": int(curves.shape[0])}
                 rows[method] = mean
+                tasks_here[method] = int(curves.shape[0])
                 ax.plot(epochs, 100 * mean, label=METHOD_LABELS[method], color=METHOD_COLORS[method])
                 ax.fill_between(epochs, 100 * (mean - std), 100 * (mean + std), color=METHOD_COLORS[method],
                                 alpha=0.15)
@@ -1568,12 +1570,13 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                 n = min(len(v) for v in rows.values())
                 marks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1})
                 lines += [f"## {FAMILY_LABELS[family]}, {samples} samples/class", "",
-                          "| Method | " + " | ".join(f"epoch {i + 1}" for i in marks)
+                          "| Method | tasks | " + " | ".join(f"epoch {i + 1}" for i in marks)
                           + " | epochs to reach From-Scratch's final accuracy |",
-                          "|---|" + "---|" * (len(marks) + 1)]
+                          "|---|---|" + "---|" * (len(marks) + 1)]
                 for method, mean in rows.items():
                     r = reach.get(method)
-                    lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(_pct(float(mean[i])) for i in marks)
+                    lines.append(f"| {METHOD_LABELS[method]} | {tasks_here[method]} | "
+                                 + " | ".join(_pct(float(mean[i])) for i in marks)
                                  + f" | {r if r is not None else 'not reached'} |")
                 lines.append("")
     fig.suptitle(f"Fig. 3: convergence ({p.name} profile)")

@@ -275,7 +275,7 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
         print(f"\nAuto-Learngene reached From-Scratch's final accuracy after {reach} of {config.descendant_epochs} "
               "epochs.")
     if recipe_reach:
-        print(f"{RECIPE_LABEL} reached it after {recipe_reach} epochs.")
+        print(f"{RECIPE_LABEL} reached it after {recipe_reach} epoch{'s' if recipe_reach != 1 else ''}.")
     print(f"\nDone in {results['wall_time'] / 60:.1f} min. Written:\n"
           f"  learngene:      {learngene_dir.resolve()}  (weights, scores, plots, model card)\n"
           f"  descendant:     {(output / 'descendant').resolve()}  (a plain transformers model)\n"

@@ -115,7 +115,9 @@ class ArchitectureFamily(ABC):
 
     def image_preprocessing(self, config: PreTrainedConfig) -> dict[str, Any]:
         """How to preprocess images for a model with ``config`` when its checkpoint has no image processor:
-        ``{"size": ..., "mean": ..., "std": ...}``, each key only where the config tells (default: ``image_size``)."""
+        ``{"size": ..., "mean": ..., "std": ...}``, each key only where the config tells (default: ``image_size``);
+        optionally ``resize_shortest_edge`` / ``resample`` (:class:`~hf_learngene.data.ImageTransform` fields), used
+        when images are preprocessed at the ancestry's own resolution (timm: its ``crop_pct`` and interpolation)."""
         size = getattr(config, "image_size", None)
         return {} if size is None else {"size": size}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -41,6 +42,8 @@ HEAD_MODEL_ARGS = ("num_classes",)
 #: checkpoint or its head).
 PREPROCESSING_KEYS = ("input_size", "min_input_size", "fixed_input_size", "interpolation", "crop_pct", "crop_mode",
                       "mean", "std", "first_conv", "classifier")
+#: timm's ``pretrained_cfg["interpolation"]`` names and the PIL filters they are.
+TIMM_INTERPOLATIONS = {"nearest": 0, "bilinear": 2, "bicubic": 3, "lanczos": 1}
 #: Root keys of a timm config that describe the ancestry's head or checkpoint, not the descendant.
 HEAD_CONFIG_KEYS = ("num_classes", "label_names", "label_descriptions", "num_features")
 
@@ -215,6 +218,14 @@ class TimmFamily(ArchitectureFamily):
         for key in ("mean", "std"):
             if pretrained.get(key) is not None:
                 out[key] = tuple(float(v) for v in pretrained[key])
+        # timm's eval pipeline (timm.data.transforms_factory): resize the shortest edge to floor(size / crop_pct)
+        # with the checkpoint's interpolation, then center crop to size (square inputs, crop_mode "center")
+        if pretrained.get("interpolation") in TIMM_INTERPOLATIONS:
+            out["resample"] = TIMM_INTERPOLATIONS[pretrained["interpolation"]]
+        crop_pct = pretrained.get("crop_pct")
+        if (crop_pct and size is not None and size[0] == size[1]
+                and pretrained.get("crop_mode", "center") in (None, "center")):
+            out["resize_shortest_edge"] = math.floor(size[0] / float(crop_pct))
         return out
 
     # ---------------------------------------------------------------- models
