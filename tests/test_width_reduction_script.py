@@ -99,3 +99,12 @@ def test_width_reduction_recipe_methods_inherit_embeddings_and_train_them_slower
     assert record and record["axes"]["cls_token"] == [None, None, "channels"]
     assert set(summary["summary"]["2"]["paired"]) == {
         "learngene_embed_lowlr:uniform - weight_selection_lowlr:uniform"}
+    # one summary of every cached run, whichever --methods / --width_selections trained them; nothing is trained
+    with harness.quiet_transformers():
+        width_reduction.main(_args(tmp_path, "--samples_per_class", "2", "--width_selections", "heads",
+                                   "--methods", "learngene"))
+    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    summary = width_reduction.main(_args(tmp_path, "--samples_per_class", "2", "--summarize_only"))
+    assert summary["planned"] == summary["finished"] == 3
+    assert set(summary["summary"]["2"]) == {"learngene_embed_lowlr:uniform", "weight_selection_lowlr:uniform",
+                                            "learngene:heads", "paired"}

@@ -274,9 +274,9 @@ def width_section(folder: Path) -> str:
     text = _demote(md.read_text(), 2).replace("](results.png)", f"]({(folder / 'results.png').relative_to(ROOT)})")
     body = text.split("\n", 1)[1] if text.startswith("#") else text
     return ("### Narrower descendants: the DINOv2 at width 192 (issue \"Descendants of any size\")\n\n"
-            "Regenerate: `python examples/paper/width_reduction.py --learngene outputs/condense_dinov2/default5-top6 "
-            "--num_tasks 5 --samples_per_class 100 --epochs 20 --width_selections uniform --num_threads 1` (the "
-            f"learngene as cut by `examples/paper/dinov2_proof.sh`; source: [{rel}]({rel})).\n" + body + "\n")
+            "Regenerate: `bash examples/paper/width_proof.sh` (the runs of `examples/paper/width_reduction.py`, "
+            "then `--summarize_only` over every cached run; the learngene as cut by `examples/paper/dinov2_proof.sh`; "
+            f"source: [{rel}]({rel})).\n" + body + "\n")
 
 
 def build(profile: str) -> str:

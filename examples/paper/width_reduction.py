@@ -330,6 +330,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num_threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--max_runs", type=int, default=None, help="train at most this many new runs, then summarize")
     parser.add_argument("--dry_run", action="store_true", help="list the planned runs only")
+    parser.add_argument("--summarize_only", action="store_true",
+                        help="train nothing; summarize every cached run of these settings (all methods and width "
+                        "rules, the given sample sizes)")
     return parser.parse_args(argv)
 
 
@@ -349,6 +352,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     learngene = LearngeneModel.from_pretrained(folder)
     if learngene.config.family != FAMILY:
         raise SystemExit(f"{folder} is a {learngene.config.family!r} learngene; this experiment needs a DINOv2 one.")
+    if args.summarize_only:  # whatever was trained with these settings, by any --methods / --width_selections
+        args.methods, args.width_selections = ALL_METHODS, available_width_selections()
+        runs = [r for r in plan_runs(ctx, folder, args) if run_path(ctx, r).exists()]
+        args.width_selections = tuple(dict.fromkeys(r.width_selection for r in runs if r.width_selection))
+        summary = summarize(ctx, runs, folder, args)
+        print(f"summary of {len(runs)} cached runs: {summary['files']['md']}")
+        return summary
     runs = plan_runs(ctx, folder, args)
     done = [r for r in runs if run_path(ctx, r).exists()]
     print(f"{len(runs)} runs planned, {len(done)} cached, {len(runs) - len(done)} to train")
