@@ -78,26 +78,29 @@ def test_width_reduction_recipe_methods_inherit_embeddings_and_train_them_slower
                           work_dir=tmp_path / "work", progress=False)
     LearngeneModel.from_ancestry(str(ctx.ancestry_path("dinov2")), layer_indices=[1, 2]).save_pretrained(
         tmp_path / "lg")
-    seen: dict[str, dict] = {}
+    seen: list[dict] = []
     real = harness.ft.finetune
 
     def spy(model, *args, **kwargs):
         origin = model.config.learngene
-        seen[origin.get("weight_selection") and "ws" or "lg"] = {
-            "scale": kwargs.get("inherited_lr_scale"), "embeddings": origin.get("embeddings"),
-            "layers": [e["ancestry_layer"] for e in origin["layer_map"]]}
+        seen.append({"ws": bool(origin.get("weight_selection")), "scale": kwargs.get("inherited_lr_scale"),
+                     "embeddings": origin.get("embeddings"), "layers": [e["ancestry_layer"] for e in origin["layer_map"]]})
         return real(model, *args, **kwargs)
 
     monkeypatch.setattr(harness.ft, "finetune", spy)
     with harness.quiet_transformers():
-        summary = width_reduction.main(_args(tmp_path, "--methods", "learngene_embed_lowlr,weight_selection_lowlr",
+        summary = width_reduction.main(_args(tmp_path, "--methods",
+                                             "learngene_embed,learngene_embed_lowlr,weight_selection_lowlr",
                                              "--samples_per_class", "2"))
-    assert summary["finished"] == 2
-    assert seen["lg"]["scale"] == seen["ws"]["scale"] == width_reduction.INHERITED_LR_SCALE
-    assert seen["lg"]["layers"] == [1, 2] and seen["ws"]["layers"] == [0, 1]
-    record = seen["lg"]["embeddings"]  # the ancestry's embedding, element-selected to width 16
-    assert record and record["axes"]["cls_token"] == [None, None, "channels"]
+    assert summary["finished"] == 3
+    embed, embed_lowlr, ws_lowlr = seen  # in --methods order
+    assert (embed["scale"], embed_lowlr["scale"], ws_lowlr["scale"]) == (None, 0.1, 0.1)
+    assert not embed["ws"] and not embed_lowlr["ws"] and ws_lowlr["ws"]
+    assert embed["layers"] == embed_lowlr["layers"] == [1, 2] and ws_lowlr["layers"] == [0, 1]
+    for record in (embed["embeddings"], embed_lowlr["embeddings"]):  # the ancestry's embedding, at width 16
+        assert record and record["axes"]["cls_token"] == [None, None, "channels"]
     assert set(summary["summary"]["2"]["paired"]) == {
+        "learngene_embed:uniform - weight_selection_lowlr:uniform",
         "learngene_embed_lowlr:uniform - weight_selection_lowlr:uniform"}
     # one summary of every cached run, whichever --methods / --width_selections trained them; nothing is trained
     with harness.quiet_transformers():
@@ -105,6 +108,6 @@ def test_width_reduction_recipe_methods_inherit_embeddings_and_train_them_slower
                                    "--methods", "learngene"))
     monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     summary = width_reduction.main(_args(tmp_path, "--samples_per_class", "2", "--summarize_only"))
-    assert summary["planned"] == summary["finished"] == 3
-    assert set(summary["summary"]["2"]) == {"learngene_embed_lowlr:uniform", "weight_selection_lowlr:uniform",
-                                            "learngene:heads", "paired"}
+    assert summary["planned"] == summary["finished"] == 4
+    assert set(summary["summary"]["2"]) == {"learngene_embed:uniform", "learngene_embed_lowlr:uniform",
+                                            "weight_selection_lowlr:uniform", "learngene:heads", "paired"}

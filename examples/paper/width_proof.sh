@@ -16,7 +16,7 @@ LEARNGENE=outputs/condense_dinov2/default5-top6
     --ancestry "$ANCESTRY" --num-layers 6 --output "$LEARNGENE"
 RUN=(python examples/paper/width_reduction.py --learngene "$LEARNGENE" --num_tasks "$TASKS" --epochs 20 --num_threads 1)
 "${RUN[@]}" --samples_per_class 100,20 --methods learngene,scratch,weight_selection
-"${RUN[@]}" --samples_per_class 100,20 --methods learngene_embed_lowlr,weight_selection_lowlr
+"${RUN[@]}" --samples_per_class 100,20 --methods learngene_embed,learngene_embed_lowlr,weight_selection_lowlr
 "${RUN[@]}" --samples_per_class 100 --methods learngene --width_selections heads,magnitude
 "${RUN[@]}" --samples_per_class 100,20 --summarize_only
 python examples/paper/update_readme.py --profile cpu

@@ -11,9 +11,9 @@ per layer of the ViT-S/14 ancestry), trained on the harness's seeded 5-way tasks
 * ``scratch``: ``scratch_descendant_like(...)``, the same architecture, all weights fresh;
 * ``weight_selection``: :func:`hf_learngene.weight_selection.weight_selection_descendant`, the ancestry's lowest k
   layers (k = the learngene's size) and its embeddings, element-selected with the same rule (Xu et al., ICLR 2024);
-* recipe options beyond the paper (``--methods``, opt-in): ``learngene_embed_lowlr`` (the learngene descendant plus
-  the ancestry's input embedding, element-selected with the layers' channels, every inherited weight at 0.1 x the
-  learning rate) and ``weight_selection_lowlr`` (Weight Selection trained the same way).
+* recipe options beyond the paper (``--methods``, opt-in): ``learngene_embed`` (the learngene descendant plus the
+  ancestry's input embedding, element-selected with the layers' channels), ``learngene_embed_lowlr`` (the same, every
+  inherited weight at 0.1 x the learning rate) and ``weight_selection_lowlr`` (Weight Selection trained that way).
 
 Resumable: every run is cached as ``<output>/runs/dinov2_width-<method>-<hash>.json`` (hash of its full
 configuration), a rerun skips finished runs. The summary goes to ``<output>/<profile>/dinov2_width/{results.json,
@@ -56,15 +56,18 @@ logger = logging.getLogger("width_reduction")
 
 FAMILY = "dinov2"
 METHODS = ("learngene", "scratch", "weight_selection")
-#: Recipe options beyond the paper (as ``auto_embed_lowlr`` in the harness): ``learngene_embed_lowlr`` also inherits
-#: the ancestry's input embedding, element-selected with the layers' channels (:func:`hf_learngene.recipes.
-#: inherit_embeddings`), and trains every inherited weight at 0.1 x the learning rate; ``weight_selection_lowlr`` is
-#: Weight Selection trained the same way. Opt-in (``--methods``), reported beside the paper's recipe.
-RECIPE_METHODS = {"learngene_embed_lowlr": "learngene", "weight_selection_lowlr": "weight_selection"}
+#: Recipe options beyond the paper (as ``auto_embed`` / ``auto_embed_lowlr`` in the harness): ``learngene_embed``
+#: also inherits the ancestry's input embedding, element-selected with the layers' channels (:func:`hf_learngene.
+#: recipes.inherit_embeddings`); ``learngene_embed_lowlr`` besides trains every inherited weight at 0.1 x the learning
+#: rate; ``weight_selection_lowlr`` is Weight Selection trained that way. Opt-in (``--methods``), reported beside the
+#: paper's recipe. Value: (the method it builds on, the inherited weights' lr scale or None for one lr).
 INHERITED_LR_SCALE = 0.1
+RECIPE_METHODS = {"learngene_embed": ("learngene", None), "learngene_embed_lowlr": ("learngene", INHERITED_LR_SCALE),
+                  "weight_selection_lowlr": ("weight_selection", INHERITED_LR_SCALE)}
 ALL_METHODS = (*METHODS, *RECIPE_METHODS)
 METHOD_LABELS = {"learngene": "Learngene (element-selected)", "scratch": "From-Scratch",
                  "weight_selection": "Weight Selection (lowest k layers + embeddings)",
+                 "learngene_embed": "Learngene + ancestry embeddings (element-selected)",
                  "learngene_embed_lowlr": "Learngene + ancestry embeddings (element-selected), inherited lr x0.1",
                  "weight_selection_lowlr": "Weight Selection, inherited lr x0.1"}
 SUMMARY_NAME = "dinov2_width"
@@ -137,7 +140,7 @@ def build_model(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun, 
                    "hidden_size": run.hidden_size, "num_attention_heads": run.num_attention_heads,
                    "intermediate_size": run.intermediate_size, "num_random_layers": run.num_random_layers,
                    "layout": run.layout}
-    if run.method == "learngene_embed_lowlr":
+    if run.method in ("learngene_embed", "learngene_embed_lowlr"):
         from hf_learngene.recipes import inherit_embeddings
 
         return inherit_embeddings(from_learngene(learngene, width_selection=run.width_selection, **options),
@@ -180,7 +183,7 @@ def run_one(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun) -> d
         warnings.simplefilter("ignore")
         result = harness.ft.finetune(model, task, args, transform=ctx.transform(FAMILY),
                                      eval_per_class=run.eval_per_class, quiet=True,
-                                     inherited_lr_scale=INHERITED_LR_SCALE if run.method in RECIPE_METHODS else None)
+                                     inherited_lr_scale=RECIPE_METHODS.get(run.method, (None, None))[1])
     shutil.rmtree(scratch, ignore_errors=True)
     result.pop("trainer")
     origin = getattr(model.config, "learngene", None) or {}
@@ -213,7 +216,7 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
             cell[label] = {"final_mean": mean, "final_std": std, "n": len(per_task), "per_task": per_task,
                            "num_parameters": params[label]}
         for rule in args.width_selections:
-            for method in ("learngene", "learngene_embed_lowlr"):
+            for method in ("learngene", "learngene_embed", "learngene_embed_lowlr"):
                 mine = by_label.get(f"{method}:{rule}", {})
                 for reference in ("scratch", f"weight_selection:{rule}", f"weight_selection_lowlr:{rule}"):
                     theirs = by_label.get(reference, {})
