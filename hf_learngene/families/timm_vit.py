@@ -28,7 +28,7 @@ from .base import DescendantPlan
 from .registry import register_family
 from .sized import SizedDescendantPlan
 from .timm_base import TimmFamily, architecture_of, create_timm_model, model_args_of, skeleton
-from .vit import TokenAlignment, TokenWidths
+from .vit import TokenFeatures, TokenWidths
 
 #: Axis roles (:mod:`hf_learngene.sizing`) of the tensors of a timm ViT ``Block``, by key within the block: the
 #: residual ``channels`` (LayerNorms, layer scales, projections' outputs), the ``attention`` dimensions (the fused
@@ -46,7 +46,7 @@ TIMM_BLOCK_AXES: dict[str, AxisRoles] = {
 TIMM_WIDTH_NAMES = {"embed_dim": "hidden_size", "num_heads": "num_attention_heads"}
 
 
-class TimmViTFamily(TokenWidths, TimmFamily):
+class TimmViTFamily(TokenFeatures, TokenWidths, TimmFamily):
     """timm ``VisionTransformer`` checkpoints (``timm.models.vision_transformer`` and ``timm.models.deit``)."""
 
     name = "timm_vit"
@@ -99,19 +99,6 @@ class TimmViTFamily(TokenWidths, TimmFamily):
         :class:`LearngeneError` that says what to do, not timm's bare ``AssertionError``."""
         check_input_size(self.backbone(model if hook_model is None else hook_model), pixel_values)
         return super().forward_features(model, pixel_values, layers, hook_model=hook_model)
-
-    def pool(self, feature: torch.Tensor) -> torch.Tensor:
-        return feature.mean(dim=1)
-
-    def make_alignment(self, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> nn.Module:
-        if tuple(source_shape) == tuple(target_shape):
-            return nn.Identity()
-        if source_shape[0] != target_shape[0]:
-            raise LearngeneError(
-                f"Cannot align token features of shape {tuple(source_shape)} to {tuple(target_shape)}: the number "
-                "of tokens differs. Give the pseudo-descendant the ancestry's image size, patch size and tokens."
-            )
-        return TokenAlignment(source_shape[-1], target_shape[-1])
 
     # ---------------------------------------------------------------- widths (TokenWidths)
     def descendant_sizes(self, config: PreTrainedConfig) -> dict[str, int]:

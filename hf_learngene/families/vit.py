@@ -45,6 +45,25 @@ class TokenAlignment(FeatureAlignment):
         return self.proj(hidden)
 
 
+class TokenFeatures:
+    """Token-sequence features (ViT, DeiT, DINOv2, timm ViT): mean-pooled over tokens, aligned per token."""
+
+    def pool(self, feature: torch.Tensor) -> torch.Tensor:
+        return feature.mean(dim=1)
+
+    def make_alignment(self, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> nn.Module:
+        """A :class:`TokenAlignment` of the token width (``nn.Identity()`` for equal shapes); the number of tokens
+        must be the same."""
+        if tuple(source_shape) == tuple(target_shape):
+            return nn.Identity()
+        if source_shape[0] != target_shape[0]:
+            raise LearngeneError(
+                f"Cannot align token features of shape {tuple(source_shape)} to {tuple(target_shape)}: the number "
+                "of tokens differs. Give the pseudo-descendant the ancestry's image size, patch size and tokens."
+            )
+        return TokenAlignment(source_shape[-1], target_shape[-1])
+
+
 class TokenWidths:
     """Width requests of token-transformer families (ViT / DeiT / DINOv2 and timm ViTs): ``hidden_size``,
     ``num_attention_heads`` and an MLP width at most the ancestry's, planned as a :class:`~hf_learngene.sizing.WidthSpec`
@@ -141,7 +160,7 @@ class TokenWidths:
         return WidthSpec(layers=layers, ancestry=ancestry, descendant=asked)
 
 
-class ViTFamily(TokenWidths, ArchitectureFamily):
+class ViTFamily(TokenFeatures, TokenWidths, ArchitectureFamily):
     """ViT and DeiT checkpoints (`ViTModel`, `ViTForImageClassification`, `DeiT*`)."""
 
     name = "vit"
@@ -178,19 +197,6 @@ class ViTFamily(TokenWidths, ArchitectureFamily):
     def build_layer(self, config: PreTrainedConfig, index: int) -> nn.Module:
         layer_cls = DeiTLayer if config.model_type == "deit" else ViTLayer
         return layer_cls(config)
-
-    def pool(self, feature: torch.Tensor) -> torch.Tensor:
-        return feature.mean(dim=1)
-
-    def make_alignment(self, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> nn.Module:
-        if tuple(source_shape) == tuple(target_shape):
-            return nn.Identity()
-        if source_shape[0] != target_shape[0]:
-            raise LearngeneError(
-                f"Cannot align token features of shape {tuple(source_shape)} to {tuple(target_shape)}: the number "
-                "of tokens differs. Give the pseudo-descendant the ancestry's image size and patch size."
-            )
-        return TokenAlignment(source_shape[-1], target_shape[-1])
 
     def _descendant_config_class(self) -> type[PreTrainedConfig]:
         return ViTConfig
