@@ -412,6 +412,35 @@ def test_update_readme_dinov2_section(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "(cpu profile, home-trained ancestry)" in text
 
 
+
+def test_update_readme_dinov2_findings_are_computed_from_the_results(tmp_path: Path) -> None:
+    import update_readme
+
+    def cell(mean: float) -> dict:
+        return {"final_mean": mean, "num_parameters": 50, "ancestry_num_parameters": 100}
+
+    def pair(mean: float, wins: int) -> dict:
+        return {"mean_difference": mean, "wins": wins, "n": 3}
+
+    table2 = {"overrides": {"epochs": 20},
+              "summary": {"dinov2": {"scratch": cell(0.5), "auto": cell(0.55), "random_k": cell(0.5)}},
+              "paired": {"dinov2": {"scratch": pair(0.05, 2), "random_k": pair(-0.01, 1)}},
+              "identical_to_auto": {"dinov2": ["first_k"]},
+              "cost": {"dinov2": {"methods": {"auto": {"epochs_to_reach_scratch_final": 5,
+                                                       "learngene_layers": [0, 1]}}}}}
+    (tmp_path / "table2.json").write_text(json.dumps(table2))
+    text = update_readme.dinov2_findings(tmp_path)
+    assert "From-Scratch: +5.0 points (2/3 tasks won) at 50% of the ancestry's parameters; target +15: **missed**" in text
+    assert "Random-k: -1.0 points (1/3 tasks won)" in text and "adds nothing over First-k" in text
+    assert "after 5 of 20 epochs; target <= 5: **met**" in text
+    table2["paired"]["dinov2"]["scratch"] = pair(0.2, 3)
+    table2["identical_to_auto"] = {"dinov2": ["heur"]}
+    (tmp_path / "table2.json").write_text(json.dumps(table2))
+    text = update_readme.dinov2_findings(tmp_path)
+    assert "+20.0 points (3/3 tasks won)" in text and "target +15: **met**" in text
+    assert "Heur-Learngene: the same layers" in text and "First-k" not in text
+    assert update_readme.dinov2_findings(tmp_path / "missing") == ""
+
 def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cpu = harness.get_profile("cpu")
     assert harness.DEFAULT_ANCESTRIES["dinov2"] == harness.REPO_ROOT / ".." / "shared" / "models" / \

@@ -38,6 +38,10 @@ EXPERIMENTS = {
 }
 
 
+#: Short method names for the findings (the harness's METHOD_LABELS are longer).
+METHOD_NAMES = {"scratch": "From-Scratch", "auto": "Auto-Learngene", "first_k": "First-k", "random_k": "Random-k",
+                "heur": "Heur-Learngene", "auto_paper": "Auto-Learngene (paper objective)",
+                "distill": "Feature Distillation", "auto_embed_lowlr": "`auto_embed_lowlr`"}
 HOME_LABEL = "home-trained ancestry"
 DINOV2_LABEL = "DINOv2 ancestry"
 #: The shared DINOv2 ancestry, as ``harness.portable_path`` records it.
@@ -191,12 +195,87 @@ def dinov2_section(folder: Path, profile: str) -> str:
               "the committed condense scores (`examples/paper/select_top_k.py`; the default rule keeps fewer layers, "
               "see \"How condensing chooses layers\") and trains the descendants; a learngene given as "
               "`--learngene dinov2:auto=DIR` is named by its content fingerprint below."), ""]
+    findings = dinov2_findings(folder)
+    if findings:
+        parts.append(findings)
     if condensed:
         parts.append(condensed)
     parts += blocks
     if missing:
         parts.append(f"Not run yet for the DINOv2 ancestry ({profile} profile): {', '.join(missing)}.\n")
     return "\n".join(parts)
+
+
+def _paired(table2: dict, method: str, other: str) -> dict | None:
+    """The paired per-task record of ``method`` vs ``other`` (``method - other``) in a Table 2 JSON, if any."""
+    paired = table2.get("paired", {}).get("dinov2", {})
+    if method == "auto" and other in paired:
+        return paired[other]
+    recipes = table2.get("paired_recipes", {}).get("dinov2", {})
+    return recipes.get(method, {}).get(other)
+
+
+def _diff(pair: dict | None) -> str:
+    if not pair:
+        return "not measured"
+    return f"{100 * pair['mean_difference']:+.1f} points ({pair['wins']}/{pair['n']} tasks won)"
+
+
+def dinov2_findings(folder: Path) -> str:
+    """The real-ancestry targets (issue "Prove it on a real pretrained ancestry") against what was measured, computed
+    from ``table2.json`` / ``fig5.json`` (empty when Table 2 was not run)."""
+    path = folder / "table2.json"
+    if not path.exists():
+        return ""
+    table2 = json.loads(path.read_text())
+    summary = table2.get("summary", {}).get("dinov2", {})
+    cost = table2.get("cost", {}).get("dinov2", {}).get("methods", {})
+    epochs = table2.get("overrides", {}).get("epochs") or table2.get("profile", {}).get("epochs")
+    if "auto" not in summary or "scratch" not in summary:
+        return ""
+    verdict = {True: "**met**", False: "**missed**"}
+    lines = ["#### What the DINOv2 runs show (computed from the result files)", ""]
+    fraction = summary["auto"]["num_parameters"] / summary["auto"]["ancestry_num_parameters"]
+    auto_vs_scratch = _paired(table2, "auto", "scratch")
+    lines.append(f"- Auto-Learngene (the paper's recipe) vs From-Scratch: {_diff(auto_vs_scratch)} at "
+                 f"{fraction:.0%} of the ancestry's parameters; target +15: "
+                 f"{verdict[bool(auto_vs_scratch) and auto_vs_scratch['mean_difference'] >= 0.15]}.")
+    recipe = _paired(table2, "auto_embed_lowlr", "scratch")
+    if recipe:
+        lines.append(f"- The same learngene with the recipe options (`auto_embed_lowlr`: + the ancestry's embeddings, "
+                     f"inherited weights at 0.1 x lr) vs From-Scratch: {_diff(recipe)}, same size; target +15: "
+                     f"{verdict[recipe['mean_difference'] >= 0.15]}.")
+    identical = table2.get("identical_to_auto", {}).get("dinov2", [])
+    if identical:
+        names = ", ".join(METHOD_NAMES.get(m, m) for m in identical)
+        lines.append(f"- {names}: the same layers as Auto-Learngene ({cost.get('auto', {}).get('learngene_layers')}),"
+                     " hence the same descendants." + (
+                         " On this ancestry the meta-network picks the lowest layers, which is what First-k (and "
+                         "Weight Selection at equal width) takes without condensing: it adds nothing over First-k "
+                         "here." if "first_k" in identical else ""))
+    for other in ("random_k", "auto_paper", "distill"):
+        if other in summary:
+            lines.append(f"- Auto-Learngene vs {METHOD_NAMES.get(other, other)}: {_diff(_paired(table2, 'auto', other))}.")
+    for method in ("auto", "auto_embed_lowlr"):
+        reach = cost.get(method, {}).get("epochs_to_reach_scratch_final")
+        if reach is not None and epochs:
+            lines.append(f"- {METHOD_NAMES.get(method, method)} reaches From-Scratch's final accuracy after {reach} of "
+                         f"{epochs} epochs; target <= {epochs // 4}: {verdict[reach <= epochs // 4]}.")
+    fig5_path = folder / "fig5.json"
+    if fig5_path.exists():
+        fig5 = json.loads(fig5_path.read_text()).get("summary", {}).get("dinov2", {})
+        scratch_full = summary["scratch"]["final_mean"]
+        for method in ("auto", "auto_embed_lowlr"):
+            few = fig5.get(method, {}).get("by_samples", {}).get("20")
+            if few:
+                lines.append(f"- {METHOD_NAMES.get(method, method)} with 20 images/class: {100 * few['final_mean']:.1f} % "
+                             f"({few['n']} tasks) vs From-Scratch with 100: {100 * scratch_full:.1f} %; target >=: "
+                             f"{verdict[few['final_mean'] >= scratch_full]}.")
+    for name, gap in table2.get("finetune_gaps", {}).get("dinov2", {}).items():
+        lines.append(f"- {name.replace(' vs ', ' - ')}: {100 * gap['gap']:+.1f} points for "
+                     f"{gap['parameters_saved'] / 1e6:.1f}M parameters saved "
+                     f"({gap['auto_parameter_fraction']:.0%} of the fine-tuned model).")
+    return "\n".join(lines) + "\n"
 
 
 def condense_dinov2_section(folder: Path = CONDENSE_DINOV2) -> str:
