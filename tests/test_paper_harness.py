@@ -439,6 +439,10 @@ def test_update_readme_dinov2_findings_are_computed_from_the_results(tmp_path: P
     text = update_readme.dinov2_findings(tmp_path)
     assert "+20.0 points (3/3 tasks won)" in text and "target +15: **met**" in text
     assert "Heur-Learngene: the same layers" in text and "First-k" not in text
+    (tmp_path / "fig4.json").write_text(json.dumps({"sensitivity": {"dinov2": {
+        "scratch": {"max_minus_min": 0.04}, "auto": {"max_minus_min": 0.12}}}}))
+    assert ("spread (max - min over the lr x wd grid) of Auto-Learngene: 12.0 points vs 4.0 for From-Scratch; "
+            "target below: **missed**") in update_readme.dinov2_findings(tmp_path)
     assert update_readme.dinov2_findings(tmp_path / "missing") == ""
 
 def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

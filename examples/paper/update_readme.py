@@ -271,6 +271,17 @@ def dinov2_findings(folder: Path) -> str:
                 lines.append(f"- {METHOD_NAMES.get(method, method)} with 20 images/class: {100 * few['final_mean']:.1f} % "
                              f"({few['n']} tasks) vs From-Scratch with 100: {100 * scratch_full:.1f} %; target >=: "
                              f"{verdict[few['final_mean'] >= scratch_full]}.")
+    fig4_path = folder / "fig4.json"
+    if fig4_path.exists():
+        sensitivity = json.loads(fig4_path.read_text()).get("sensitivity", {}).get("dinov2", {})
+        if "scratch" in sensitivity:
+            base = sensitivity["scratch"]["max_minus_min"]
+            for method in ("auto", "auto_embed_lowlr"):
+                if method in sensitivity:
+                    spread = sensitivity[method]["max_minus_min"]
+                    lines.append(f"- Fig. 4 spread (max - min over the lr x wd grid) of {METHOD_NAMES.get(method, method)}: "
+                                 f"{100 * spread:.1f} points vs {100 * base:.1f} for From-Scratch; target below: "
+                                 f"{verdict[spread < base]}.")
     for name, gap in table2.get("finetune_gaps", {}).get("dinov2", {}).items():
         lines.append(f"- {name.replace(' vs ', ' - ')}: {100 * gap['gap']:+.1f} points for "
                      f"{gap['parameters_saved'] / 1e6:.1f}M parameters saved "
