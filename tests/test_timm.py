@@ -371,6 +371,155 @@ def test_resnet_descendant_gets_a_fresh_transition_block_before_a_later_bottlene
         assert child(pixel_values=pixel_values()).logits.shape == (2, 2)
 
 
+#: The stem and stage (output) widths of the tiny timm ResNets (tests/tiny_timm.py).
+ANCESTRY_WIDTHS = {"timm-resnet-basic": {"embedding_size": 64, "hidden_sizes": [4, 8, 8, 16]},
+                   "timm-resnet-bottleneck": {"embedding_size": 64, "hidden_sizes": [8, 16, 16, 32]},
+                   "timm-resnet-deep": {"embedding_size": 16, "hidden_sizes": [8, 16, 16, 32]},
+                   "timm-seresnet": {"embedding_size": 64, "hidden_sizes": [8, 16, 16, 256]}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "indices", "options", "model_args", "sizes"),
+    [("timm-resnet-basic", [0, 1, 2, 3], {"hidden_sizes": [2, 4, 4, 8]}, {"channels": [2, 4, 4, 8]},
+      {"embedding_size": 64, "hidden_sizes": [2, 4, 4, 8], "depths": [1, 1, 1, 1]}),
+     ("timm-resnet-bottleneck", [1, 3], {"hidden_sizes": [4, 8, 8, 16]}, {"channels": [1, 2, 2, 4]},
+      {"embedding_size": 64, "hidden_sizes": [4, 8, 8, 16], "depths": [1, 1, 1, 1]}),
+     ("timm-resnet-bottleneck", [0, 2], {"channels": [1, 2, 2, 4]}, {"channels": [1, 2, 2, 4]},  # timm's names
+      {"embedding_size": 64, "hidden_sizes": [4, 8, 8, 16], "depths": [1, 1, 1, 1]}),
+     ("timm-resnet-deep", [0, 1, 2, 3], {"hidden_sizes": [4, 8, 8, 16], "embedding_size": 8},
+      {"channels": [1, 2, 2, 4], "stem_width": 4},
+      {"embedding_size": 8, "hidden_sizes": [4, 8, 8, 16], "depths": [1, 1, 1, 1]}),
+     ("timm-seresnet", [2, 3], {"hidden_sizes": [8, 16, 16, 128]}, {"channels": [2, 4, 4, 32]},
+      {"embedding_size": 64, "hidden_sizes": [8, 16, 16, 128], "depths": [1, 1, 1, 1]})],
+    ids=["basic", "bottleneck-fresh-stages", "timm-names", "deep-stem", "squeeze-excitation"],
+)
+def test_narrow_resnet_descendant_inherits_the_selected_elements_bit_for_bit(
+        kind: str, indices: list[int], options: dict, model_args: dict, sizes: dict, tmp_path: Path) -> None:
+    ancestry = build_timm_ancestry(kind)
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=indices)
+    child = from_learngene(learngene, id2label={0: "cat", 1: "dog"}, seed=0, **options)
+    origin = child.config.learngene
+    assert type(child).__name__ == "TimmWrapperForImageClassification"
+    assert {k: child.config.model_args[k] for k in model_args} == model_args
+    assert {k: origin["sizes"][k] for k in sizes} == sizes
+    assert origin["sizes"]["num_parameters"] < origin["sizes"]["full_width_num_parameters"]
+    width = origin["width"]
+    assert width["descendant"] == {k: sizes[k] for k in ("embedding_size", "hidden_sizes")}
+    assert width["ancestry"] == ANCESTRY_WIDTHS[kind]
+    assert check_width_record(child.state_dict(), learngene.state_dict(), origin) == sum(
+        len(layer.state_dict()) for layer in learngene.layers)
+    # by hand, without sizing.select_elements: convolutions, BatchNorms and the shortcut read and write the stage
+    # streams' indices, the inner convolutions their own
+    blocks = _blocks(ancestry.timm_model, "timm_resnet")
+    for entry in origin["layer_map"]:
+        axes = entry.get("axes") or width["axes"]
+        picked = {**width["indices"], **entry.get("indices", {})}
+        block, narrow = blocks[entry["ancestry_layer"]], sub_state_dict(child, entry["descendant"])
+        out_role, in_role = axes["downsample.0.weight" if "downsample.0.weight" in axes else "downsample.1.weight"][:2]
+        last, inner = ("conv3", "inner1") if hasattr(block, "conv3") else ("conv2", "inner0")
+        assert axes["conv1.weight"][1] == in_role and axes[f"{last}.weight"][0] == out_role  # one stream in, one out
+        assert torch.equal(narrow["conv1.weight"], block.conv1.weight[picked["inner0"]][:, picked[in_role]])
+        assert torch.equal(narrow[f"{last}.weight"], getattr(block, last).weight[picked[out_role]][:, picked[inner]])
+        bn = getattr(block, last.replace("conv", "bn"))
+        assert torch.equal(narrow[f"{last.replace('conv', 'bn')}.running_var"], bn.running_var[picked[out_role]])
+        shortcut = next(m for m in block.downsample if isinstance(m, torch.nn.Conv2d)).weight
+        key = "downsample.0.weight" if "downsample.0.weight" in axes else "downsample.1.weight"
+        assert torch.equal(narrow[key], shortcut[picked[out_role]][:, picked[in_role]])
+        if kind == "timm-seresnet":
+            assert torch.equal(narrow["se.fc1.weight"], block.se.fc1.weight[picked["se"]][:, picked[out_role]])
+    if kind == "timm-seresnet":
+        assert child.timm_model.layer4[0].se.fc1.out_channels == 8 < blocks[3].se.fc1.out_channels == 16
+    with torch.no_grad():
+        assert torch.isfinite(child.eval()(pixel_values=pixel_values()).logits).all()
+
+    # save, card, and reload with transformers alone (hf_learngene cannot be imported there)
+    out = save_descendant(child, tmp_path / "descendant")
+    card = (out / "README.md").read_text()
+    assert "## Size" in card and f"| stage widths | {sizes['hidden_sizes']} | {width['ancestry']['hidden_sizes']} |" \
+        in card
+    assert f"| stem width | {sizes['embedding_size']} |" in card and "| blocks per stage | [1, 1, 1, 1] |" in card
+    inputs = pixel_values(batch=2)
+    save_file({"pixel_values": inputs}, tmp_path / "inputs.safetensors")
+    script = tmp_path / "load.py"
+    script.write_text(BLOCKER + textwrap.dedent(LOADER))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
+    done = subprocess.run([sys.executable, "-I", str(script), str(tmp_path / "inputs.safetensors"), str(out),
+                           str(tmp_path / "outputs.safetensors")], check=False, capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("TimmWrapperForImageClassification ") and done.stdout.strip().endswith(" cat")
+    outputs = load_file(tmp_path / "outputs.safetensors")
+    with torch.no_grad():
+        assert torch.equal(outputs.pop("logits"), child(pixel_values=inputs).logits)
+    state = child.state_dict()
+    assert outputs.keys() == state.keys() and all(torch.equal(outputs[k], v) for k, v in state.items())
+
+
+def test_narrow_basic_resnet_shares_the_stem_channels_through_an_identity_shortcut() -> None:
+    # layer1.0 maps 64 -> 64 without a projection (as in resnet18): the stem's channels and stage 0's are one stream
+    ancestry = build_timm_ancestry("timm-resnet-basic", channels=[64, 8, 8, 16])
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=[1, 2])
+    child = from_learngene(learngene, num_labels=2, seed=0, width_selection="magnitude", channels=[32, 4, 8, 16])
+    origin = child.config.learngene
+    assert [e["descendant"] for e in origin["layer_map"]] == ["timm_model.layer2.0.", "timm_model.layer3.0."]
+    assert origin["fresh_layers"] == ["timm_model.layer1.0.", "timm_model.layer4.0."]
+    assert check_width_record(child.state_dict(), learngene.state_dict(), origin) == 2 * len(
+        learngene.layers[0].state_dict())
+    assert len(origin["width"]["indices"]["stage0"]) == 32 and len(origin["width"]["indices"]["stage1"]) == 4
+    assert "stage2" in origin["width"]["indices"]  # kept whole (8 of 8): the identity slot of layer3.0's input
+    with pytest.raises(LearngeneError, match=r"block 0 \(stage 0\) has no shortcut projection \(identity\), but in "
+                                             r"the descendant it maps 64->32 .*where timm needs one.*equal"):
+        from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[0]), num_labels=2,
+                       hidden_sizes=[32, 8, 8, 16])
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "pattern"),
+    [("timm-resnet-basic", {"hidden_sizes": [8, 8, 8, 16]},
+      r"stage 0 is 8 channels wide \(hidden_sizes\[0\]=8\).*narrowed, not widened.*hidden_sizes\[0\] <= 4"),
+     ("timm-resnet-basic", {"channels": [8, 8, 8, 16]}, r"stage 0 is 8 channels wide.*narrowed, not widened"),
+     ("timm-resnet-basic", {"hidden_sizes": [2, 4]}, (r"hidden_sizes=\[2, 4\] has 2 stages but the learngene's "
+                                                      r"ancestry has 4.*one width per stage")),
+     ("timm-resnet-basic", {"channels": [2, 4, 4, 8.5]}, (r"learngene layers have channels=\[4, 8, 8, 16\].*"
+                                                          r"one positive int width per stage")),
+     ("timm-resnet-basic", {"hidden_sizes": [2, 4, 4, 8], "channels": [2, 4, 4, 8]},
+      r"hidden_sizes .* or as channels .*, not both"),
+     ("timm-resnet-bottleneck", {"hidden_sizes": [6, 16, 16, 32]}, (r"hidden_sizes\[0\]=6: a timm bottleneck stage "
+                                                                    r"is channels \* 4 wide.*multiples of 4")),
+     ("timm-resnet-basic", {"embedding_size": 32}, r"plain 7x7 stem .* always has a 64-channel stem.*deep-stem"),
+     ("timm-resnet-deep", {"embedding_size": 9}, r"embedding_size=9: a timm deep stem .* even width"),
+     ("timm-resnet-deep", {"embedding_size": 32}, (r"descendant's input has 32 channels \(embedding_size=32\), more "
+                                                  r"than the block takes")),
+     ("timm-resnet-basic", {"hidden_sizes": [2, 4, 4, 8], "width_indices": {"stage0": [0]}},
+      r"width_indices for 'stage0' has 1 indices but the descendant keeps 2")],
+    ids=["wider", "wider-timm-name", "stages", "not-ints", "both-names", "expansion", "plain-stem", "odd-deep-stem",
+         "wider-stem", "indices-length"],
+)
+def test_timm_resnet_width_requests_are_clear_errors(kind: str, options: dict, pattern: str) -> None:
+    learngene = LearngeneModel.from_ancestry(build_timm_ancestry(kind), layer_indices=[0, 1])
+    with pytest.raises(LearngeneError, match=pattern):
+        from_learngene(learngene, num_labels=2, **options)
+
+
+@pytest.mark.parametrize(
+    ("kind", "model_args", "options", "pattern"),
+    [("timm-resnet-bottleneck", {"cardinality": 2}, {"channels": [1, 2, 2, 4]},
+      r"grouped convolutions \(conv2: groups=2; ResNeXt.*cannot be narrowed: keep the ancestry's widths"),
+     ("timm-ecaresnet", {}, {"hidden_sizes": [4, 8, 8, 16], "embedding_size": 8},
+      r"tensors that element selection does not know \(se\.conv\.weight; e\.g\. an ECA.*cannot be narrowed")],
+    ids=["resnext", "eca"],
+)
+def test_timm_resnets_element_selection_cannot_narrow_are_refused(kind: str, model_args: dict, options: dict,
+                                                                  pattern: str) -> None:
+    ancestry = build_timm_ancestry(kind, **model_args)
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1])
+    with pytest.raises(LearngeneError, match=pattern):
+        from_learngene(learngene, num_labels=2, **options)
+    # at the ancestry's width they inherit as before
+    _assert_inherited(from_learngene(learngene, num_labels=2, seed=0), _blocks(ancestry.timm_model, "timm_resnet"))
+
+
 def test_other_timm_architectures_are_refused_by_name() -> None:
     require_timm()
     config = {"model_type": "timm_wrapper", "architecture": "convnext_atto", "pretrained_cfg": {}}

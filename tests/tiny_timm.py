@@ -9,7 +9,12 @@ like ``tests/tiny_models.py``), wrapped as transformers' ``TimmWrapperForImageCl
   the class token), same sizes;
 - ``timm-deit-distilled``: ``deit_tiny_distilled_patch16_224`` (class + distillation token, two heads);
 - ``timm-resnet-basic``: ``resnet18`` with one basic block per stage, ``channels=[4, 8, 8, 16]``;
-- ``timm-resnet-bottleneck``: ``resnet50`` with one bottleneck block per stage, ``channels=[2, 4, 4, 8]``.
+- ``timm-resnet-bottleneck``: ``resnet50`` with one bottleneck block per stage, ``channels=[2, 4, 4, 8]``;
+- ``timm-resnet-deep``: ``resnet50d`` (deep 3x3 stem of ``stem_width * 2 = 16`` channels, average-pool shortcuts),
+  bottleneck blocks as above;
+- ``timm-seresnet``: ``seresnet50`` (squeeze-and-excitation), ``channels=[2, 4, 4, 64]`` (the last stage's SE has
+  16 units);
+- ``timm-ecaresnet``: ``ecaresnet50d`` (efficient channel attention: a 1-D convolution across channels).
 
 :func:`save_timm_checkpoint` writes the layouts timm itself writes: ``timm.models.save_for_hf`` (``config.json`` with
 ``architecture``, ``model_args`` *including* ``num_classes``, ``pretrained_cfg``; ``model.safetensors``) or, for an
@@ -39,6 +44,9 @@ TIMM_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
                                                                 "embed_dim": 32, "num_heads": 4}),
     "timm-resnet-basic": ("resnet18", {"layers": [1, 1, 1, 1], "channels": [4, 8, 8, 16], "stem_width": 8}),
     "timm-resnet-bottleneck": ("resnet50", {"layers": [1, 1, 1, 1], "channels": [2, 4, 4, 8], "stem_width": 8}),
+    "timm-resnet-deep": ("resnet50d", {"layers": [1, 1, 1, 1], "channels": [2, 4, 4, 8], "stem_width": 8}),
+    "timm-seresnet": ("seresnet50", {"layers": [1, 1, 1, 1], "channels": [2, 4, 4, 64]}),
+    "timm-ecaresnet": ("ecaresnet50d", {"layers": [1, 1, 1, 1], "channels": [2, 4, 4, 8], "stem_width": 8}),
 }
 #: The hf_learngene family of each kind.
 TIMM_FAMILY_OF = {kind: ("timm_resnet" if "resnet" in kind else "timm_vit") for kind in TIMM_KINDS}

@@ -6,6 +6,7 @@ blocks 0-1 in stage 0, 2-3 in stage 1, and so on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,6 +55,153 @@ def block_signatures(config: PreTrainedConfig) -> list[BlockSignature]:
             shape = first if position == 0 else (out, out, 1)
             signatures.append(BlockSignature(stage, position, *shape))
     return signatures
+
+
+class ChannelWidths:
+    """Width requests of residual CNN families (the transformers ResNet and timm ResNets), planned as a
+    :class:`~hf_learngene.sizing.WidthSpec` over channel *slots*: the stem output (``embedding``) and the residual
+    stream of each stage (``stage<s>``), shared by every inherited block that reads or writes them, and each block's
+    own inner channels (``inner0`` / ``inner1``, timm's squeeze-and-excitation units ``se``).
+
+    A family using it describes its blocks as :class:`BlockSignature` s and its widths as ``{slot: channels}``
+    dicts; its option names are ``embedding_size`` and ``hidden_sizes`` (the stage output widths) in the messages.
+    """
+
+    #: who decides whether a block has a shortcut projection (for the messages)
+    shortcut_library: ClassVar[str] = "transformers"
+
+    @staticmethod
+    def _stage_widths(option: str, values: Any, ancestry_values: list[int]) -> list[int]:
+        """``values`` (one channel width per stage) checked against the ancestry's number of stages."""
+        stages = len(ancestry_values)
+        if not isinstance(values, (list, tuple)) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+            raise LearngeneError(
+                f"The learngene layers have {option}={list(ancestry_values)} but the descendant was asked for "
+                f"{option}={values!r}. Inherited layers cannot change to anything but one positive int width per "
+                f"stage: give {stages} ints, at most the ancestry's for stages with inherited blocks.")
+        if len(values) != stages:
+            raise LearngeneError(f"{option}={list(values)} has {len(values)} stages but the learngene's ancestry has "
+                                 f"{stages} ({option}={list(ancestry_values)}); keep one width per stage.")
+        return [int(v) for v in values]
+
+    @staticmethod
+    def _block_slots(block: BlockSignature) -> tuple[str, str]:
+        """The channel slots a block reads and writes: ``("embedding" | "stage<s-1>" | "stage<s>", "stage<s>")``."""
+        if block.position == 0:
+            return ("embedding" if block.stage == 0 else f"stage{block.stage - 1}"), f"stage{block.stage}"
+        return f"stage{block.stage}", f"stage{block.stage}"
+
+    def _reduced_shape(self, block: BlockSignature, slots_d: dict[str, int]) -> tuple[int, int, int]:
+        """The block's ``(in, out, stride)`` at the descendant's channel widths (narrowed by element selection)."""
+        source, target = self._block_slots(block)
+        return (slots_d[source], slots_d[target], block.stride)
+
+    def _widths_change(self, layer_indices: list[int], blocks: list[BlockSignature], slots_a: dict[str, int],
+                       slots_d: dict[str, int]) -> bool:
+        """Whether a channel slot that an inherited block reads or writes has another width in the descendant."""
+        used = {slot for index in layer_indices for slot in self._block_slots(blocks[index])}
+        return any(slots_d[slot] != slots_a[slot] for slot in used)
+
+    def _check_inherited_block(self, index: int, block: BlockSignature, position: int,
+                               expected: tuple[int, int, int], first: tuple[int, int, int],
+                               slots_a: dict[str, int], slots_d: dict[str, int]) -> None:
+        """Refuse inherited block ``index`` at ``position`` of its stage when, narrowed to the descendant's widths,
+        it would not map the ``expected`` ``(in, out, stride)`` (``first``: what the stage's first block maps)."""
+        self._check_narrowing(index, block, slots_a, slots_d, first)
+        got = self._reduced_shape(block, slots_d)
+        if got != expected:
+            raise LearngeneError(self._width_error(index, block.stage, position, block.shape, expected, first))
+
+    def _check_narrowing(self, index: int, block: BlockSignature, slots_a: dict[str, int], slots_d: dict[str, int],
+                         first: tuple[int, int, int]) -> None:
+        """Refuse a descendant that would widen ``block`` or change whether it has a shortcut projection."""
+        source, target = self._block_slots(block)
+        head = (f"Channel widths do not line up: inherited block {index} (stage {block.stage}) maps "
+                f"{block.in_channels}->{block.out_channels} channels at stride {block.stride}")
+        if slots_d[target] > slots_a[target]:
+            raise LearngeneError(
+                f"{head}, but the descendant's stage {block.stage} is {slots_d[target]} channels wide "
+                f"(hidden_sizes[{block.stage}]={slots_d[target]}). Inherited blocks can be narrowed, not widened: ask "
+                f"for hidden_sizes[{block.stage}] <= {block.out_channels}. (Keep hidden_sizes[{block.stage}]="
+                f"{block.out_channels} for the ancestry's width.)")
+        if slots_d[source] > slots_a[source]:
+            name = self._slot_option(source)
+            raise LearngeneError(
+                f"{head}, so it must start stage {block.stage}, but there the descendant's input has "
+                f"{slots_d[source]} channels ({name}={slots_d[source]}), more than the block takes. Keep "
+                f"{name}={block.in_channels} or narrower.")
+        projected = block.in_channels != block.out_channels or block.stride != 1
+        needs = slots_d[source] != slots_d[target] or block.stride != 1
+        if source != target and projected != needs:
+            have = "has a shortcut projection" if projected else "has no shortcut projection (identity)"
+            where = (f"{slots_d[source]}->{slots_d[target]} channels at stride {block.stride}, where "
+                     f"{self.shortcut_library} {'puts none' if projected else 'needs one'}")
+            raise LearngeneError(
+                f"Inherited block {index} (stage {block.stage}) {have}, but in the descendant it maps {where}. Keep "
+                f"{self._slot_option(source)} and {self._slot_option(target)} "
+                f"{'different' if projected else 'equal'}, as in the ancestry, when narrowing.")
+
+    @staticmethod
+    def _slot_option(slot: str) -> str:
+        """The config option that sets a channel slot's width: ``embedding_size`` or ``hidden_sizes[s]``."""
+        return "embedding_size" if slot == "embedding" else f"hidden_sizes[{slot[len('stage'):]}]"
+
+    @staticmethod
+    def _slot_sizes(slots: dict[str, int]) -> dict[str, Any]:
+        """``{"embedding_size": ..., "hidden_sizes": [...]}`` of channel slots (the record's size fields)."""
+        return {"embedding_size": slots["embedding"],
+                "hidden_sizes": [slots[f"stage{s}"] for s in range(len(slots) - 1)]}
+
+    def _slot_roles(self, inherited: list[tuple[int, str]], blocks: list[BlockSignature],
+                    slots: dict[str, int]) -> dict[str, str]:
+        """The role (index set) of each channel slot: an identity shortcut from the stem / previous stage passes its
+        channels on, so the two slots it joins are one stream with one index set."""
+        slot_roles = {slot: slot for slot in slots}
+        for index, _ in inherited:
+            source, target = self._block_slots(blocks[index])
+            if source != target and blocks[index].in_channels == blocks[index].out_channels \
+                    and blocks[index].stride == 1:
+                slot_roles[target] = slot_roles[source]
+        return slot_roles
+
+    def _channel_width_spec(
+        self, inherited: list[tuple[int, str]], blocks: list[BlockSignature], slots_a: dict[str, int],
+        slots_d: dict[str, int],
+        layer_width: Callable[[int, str, str, str], tuple[dict[str, AxisRoles], dict[str, tuple[int, int]]]],
+    ) -> WidthSpec:
+        """The :class:`WidthSpec` of a narrower descendant: shared slot roles plus, per inherited block,
+        ``layer_width(index, prefix, source_role, target_role)`` = (its axis roles, ``{inner role: (ancestry size,
+        descendant size)}``)."""
+        slot_roles = self._slot_roles(inherited, blocks, slots_a)
+        shared = {slot: WidthRole(slot_roles[slot], slots_a[slot], slots_d[slot], shared=True) for slot in slots_a}
+        layers = {}
+        for index, prefix in inherited:
+            source, target = self._block_slots(blocks[index])
+            axes, inner = layer_width(index, prefix, slot_roles[source], slot_roles[target])
+            roles = {slot_roles[source]: shared[source], slot_roles[target]: shared[target]}
+            roles.update({name: WidthRole(name, a, d) for name, (a, d) in inner.items()})
+            layers[prefix] = LayerWidth(axes=axes, roles=roles)
+        return WidthSpec(layers=layers, ancestry=self._slot_sizes(slots_a), descendant=self._slot_sizes(slots_d))
+
+    @staticmethod
+    def _width_error(index: int, stage: int, position: int, got: tuple[int, int, int],
+                     expected: tuple[int, int, int], first: tuple[int, int, int]) -> str:
+        """Explain why inherited block ``index`` cannot sit at ``position`` of the descendant's ``stage``."""
+        head = (f"Channel widths do not line up: inherited block {index} (stage {stage}) maps {got[0]}->{got[1]} "
+                f"channels at stride {got[2]}")
+        source = "embedding_size" if stage == 0 else f"hidden_sizes[{stage - 1}]"
+        if got[1] != expected[1]:
+            return (f"{head}, but the descendant's stage {stage} is {expected[1]} channels wide "
+                    f"(hidden_sizes[{stage}]={expected[1]}). Keep hidden_sizes[{stage}]={got[1]} for a stage with "
+                    "inherited blocks.")
+        if got[0] != got[1] or got[2] != 1:  # a transition block: it can only start its stage
+            return (f"{head}, so it must start stage {stage}, but there the descendant's input has {first[0]} "
+                    f"channels at stride {first[2]} (position {position} needs {expected[0]}->{expected[1]} at "
+                    f"stride {expected[2]}). Keep {source}={got[0]} (and the ancestry's downsampling settings).")
+        return (f"{head}, but position {position} of the descendant's stage {stage} needs "
+                f"{expected[0]}->{expected[1]} at stride {expected[2]}. Keep the ancestry's embedding_size/"
+                "hidden_sizes for stages around inherited blocks.")
 
 
 class ConvAlignment(FeatureAlignment):
@@ -169,7 +317,7 @@ def _gram_matrix(in_size: tuple[int, ...], out_size: tuple[int, ...], device: to
     return _MATRICES[key]
 
 
-class ResNetFamily(ArchitectureFamily):
+class ResNetFamily(ChannelWidths, ArchitectureFamily):
     """ResNet checkpoints (`ResNetModel`, `ResNetForImageClassification`), basic or bottleneck blocks."""
 
     name = "resnet"
@@ -232,11 +380,8 @@ class ResNetFamily(ArchitectureFamily):
         data.update(options)
         ancestry_blocks = block_signatures(ancestry_config)
         num_stages = len(ancestry_config.depths)
-        if len(data["hidden_sizes"]) != num_stages:
-            raise LearngeneError(
-                f"hidden_sizes={data['hidden_sizes']} has {len(data['hidden_sizes'])} stages but the learngene's "
-                f"ancestry has {num_stages}; keep one width per stage."
-            )
+        data["hidden_sizes"] = self._stage_widths("hidden_sizes", data["hidden_sizes"],
+                                                  list(ancestry_config.hidden_sizes))
         by_stage: dict[int, list[int]] = {stage: [] for stage in range(num_stages)}
         for index in layer_indices:
             by_stage[ancestry_blocks[index].stage].append(index)
@@ -266,11 +411,7 @@ class ResNetFamily(ArchitectureFamily):
                 position = 1
             for index in blocks:
                 expected = first if position == 0 else (out, out, 1)
-                block = ancestry_blocks[index]
-                self._check_narrowing(index, block, slots_a, slots_d, first)
-                got = self._reduced_shape(block, slots_d)
-                if got != expected:
-                    raise LearngeneError(self._width_error(index, stage, position, block.shape, expected, first))
+                self._check_inherited_block(index, ancestry_blocks[index], position, expected, first, slots_a, slots_d)
                 inherited.append((index, f"{prefix}{position}."))
                 position += 1
             depths.append(position)
@@ -279,12 +420,9 @@ class ResNetFamily(ArchitectureFamily):
         order = {index: i for i, index in enumerate(layer_indices)}
         inherited.sort(key=lambda item: order[item[0]])
         plan = SizedDescendantPlan(config=config, inherited=inherited, fresh=fresh)
-        used = {slot for index, _ in inherited for slot in self._block_slots(ancestry_blocks[index])}
-        if any(slots_d[slot] != slots_a[slot] for slot in used):
+        if self._widths_change(layer_indices, ancestry_blocks, slots_a, slots_d):
             plan.width = self._width_spec(ancestry_config, inherited, ancestry_blocks, slots_a, slots_d)
-            full = {**data, "embedding_size": slots_a["embedding"],
-                    "hidden_sizes": [slots_a[f"stage{s}"] for s in range(num_stages)]}
-            plan.full_width_config = ResNetConfig(num_labels=num_labels, **full)
+            plan.full_width_config = ResNetConfig(num_labels=num_labels, **{**data, **self._slot_sizes(slots_a)})
         return plan
 
     def descendant_sizes(self, config: PreTrainedConfig) -> dict[str, Any]:
@@ -293,56 +431,9 @@ class ResNetFamily(ArchitectureFamily):
                 "depths": [int(d) for d in config.depths]}
 
     @staticmethod
-    def _block_slots(block: BlockSignature) -> tuple[str, str]:
-        """The channel slots a block reads and writes: ``("embedding" | "stage<s-1>" | "stage<s>", "stage<s>")``."""
-        if block.position == 0:
-            return ("embedding" if block.stage == 0 else f"stage{block.stage - 1}"), f"stage{block.stage}"
-        return f"stage{block.stage}", f"stage{block.stage}"
-
-    def _reduced_shape(self, block: BlockSignature, slots_d: dict[str, int]) -> tuple[int, int, int]:
-        """The block's ``(in, out, stride)`` at the descendant's channel widths (narrowed by element selection)."""
-        source, target = self._block_slots(block)
-        return (slots_d[source], slots_d[target], block.stride)
-
-    def _check_narrowing(self, index: int, block: BlockSignature, slots_a: dict[str, int], slots_d: dict[str, int],
-                         first: tuple[int, int, int]) -> None:
-        """Refuse a descendant that would widen ``block`` or change whether it has a shortcut projection."""
-        source, target = self._block_slots(block)
-        head = (f"Channel widths do not line up: inherited block {index} (stage {block.stage}) maps "
-                f"{block.in_channels}->{block.out_channels} channels at stride {block.stride}")
-        if slots_d[target] > slots_a[target]:
-            raise LearngeneError(
-                f"{head}, but the descendant's stage {block.stage} is {slots_d[target]} channels wide "
-                f"(hidden_sizes[{block.stage}]={slots_d[target]}). Inherited blocks can be narrowed, not widened: ask "
-                f"for hidden_sizes[{block.stage}] <= {block.out_channels}. (Keep hidden_sizes[{block.stage}]="
-                f"{block.out_channels} for the ancestry's width.)")
-        if slots_d[source] > slots_a[source]:
-            name = self._slot_option(source)
-            raise LearngeneError(
-                f"{head}, so it must start stage {block.stage}, but there the descendant's input has "
-                f"{slots_d[source]} channels ({name}={slots_d[source]}), more than the block takes. Keep "
-                f"{name}={block.in_channels} or narrower.")
-        projected = block.in_channels != block.out_channels or block.stride != 1
-        needs = slots_d[source] != slots_d[target] or block.stride != 1
-        if source != target and projected != needs:
-            have = "has a shortcut projection" if projected else "has no shortcut projection (identity)"
-            where = (f"{slots_d[source]}->{slots_d[target]} channels at stride {block.stride}, where transformers "
-                     f"{'puts none' if projected else 'needs one'}")
-            raise LearngeneError(
-                f"Inherited block {index} (stage {block.stage}) {have}, but in the descendant it maps {where}. Keep "
-                f"{self._slot_option(source)} and {self._slot_option(target)} "
-                f"{'different' if projected else 'equal'}, as in the ancestry, when narrowing.")
-
-    @staticmethod
-    def _slot_option(slot: str) -> str:
-        """The config option that sets a channel slot's width: ``embedding_size`` or ``hidden_sizes[s]``."""
-        return "embedding_size" if slot == "embedding" else f"hidden_sizes[{slot[len('stage'):]}]"
-
-    def width_axes(self, block: BlockSignature, keys: list[str], slot_roles: dict[str, str],
-                   bottleneck: bool) -> dict[str, AxisRoles]:
-        """The axis roles of a residual block's tensors: its input and output channel slots (shared residual
-        streams) and its inner channels ``inner0`` / ``inner1`` (its own)."""
-        source, target = (slot_roles[slot] for slot in self._block_slots(block))
+    def width_axes(keys: list[str], source: str, target: str, bottleneck: bool) -> dict[str, AxisRoles]:
+        """The axis roles of a residual block's tensors (``keys``): its input and output channel roles ``source`` /
+        ``target`` (shared residual streams) and its inner channels ``inner0`` / ``inner1`` (its own)."""
         convs = ([("inner0", source), ("inner1", "inner0"), (target, "inner1")] if bottleneck
                  else [("inner0", source), (target, "inner0")])
         axes: dict[str, AxisRoles] = {}
@@ -363,50 +454,19 @@ class ResNetFamily(ArchitectureFamily):
     def _width_spec(self, ancestry_config: PreTrainedConfig, inherited: list[tuple[int, str]],
                     blocks: list[BlockSignature], slots_a: dict[str, int], slots_d: dict[str, int]) -> WidthSpec:
         bottleneck = ancestry_config.layer_type == "bottleneck"
-        # An identity shortcut from the stem / previous stage passes its channels on: both slots are one stream.
-        slot_roles = {slot: slot for slot in slots_a}
-        for index, _ in inherited:
-            source, target = self._block_slots(blocks[index])
-            if source != target and blocks[index].in_channels == blocks[index].out_channels \
-                    and blocks[index].stride == 1:
-                slot_roles[target] = slot_roles[source]
-        shared = {slot: WidthRole(slot_roles[slot], slots_a[slot], slots_d[slot], shared=True) for slot in slots_a}
-        layers = {}
-        for index, prefix in inherited:
-            block = blocks[index]
-            source, target = self._block_slots(block)
-            inner_a = block.out_channels // 4 if bottleneck else block.out_channels
-            inner_d = slots_d[target] // 4 if bottleneck else slots_d[target]
-            roles = {slot_roles[source]: shared[source], slot_roles[target]: shared[target]}
-            roles.update({name: WidthRole(name, inner_a, inner_d) for name in (("inner0", "inner1") if bottleneck
-                                                                               else ("inner0",))})
+        inner_names = ("inner0", "inner1") if bottleneck else ("inner0",)
+
+        def layer_width(index: int, prefix: str, source: str, target: str
+                        ) -> tuple[dict[str, AxisRoles], dict[str, tuple[int, int]]]:
+            # transformers' bottleneck reduces to a quarter of the block's output inside (reduction=4)
+            inner_a = blocks[index].out_channels // 4 if bottleneck else blocks[index].out_channels
+            target_d = slots_d[self._block_slots(blocks[index])[1]]
+            inner_d = target_d // 4 if bottleneck else target_d
             with torch.device("meta"):
                 keys = list(self.build_layer(ancestry_config, index).state_dict())
-            layers[prefix] = LayerWidth(axes=self.width_axes(block, keys, slot_roles, bottleneck), roles=roles)
-        return WidthSpec(layers=layers,
-                         ancestry={"embedding_size": slots_a["embedding"],
-                                   "hidden_sizes": [slots_a[f"stage{s}"] for s in range(len(slots_a) - 1)]},
-                         descendant={"embedding_size": slots_d["embedding"],
-                                     "hidden_sizes": [slots_d[f"stage{s}"] for s in range(len(slots_d) - 1)]})
+            return self.width_axes(keys, source, target, bottleneck), {name: (inner_a, inner_d) for name in inner_names}
 
-    @staticmethod
-    def _width_error(index: int, stage: int, position: int, got: tuple[int, int, int],
-                     expected: tuple[int, int, int], first: tuple[int, int, int]) -> str:
-        """Explain why inherited block ``index`` cannot sit at ``position`` of the descendant's ``stage``."""
-        head = (f"Channel widths do not line up: inherited block {index} (stage {stage}) maps {got[0]}->{got[1]} "
-                f"channels at stride {got[2]}")
-        source = "embedding_size" if stage == 0 else f"hidden_sizes[{stage - 1}]"
-        if got[1] != expected[1]:
-            return (f"{head}, but the descendant's stage {stage} is {expected[1]} channels wide "
-                    f"(hidden_sizes[{stage}]={expected[1]}). Keep hidden_sizes[{stage}]={got[1]} for a stage with "
-                    "inherited blocks.")
-        if got[0] != got[1] or got[2] != 1:  # a transition block: it can only start its stage
-            return (f"{head}, so it must start stage {stage}, but there the descendant's input has {first[0]} "
-                    f"channels at stride {first[2]} (position {position} needs {expected[0]}->{expected[1]} at "
-                    f"stride {expected[2]}). Keep {source}={got[0]} (and the ancestry's downsampling settings).")
-        return (f"{head}, but position {position} of the descendant's stage {stage} needs "
-                f"{expected[0]}->{expected[1]} at stride {expected[2]}. Keep the ancestry's embedding_size/"
-                "hidden_sizes for stages around inherited blocks.")
+        return self._channel_width_spec(inherited, blocks, slots_a, slots_d, layer_width)
 
     def pseudo_descendant_config(
         self, ancestry_config: PreTrainedConfig, num_layers: int | None, num_labels: int

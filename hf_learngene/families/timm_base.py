@@ -22,7 +22,7 @@ import copy
 import functools
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import torch
@@ -158,9 +158,11 @@ def module_signature(module: nn.Module) -> list[tuple[Any, ...]]:
     return rows
 
 
-def signature_difference(a: nn.Module, b: nn.Module) -> str | None:
-    """The first difference of :func:`module_signature` between ``a`` and ``b``, in words; ``None`` when equal."""
-    sig_a, sig_b = module_signature(a), module_signature(b)
+def signature_difference(a: nn.Module, b: nn.Module,
+                         signature: Callable[[nn.Module], list[tuple[Any, ...]]] = module_signature) -> str | None:
+    """The first difference of :func:`module_signature` (or another ``signature``) between ``a`` and ``b``, in words;
+    ``None`` when equal."""
+    sig_a, sig_b = signature(a), signature(b)
     for row_a, row_b in zip(sig_a, sig_b):
         if row_a != row_b:
             return f"{row_a} vs {row_b}"
