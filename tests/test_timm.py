@@ -171,6 +171,28 @@ print(type(model).__name__, json.dumps(model.config.learngene["layer_map"]), mod
 '''
 
 
+def _reloads_without_the_library(child: torch.nn.Module, out: Path, tmp_path: Path) -> None:
+    """``out`` (a saved ``child``) loads with AutoModelForImageClassification in a process where hf_learngene cannot
+    be imported, and gives ``child``'s logits and state bit for bit."""
+    inputs = pixel_values(batch=2)
+    save_file({"pixel_values": inputs}, tmp_path / "inputs.safetensors")
+    script = tmp_path / "load.py"
+    script.write_text(BLOCKER + textwrap.dedent(LOADER))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
+    done = subprocess.run([sys.executable, "-I", str(script), str(tmp_path / "inputs.safetensors"), str(out),
+                           str(tmp_path / "outputs.safetensors")], check=False, capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("TimmWrapperForImageClassification ") and done.stdout.strip().endswith(" cat")
+    outputs = load_file(tmp_path / "outputs.safetensors")
+    child.eval()
+    with torch.no_grad():
+        assert torch.equal(outputs.pop("logits"), child(pixel_values=inputs).logits)
+    state = child.state_dict()
+    assert outputs.keys() == state.keys() and all(torch.equal(outputs[k], v) for k, v in state.items())
+
+
 @pytest.mark.parametrize("kind", ["timm-dinov2-reg", "timm-resnet-bottleneck"])
 def test_condense_push_pull_inherit_train_and_reload_without_the_library(kind: str, local_hub: LocalHub,
                                                                          tmp_path: Path) -> None:
@@ -214,22 +236,7 @@ def test_condense_push_pull_inherit_train_and_reload_without_the_library(kind: s
     config = json.loads((out / "config.json").read_text())
     assert config["architecture"] == bare.pretrained_cfg["architecture"] and "num_classes" not in config["model_args"]
     assert config["learngene"]["layer_map"] == child.config.learngene["layer_map"]
-    inputs = pixel_values(batch=2)
-    save_file({"pixel_values": inputs}, tmp_path / "inputs.safetensors")
-    script = tmp_path / "load.py"
-    script.write_text(BLOCKER + textwrap.dedent(LOADER))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-    done = subprocess.run([sys.executable, "-I", str(script), str(tmp_path / "inputs.safetensors"), str(out),
-                           str(tmp_path / "outputs.safetensors")], check=False, capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=180)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("TimmWrapperForImageClassification ") and done.stdout.strip().endswith(" cat")
-    outputs = load_file(tmp_path / "outputs.safetensors")
-    with torch.no_grad():
-        assert torch.equal(outputs.pop("logits"), child(pixel_values=inputs).logits)
-    state = child.state_dict()
-    assert outputs.keys() == state.keys() and all(torch.equal(outputs[k], v) for k, v in state.items())
+    _reloads_without_the_library(child, out, tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["timm-vit", "timm-resnet-basic"])
@@ -438,22 +445,7 @@ def test_narrow_resnet_descendant_inherits_the_selected_elements_bit_for_bit(
     assert "## Size" in card and f"| stage widths | {sizes['hidden_sizes']} | {width['ancestry']['hidden_sizes']} |" \
         in card
     assert f"| stem width | {sizes['embedding_size']} |" in card and "| blocks per stage | [1, 1, 1, 1] |" in card
-    inputs = pixel_values(batch=2)
-    save_file({"pixel_values": inputs}, tmp_path / "inputs.safetensors")
-    script = tmp_path / "load.py"
-    script.write_text(BLOCKER + textwrap.dedent(LOADER))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-    done = subprocess.run([sys.executable, "-I", str(script), str(tmp_path / "inputs.safetensors"), str(out),
-                           str(tmp_path / "outputs.safetensors")], check=False, capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=180)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("TimmWrapperForImageClassification ") and done.stdout.strip().endswith(" cat")
-    outputs = load_file(tmp_path / "outputs.safetensors")
-    with torch.no_grad():
-        assert torch.equal(outputs.pop("logits"), child(pixel_values=inputs).logits)
-    state = child.state_dict()
-    assert outputs.keys() == state.keys() and all(torch.equal(outputs[k], v) for k, v in state.items())
+    _reloads_without_the_library(child, out, tmp_path)
 
 
 def test_narrow_basic_resnet_shares_the_stem_channels_through_an_identity_shortcut() -> None:
