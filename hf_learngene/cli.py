@@ -229,6 +229,10 @@ def _add_inherit_parser(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--embedding-size", type=int, default=None, help="ResNet stem width")
     group.add_argument("--width-selection", default="uniform", choices=list(available_width_selections()),
                        help="element selection rule")
+    parser.add_argument("--embeddings-from", default=None, metavar="ANCESTRY",
+                        help="recipe option beyond the paper: also copy this ancestry's input embedding (the one the "
+                        "learngene was condensed from; folder or Hub id), element-selected for a narrower "
+                        "descendant (hf_learngene.inherit_embeddings)")
     parser.add_argument("--token", default=None, help="Hub token (default: the logged-in token / $HF_TOKEN)")
     parser.set_defaults(func=_run_inherit)
 
@@ -242,6 +246,10 @@ def _run_inherit(args: argparse.Namespace) -> int:
                                                        "embedding_size") if getattr(args, name) is not None}
     child = from_learngene(args.learngene, args.num_labels, seed=args.seed, revision=args.revision, token=args.token,
                            width_selection=args.width_selection, **options)
+    if args.embeddings_from is not None:
+        from .recipes import inherit_embeddings
+
+        inherit_embeddings(child, args.embeddings_from, token=args.token)
     output = save_descendant(child, args.output)
     origin = child.config.learngene
     sizes = dict(origin.get("sizes") or {})
@@ -251,6 +259,9 @@ def _run_inherit(args: argparse.Namespace) -> int:
         print(f"parameters: {count:,} ({count / full:.1%} of {full:,} at the ancestry's width)")
     print(f"inherited {len(origin['layer_map'])} layers, {len(origin['fresh_layers'])} fresh (layout "
           f"{origin['layout']}); width selection: {(origin.get('width') or {}).get('selection', 'none (full width)')}")
+    if origin.get("embeddings"):
+        print(f"input embedding {origin['embeddings']['module']} from {origin['embeddings']['from']} "
+              f"({len(origin['embeddings']['tensors'])} tensors)")
     print(f"Descendant written to {output.resolve()}")
     return 0
 

@@ -504,3 +504,22 @@ def test_inherit_embeddings_of_a_narrower_descendant_selects_the_layers_channels
     names = set(inherited_parameter_names(reference))
     assert {n for n, _ in reference.named_parameters() if n.startswith(module + ".")} <= names
 
+
+
+def test_cli_inherit_embeddings_from_copies_the_ancestrys_embedding_element_selected(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ancestry = build_ancestry("dinov2")
+    ancestry.save_pretrained(tmp_path / "ancestry")
+    LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1]).save_pretrained(tmp_path / "lg")
+    code = cli_main(["inherit", "--learngene", str(tmp_path / "lg"), "--num-labels", "3", "--output",
+                     str(tmp_path / "child"), "--hidden-size", "16", "--num-attention-heads", "2",
+                     "--embeddings-from", str(tmp_path / "ancestry")])
+    assert code == 0
+    assert "input embedding dinov2.embeddings from" in capsys.readouterr().out
+    child = AutoModelForImageClassification.from_pretrained(tmp_path / "child")
+    record, indices = child.config.learngene["embeddings"], child.config.learngene["width"]["indices"]
+    source = getattr(ancestry, "dinov2", ancestry).embeddings.state_dict()
+    for key, axes in record["axes"].items():
+        assert torch.equal(child.dinov2.embeddings.state_dict()[key], select_elements(source[key], axes, indices)), key
+    assert cli_main(["inherit", "--learngene", str(tmp_path / "lg"), "--num-labels", "3", "--output",
+                     str(tmp_path / "bad"), "--embeddings-from", str(tmp_path / "lg")]) == 2
