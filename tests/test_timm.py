@@ -108,6 +108,7 @@ def test_hub_layout_without_model_args_loads_the_architecture_defaults(kind: str
 
 def test_condensing_at_the_checkpoints_own_resolution_preprocesses_as_timm_does(tmp_path: Path) -> None:
     """crop_pct and interpolation of pretrained_cfg: resize the shortest edge to size / crop_pct, center crop."""
+    model = build_timm_model("timm-test-vit")  # skips without timm
     import numpy as np
     import timm.data
     from PIL import Image
@@ -115,7 +116,6 @@ def test_condensing_at_the_checkpoints_own_resolution_preprocesses_as_timm_does(
     from hf_learngene import CondenseConfig
     from hf_learngene.condensation.data import _transform_for
 
-    model = build_timm_model("timm-test-vit")
     folder = save_timm_checkpoint(model, tmp_path / "ancestry")
     config = load_ancestry(folder).model.config
     cfg = config.pretrained_cfg
