@@ -254,7 +254,7 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
             lines.append(f"| {name} | {harness._pct(value['final_mean'], value['final_std'])} | {value['n']} | "
                          f"{value['num_parameters']:,} |")
         for name, pair in cell.get("paired", {}).items():
-            lines.append(f"\n{name}: {100 * pair['mean']:+.2f} points ({pair['wins']}/{pair['n']} wins)")
+            lines.append(f"\n{name}: {round(100 * pair['mean'], 2) + 0.0:+.2f} points ({pair['wins']}/{pair['n']} wins)")
         lines.append("")
     folder = ctx.profile_dir / SUMMARY_NAME
     folder.mkdir(parents=True, exist_ok=True)
