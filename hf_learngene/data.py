@@ -354,6 +354,8 @@ class ImageTransform:
         resize_shortest_edge: if set, resize the shortest edge to this value (keeping the aspect ratio) and then
             center crop to ``size``; otherwise resize directly to ``size``.
         resample: PIL resampling filter.
+        crop_offset: how the center crop's offset is rounded: ``"floor"`` (transformers' ``center_crop``) or
+            ``"round"`` (torchvision's ``CenterCrop``, what timm checkpoints are evaluated with).
         rescale_factor: multiply uint8 pixels by this (``1/255``).
         do_normalize: apply ``(x - mean) / std``.
 
@@ -375,6 +377,7 @@ class ImageTransform:
     seed: int | None = None
     resize_shortest_edge: int | None = None
     resample: int = Image.Resampling.BILINEAR
+    crop_offset: str = "floor"
     rescale_factor: float = 1 / 255
     do_normalize: bool = True
     image_column: str = "image"
@@ -388,6 +391,9 @@ class ImageTransform:
         self.std = tuple(float(s) for s in self.std)
         if len(self.mean) != 3 or len(self.std) != 3:
             raise ValueError("mean and std must have 3 values (RGB)")
+        if self.crop_offset not in ("floor", "round"):
+            raise ValueError(f"crop_offset must be 'floor' (transformers) or 'round' (torchvision / timm), got "
+                             f"{self.crop_offset!r}")
         if self.crop_padding is None:
             self.crop_padding = max(1, min(self.size) // 8)
         self._mean_t = torch.tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
@@ -476,11 +482,15 @@ class ImageTransform:
         if self.resize_shortest_edge is not None:
             s = self.resize_shortest_edge
             iw, ih = img.size
-            nw, nh = (s, max(1, round(ih * s / iw))) if iw <= ih else (max(1, round(iw * s / ih)), s)
+            # the long side truncated, as transformers' get_resize_output_image_size and torchvision's Resize do
+            nw, nh = (s, max(1, int(ih * s / iw))) if iw <= ih else (max(1, int(iw * s / ih)), s)
             if (nw, nh) != (iw, ih):
                 img = img.resize((nw, nh), resample=self.resample)
             if (nh, nw) != (h, w):
-                left, top = max(0, (nw - w) // 2), max(0, (nh - h) // 2)
+                if self.crop_offset == "round":  # torchvision's CenterCrop (timm)
+                    left, top = max(0, round((nw - w) / 2)), max(0, round((nh - h) / 2))
+                else:  # transformers' center_crop
+                    left, top = max(0, (nw - w) // 2), max(0, (nh - h) // 2)
                 img = img.crop((left, top, left + w, top + h))
         elif img.size != (w, h):
             img = img.resize((w, h), resample=self.resample)

@@ -123,11 +123,13 @@ def test_condensing_at_the_checkpoints_own_resolution_preprocesses_as_timm_does(
     preprocessing = get_family("timm_vit").image_preprocessing(config)
     assert (preprocessing["resize_shortest_edge"], preprocessing["resample"]) == (168, 3)  # floor(160 / 0.95)
     ours = _transform_for(folder, CondenseConfig(), config, "image", "label")
-    assert (ours.size, ours.resize_shortest_edge, ours.resample) == ((160, 160), 168, 3)
-    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 260, 3), dtype=np.uint8))
+    assert (ours.size, ours.resize_shortest_edge, ours.resample, ours.crop_offset) == ((160, 160), 168, 3, "round")
     theirs = timm.data.create_transform(**timm.data.resolve_data_config(model=model), is_training=False)
-    pixels = ours({"image": [image], "label": [0]})["pixel_values"][0]
-    assert torch.allclose(pixels, theirs(image), atol=1e-5)
+    # landscape, portrait, a truncated long side and odd crop margins (torchvision rounds the offset)
+    for shape in ((200, 260), (200, 259), (200, 261), (263, 200), (201, 201), (171, 250)):
+        image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8))
+        pixels = ours({"image": [image], "label": [0]})["pixel_values"][0]
+        assert torch.allclose(pixels, theirs(image), atol=1e-5), shape
     # another size than the checkpoint's: a plain resize to it, as for the transformers families
     other = _transform_for(folder, CondenseConfig(image_size=64), config, "image", "label")
     assert (other.size, other.resize_shortest_edge) == ((64, 64), None)

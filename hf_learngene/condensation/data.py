@@ -83,7 +83,8 @@ def _transform_for(ancestry_dir: Path | None, config: BaseCondenseConfig, ancest
         if value is not None or defaults.get(key) is not None:
             kwargs[key] = value if value is not None else defaults[key]
     if config.image_size is None:  # the ancestry's own eval pipeline at its own resolution (timm: crop_pct, filter)
-        kwargs.update({k: defaults[k] for k in ("resize_shortest_edge", "resample") if defaults.get(k) is not None})
+        kwargs.update({k: defaults[k] for k in ("resize_shortest_edge", "resample", "crop_offset")
+                       if defaults.get(k) is not None})
     return ImageTransform(**kwargs, **common)
 
 

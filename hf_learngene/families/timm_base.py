@@ -228,6 +228,7 @@ class TimmFamily(ArchitectureFamily):
         if (crop_pct and size is not None and size[0] == size[1]
                 and pretrained.get("crop_mode", "center") in (None, "center")):
             out["resize_shortest_edge"] = math.floor(size[0] / float(crop_pct))
+            out["crop_offset"] = "round"  # torchvision's CenterCrop
         return out
 
     # ---------------------------------------------------------------- models
