@@ -140,8 +140,11 @@ def copy_backbone_parts(
             raise LearngeneError(
                 f"The ancestry's embedding tensor {key!r} {tuple(source_state[key].shape)} does not fit the "
                 f"descendant's {tuple(target.shape)}"
-                + (" after element selection" if role in indices else "")
-                + ": keep the ancestry's patch size and input channels to inherit its embeddings.")
+                + (" after element selection: keep the ancestry's patch size and input channels to inherit its "
+                   "embeddings." if role in indices else
+                   ": keep the ancestry's patch size and input channels, and its width where no inherited layer reads "
+                   "the embedding's channels (e.g. embedding_size= before stages without inherited blocks), to "
+                   "inherit its embeddings."))
         values[key], copied[key] = selected, axes
     with torch.no_grad():  # nothing is copied unless everything fits
         for key, target in target_state.items():

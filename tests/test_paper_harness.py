@@ -443,6 +443,13 @@ def test_update_readme_dinov2_findings_are_computed_from_the_results(tmp_path: P
         "scratch": {"max_minus_min": 0.04}, "auto": {"max_minus_min": 0.12}}}}))
     assert ("spread (max - min over the lr x wd grid) of Auto-Learngene: 12.0 points vs 4.0 for From-Scratch; "
             "target below: **missed**") in update_readme.dinov2_findings(tmp_path)
+    # partial runs: no shared tasks yet, a method that never reaches From-Scratch's final accuracy
+    table2["paired"]["dinov2"]["scratch"] = {"mean_difference": None, "wins": 0, "n": 0}
+    table2["cost"]["dinov2"]["methods"]["auto"]["epochs_to_reach_scratch_final"] = None
+    (tmp_path / "table2.json").write_text(json.dumps(table2))
+    text = update_readme.dinov2_findings(tmp_path)
+    assert "From-Scratch: not measured at 50% of the ancestry's parameters; target +15: not measured" in text
+    assert "final accuracy in none of its 20 epochs; target <= 5: **missed**" in text
     assert update_readme.dinov2_findings(tmp_path / "missing") == ""
 
 def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -495,11 +495,16 @@ def test_inherit_embeddings_of_a_narrower_descendant_selects_the_layers_channels
         assert torch.equal(child.state_dict()[name], reference.state_dict()[name]), name
         assert reference.config.learngene["weight_selection"]["tensors"][name] == record["axes"][key]
     source = embedding_module(child.config.learngene["family"], ancestry).state_dict()
+    embedding = embedding_module(child.config.learngene["family"], ancestry)
     for key, axes in record["axes"].items():
+        value = source[key]
         if key == "position_embeddings" and record["position_embeddings_resampled"]:
-            continue
-        assert torch.equal(child.state_dict()[f"{module}.{key}"],
-                           select_elements(source[key], axes, indices)), key
+            # the table the ancestry itself adds at the descendant's image size, then its channels
+            target = child.state_dict()[f"{module}.{key}"]
+            size = child.config.image_size
+            value = embedding.interpolate_pos_encoding(torch.zeros(*target.shape[:-1], value.shape[-1]), size, size)
+        assert torch.equal(child.state_dict()[f"{module}.{key}"], select_elements(value, axes, indices)), key
+    assert record["position_embeddings_resampled"] == (kind == "dinov2")
     # a lower learning rate for inherited weights covers Weight Selection's embeddings too
     names = set(inherited_parameter_names(reference))
     assert {n for n, _ in reference.named_parameters() if n.startswith(module + ".")} <= names

@@ -482,12 +482,14 @@ def test_narrow_basic_resnet_shares_the_stem_channels_through_an_identity_shortc
      ("timm-resnet-bottleneck", {"hidden_sizes": [6, 16, 16, 32]}, (r"hidden_sizes\[0\]=6: a timm bottleneck stage "
                                                                     r"is channels \* 4 wide.*multiples of 4")),
      ("timm-resnet-basic", {"embedding_size": 32}, r"plain 7x7 stem .* always has a 64-channel stem.*deep-stem"),
+     ("timm-resnet-basic", {"stem_width": 16}, r"stem_width=16, but .* plain 7x7 stem .* ignores stem_width"),
      ("timm-resnet-deep", {"embedding_size": 9}, r"embedding_size=9: a timm deep stem .* even width"),
      ("timm-resnet-deep", {"embedding_size": 32}, (r"descendant's input has 32 channels \(embedding_size=32\), more "
                                                   r"than the block takes")),
      ("timm-resnet-basic", {"hidden_sizes": [2, 4, 4, 8], "width_indices": {"stage0": [0]}},
       r"width_indices for 'stage0' has 1 indices but the descendant keeps 2")],
-    ids=["wider", "wider-timm-name", "stages", "not-ints", "both-names", "expansion", "plain-stem", "odd-deep-stem",
+    ids=["wider", "wider-timm-name", "stages", "not-ints", "both-names", "expansion", "plain-stem", "plain-stem-width",
+         "odd-deep-stem",
          "wider-stem", "indices-length"],
 )
 def test_timm_resnet_width_requests_are_clear_errors(kind: str, options: dict, pattern: str) -> None:

@@ -108,6 +108,8 @@ def test_width_reduction_recipe_methods_inherit_embeddings_and_train_them_slower
                                    "--methods", "learngene"))
     monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     summary = width_reduction.main(_args(tmp_path, "--samples_per_class", "2", "--summarize_only"))
-    assert summary["planned"] == summary["finished"] == 4
+    assert summary["planned"] == summary["finished"] == 4  # one task: every method/rule seen is complete
+    with pytest.raises(SystemExit, match="No cached runs"):
+        width_reduction.main(_args(tmp_path, "--samples_per_class", "2", "--epochs", "3", "--summarize_only"))
     assert set(summary["summary"]["2"]) == {"learngene_embed:uniform", "learngene_embed_lowlr:uniform",
                                             "weight_selection_lowlr:uniform", "learngene:heads", "paired"}

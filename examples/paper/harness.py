@@ -1530,8 +1530,7 @@ def summarize_fig3(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
     fig, axes = plt.subplots(len(families), ncols, figsize=(4.2 * ncols, 3.4 * len(families)), squeeze=False)
     lines = [f"# Fig. 3: convergence ({p.name} profile)", "",
              (f"Test accuracy (%) per epoch, mean over the finished tasks (column `tasks`). {p.samples_per_class} "
-              f"samples/class: the Table 2 runs ({p.num_tasks} planned); other sizes: the Fig. 5 runs "
-              f"({p.fig5_num_tasks} planned)."), ""]
+              f"samples/class: the Table 2 runs; other sizes: the Fig. 5 runs."), ""]
     for row, family in enumerate(families):
         data["curves_by_samples"][family] = {}
         for col in range(ncols):

@@ -215,10 +215,19 @@ def _paired(table2: dict, method: str, other: str) -> dict | None:
     return recipes.get(method, {}).get(other)
 
 
+def _measured(pair: dict | None) -> bool:
+    return bool(pair) and pair.get("mean_difference") is not None and bool(pair.get("n"))
+
+
 def _diff(pair: dict | None) -> str:
-    if not pair:
+    if not _measured(pair):
         return "not measured"
     return f"{100 * pair['mean_difference']:+.1f} points ({pair['wins']}/{pair['n']} tasks won)"
+
+
+def _target(ok: bool | None) -> str:
+    """``**met**`` / ``**missed**``, or ``not measured`` when ``ok`` is None."""
+    return "not measured" if ok is None else ("**met**" if ok else "**missed**")
 
 
 def dinov2_findings(folder: Path) -> str:
@@ -233,18 +242,17 @@ def dinov2_findings(folder: Path) -> str:
     epochs = table2.get("overrides", {}).get("epochs") or table2.get("profile", {}).get("epochs")
     if "auto" not in summary or "scratch" not in summary:
         return ""
-    verdict = {True: "**met**", False: "**missed**"}
     lines = ["#### What the DINOv2 runs show (computed from the result files)", ""]
     fraction = summary["auto"]["num_parameters"] / summary["auto"]["ancestry_num_parameters"]
     auto_vs_scratch = _paired(table2, "auto", "scratch")
     lines.append(f"- Auto-Learngene (the paper's recipe) vs From-Scratch: {_diff(auto_vs_scratch)} at "
                  f"{fraction:.0%} of the ancestry's parameters; target +15: "
-                 f"{verdict[bool(auto_vs_scratch) and auto_vs_scratch['mean_difference'] >= 0.15]}.")
+                 f"{_target(auto_vs_scratch['mean_difference'] >= 0.15 if _measured(auto_vs_scratch) else None)}.")
     recipe = _paired(table2, "auto_embed_lowlr", "scratch")
-    if recipe:
+    if _measured(recipe):
         lines.append(f"- The same learngene with the recipe options (`auto_embed_lowlr`: + the ancestry's embeddings, "
                      f"inherited weights at 0.1 x lr) vs From-Scratch: {_diff(recipe)}, same size; target +15: "
-                     f"{verdict[recipe['mean_difference'] >= 0.15]}.")
+                     f"{_target(recipe['mean_difference'] >= 0.15)}.")
     identical = table2.get("identical_to_auto", {}).get("dinov2", [])
     if identical:
         names = ", ".join(METHOD_NAMES.get(m, m) for m in identical)
@@ -257,35 +265,43 @@ def dinov2_findings(folder: Path) -> str:
         if other in summary:
             lines.append(f"- Auto-Learngene vs {METHOD_NAMES.get(other, other)}: {_diff(_paired(table2, 'auto', other))}.")
     for method in ("auto", "auto_embed_lowlr"):
-        reach = cost.get(method, {}).get("epochs_to_reach_scratch_final")
-        if reach is not None and epochs:
-            lines.append(f"- {METHOD_NAMES.get(method, method)} reaches From-Scratch's final accuracy after {reach} of "
-                         f"{epochs} epochs; target <= {epochs // 4}: {verdict[reach <= epochs // 4]}.")
+        if method not in cost or not epochs:
+            continue
+        reach = cost[method].get("epochs_to_reach_scratch_final")
+        when = f"after {reach} of {epochs} epochs" if reach is not None else f"in none of its {epochs} epochs"
+        lines.append(f"- {METHOD_NAMES.get(method, method)} reaches From-Scratch's final accuracy {when}; target <= "
+                     f"{epochs // 4}: {_target(reach is not None and reach <= epochs // 4)}.")
     fig5_path = folder / "fig5.json"
     if fig5_path.exists():
         fig5 = json.loads(fig5_path.read_text()).get("summary", {}).get("dinov2", {})
-        scratch_full = summary["scratch"]["final_mean"]
+        full = str(table2.get("profile", {}).get("samples_per_class", 100))
+        # From-Scratch with the full sample size on the Fig. 5 tasks themselves (else Table 2's)
+        scratch = fig5.get("scratch", {}).get("by_samples", {}).get(full) or summary["scratch"]
         for method in ("auto", "auto_embed_lowlr"):
             few = fig5.get(method, {}).get("by_samples", {}).get("20")
-            if few:
+            if few and few.get("final_mean") is not None and scratch.get("final_mean") is not None:
                 lines.append(f"- {METHOD_NAMES.get(method, method)} with 20 images/class: {100 * few['final_mean']:.1f} % "
-                             f"({few['n']} tasks) vs From-Scratch with 100: {100 * scratch_full:.1f} %; target >=: "
-                             f"{verdict[few['final_mean'] >= scratch_full]}.")
+                             f"({few['n']} tasks) vs From-Scratch with {full}: {100 * scratch['final_mean']:.1f} % "
+                             f"({scratch['n']} tasks); target >=: {_target(few['final_mean'] >= scratch['final_mean'])}.")
     fig4_path = folder / "fig4.json"
     if fig4_path.exists():
         sensitivity = json.loads(fig4_path.read_text()).get("sensitivity", {}).get("dinov2", {})
         if "scratch" in sensitivity:
-            base = sensitivity["scratch"]["max_minus_min"]
+            base = sensitivity["scratch"].get("max_minus_min")
             for method in ("auto", "auto_embed_lowlr"):
-                if method in sensitivity:
-                    spread = sensitivity[method]["max_minus_min"]
+                spread = sensitivity.get(method, {}).get("max_minus_min")
+                if spread is not None and base is not None:
                     lines.append(f"- Fig. 4 spread (max - min over the lr x wd grid) of {METHOD_NAMES.get(method, method)}: "
                                  f"{100 * spread:.1f} points vs {100 * base:.1f} for From-Scratch; target below: "
-                                 f"{verdict[spread < base]}.")
+                                 f"{_target(spread < base)}.")
     for name, gap in table2.get("finetune_gaps", {}).get("dinov2", {}).items():
-        lines.append(f"- {name.replace(' vs ', ' - ')}: {100 * gap['gap']:+.1f} points for "
-                     f"{gap['parameters_saved'] / 1e6:.1f}M parameters saved "
-                     f"({gap['auto_parameter_fraction']:.0%} of the fine-tuned model).")
+        finetune, other = name.split(" vs ")
+        n_f, n_o = summary.get(finetune, {}).get("n"), summary.get(other, {}).get("n")
+        pair = _paired(table2, finetune, other)
+        paired = f"; paired on the shared tasks: {_diff(pair)}" if _measured(pair) else ""
+        lines.append(f"- {finetune} - {other}: {100 * gap['gap']:+.1f} points in mean accuracy ({n_f} vs {n_o} "
+                     f"tasks{paired}) for {gap['parameters_saved'] / 1e6:.1f}M parameters saved (the {other} "
+                     f"descendant has {gap['auto_parameter_fraction']:.0%} of the fine-tuned model's).")
     return "\n".join(lines) + "\n"
 
 

@@ -357,10 +357,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"{folder} is a {learngene.config.family!r} learngene; this experiment needs a DINOv2 one.")
     if args.summarize_only:  # whatever was trained with these settings, by any --methods / --width_selections
         args.methods, args.width_selections = ALL_METHODS, available_width_selections()
-        runs = [r for r in plan_runs(ctx, folder, args) if run_path(ctx, r).exists()]
-        args.width_selections = tuple(dict.fromkeys(r.width_selection for r in runs if r.width_selection))
+        planned = plan_runs(ctx, folder, args)
+        cached = [r for r in planned if run_path(ctx, r).exists()]
+        if not cached:
+            raise SystemExit("No cached runs of these settings (--learngene, --epochs, --num_tasks, --samples_per_class, "
+                             f"the width) under {ctx.runs_dir}: nothing to summarize (the summary files are left as "
+                             "they are).")
+        # planned: every (sample size, method, rule) with a cached run, on every task
+        seen = {(r.samples_per_class, r.label) for r in cached}
+        runs = [r for r in planned if (r.samples_per_class, r.label) in seen]
+        args.width_selections = tuple(dict.fromkeys(r.width_selection for r in cached if r.width_selection))
         summary = summarize(ctx, runs, folder, args)
-        print(f"summary of {len(runs)} cached runs: {summary['files']['md']}")
+        print(f"summary of {len(cached)} cached runs ({len(runs)} planned): {summary['files']['md']}")
         return summary
     runs = plan_runs(ctx, folder, args)
     done = [r for r in runs if run_path(ctx, r).exists()]

@@ -239,6 +239,11 @@ class TimmResNetFamily(ChannelWidths, TimmFamily):
             raise LearngeneError("Give the stem width as embedding_size (the stem output) or as stem_width (timm's, "
                                  "half of a deep stem's output), not both.")
         if "stem_width" in options:
+            if not _is_deep_stem(model):
+                raise LearngeneError(
+                    f"stem_width={options['stem_width']!r}, but timm's ResNet with a plain 7x7 stem (stem_type '') "
+                    f"ignores stem_width and always has a {slots['embedding']}-channel stem: drop stem_width, or "
+                    "condense from a deep-stem ancestry (stem_type='deep', e.g. resnet50d) to narrow the stem.")
             args["stem_width"] = options.pop("stem_width")
         if "embedding_size" in options:
             value = options.pop("embedding_size")
