@@ -281,7 +281,8 @@ def plot_results(cells: dict[str, dict[str, Any]], path: Path, title: str) -> Pa
         values = [cell[label] for cell in groups.values() if label in cell]
         ax.bar(xs, [100 * v["final_mean"] for v in values], width,
                yerr=[100 * (0 if np.isnan(v["final_std"]) else v["final_std"]) for v in values], capsize=3,
-               label=label.replace("_embed_lowlr", " + emb., lr x0.1").replace("_lowlr", ", lr x0.1")
+               label=label.replace("_embed_lowlr", " + emb., lr x0.1").replace("_embed", " + emb.")
+               .replace("_lowlr", ", lr x0.1")
                .replace("weight_selection", "Weight Selection").replace("learngene", "Learngene"))
     ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [f"{s}/class" for s in groups])
     ax.set_ylabel("test accuracy (%)")
