@@ -403,12 +403,13 @@ def test_update_readme_dinov2_section(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "DINOv2" not in home_only
     (results / "dinov2" / "table2.md").write_text("# Table 2 (cpu profile)\n\n## Cost side\n\n| Method | DINOv2 |\n")
     (results / "dinov2" / "table2.json").write_text(json.dumps({"overrides": {
-        "methods": ["scratch", "auto"], "num_tasks": 2, "epochs": 10, "learngenes": {"dinov2:auto": "dinov2-auto-x"}}}))
+        "methods": ["scratch", "auto"], "num_tasks": 2, "epochs": 10, "learngenes": {"dinov2:auto": "dinov2-auto-x"},
+        "random_k_draw_per_task": True, "fig5_samples": [20, 100]}}))
     text = update_readme.build("cpu")
     assert "### Real pretrained ancestry: DINOv2 ViT-S/14" in text
     assert "#### Table 2: accuracy of descendants (cpu profile, DINOv2 ancestry)" in text and "##### Cost side" in text
     assert ("python examples/paper/run.py --experiment table2 --profile cpu --family dinov2 --methods scratch,auto "
-            "--num_tasks 2 --epochs 10 --learngene dinov2:auto=DIR") in text
+            "--num_tasks 2 --epochs 10 --fig5_samples 20,100 --random_k_draw_per_task --learngene dinov2:auto=DIR") in text
     assert "(cpu profile, home-trained ancestry)" in text
 
 

@@ -140,6 +140,11 @@ def _command(key: str, profile: str, folder: Path, family: str | None = None) ->
     for name in ("num_tasks", "epochs"):
         if overrides.get(name) is not None:
             command += f" --{name} {overrides[name]}"
+    for name in ("fig5_samples", "fig4_methods"):
+        if overrides.get(name):
+            command += f" --{name} " + ",".join(str(v) for v in overrides[name])
+    if overrides.get("random_k_draw_per_task"):
+        command += " --random_k_draw_per_task"
     for spec in overrides.get("learngenes") or {}:
         command += f" --learngene {spec}=DIR"
     return command
