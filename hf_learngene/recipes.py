@@ -149,8 +149,7 @@ def copy_backbone_parts(
     with torch.no_grad():  # nothing is copied unless everything fits
         for key, target in target_state.items():
             target.copy_(values[key])
-            copied[key] = copied.pop(key)  # the descendant's order
-    return copied, resampled
+    return {key: copied[key] for key in target_state}, resampled  # in the descendant's order
 
 
 def inherit_embeddings(
