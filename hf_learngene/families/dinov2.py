@@ -53,16 +53,7 @@ class Dinov2Family(ViTFamily):
     def _pop_mlp_width(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int
                        ) -> tuple[str, Any, Any, int] | None:
         # DINOv2 configs give the MLP width as mlp_ratio; intermediate_size is accepted too (ViT's name for it).
-        if "intermediate_size" in options:
-            if "mlp_ratio" in options:
-                raise LearngeneError("Give the DINOv2 MLP width as intermediate_size or as mlp_ratio, not both.")
-            asked = options.pop("intermediate_size")
-            return "intermediate_size", self._mlp_width(ancestry_config), asked, asked
-        if "mlp_ratio" in options:
-            ratio = options.pop("mlp_ratio")
-            width = int(hidden_size * ratio) if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else ratio
-            return "mlp_ratio", ancestry_config.mlp_ratio, ratio, width
-        return None
+        return self._pop_mlp_width_or_ratio(ancestry_config, options, hidden_size, "DINOv2", ancestry_config.mlp_ratio)
 
     def _mlp_config_fields(self, hidden_size: int, mlp_width: int) -> dict[str, Any]:
         if mlp_width % hidden_size:  # Dinov2Config.mlp_ratio is an int

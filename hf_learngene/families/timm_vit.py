@@ -111,17 +111,9 @@ class TimmViTFamily(TokenFeatures, TokenWidths, TimmFamily):
     def _pop_mlp_width(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int
                        ) -> tuple[str, Any, Any, int] | None:
         # timm gives the MLP width as mlp_ratio (a float); intermediate_size is accepted too (transformers' name).
-        if "intermediate_size" in options:
-            if "mlp_ratio" in options:
-                raise LearngeneError("Give the timm ViT MLP width as intermediate_size or as mlp_ratio, not both.")
-            asked = options.pop("intermediate_size")
-            return "intermediate_size", self._mlp_width(ancestry_config), asked, asked
-        if "mlp_ratio" in options:
-            ratio = options.pop("mlp_ratio")
-            width = int(hidden_size * ratio) if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else ratio
-            sizes = self.descendant_sizes(ancestry_config)
-            return "mlp_ratio", sizes["intermediate_size"] / sizes["hidden_size"], ratio, width
-        return None
+        sizes = self.descendant_sizes(ancestry_config)
+        return self._pop_mlp_width_or_ratio(ancestry_config, options, hidden_size, "timm ViT",
+                                            sizes["intermediate_size"] / sizes["hidden_size"])
 
     def width_axes(self, ancestry_config: PreTrainedConfig, index: int) -> dict[str, AxisRoles]:
         """The axis roles of every tensor of block ``index`` (:data:`TIMM_BLOCK_AXES`)."""

@@ -92,6 +92,18 @@ class TokenWidths:
         asked = options.pop("intermediate_size")
         return "intermediate_size", self._mlp_width(ancestry_config), asked, asked
 
+    def _pop_mlp_width_or_ratio(self, ancestry_config: PreTrainedConfig, options: dict[str, Any], hidden_size: int,
+                                label: str, ancestry_ratio: Any) -> tuple[str, Any, Any, int] | None:
+        """As :meth:`_pop_mlp_width` for families whose configs give the MLP width as ``mlp_ratio`` (DINOv2, timm):
+        either ``intermediate_size`` or ``mlp_ratio`` (``ancestry_ratio``: the ancestry's), not both."""
+        if "intermediate_size" in options and "mlp_ratio" in options:
+            raise LearngeneError(f"Give the {label} MLP width as intermediate_size or as mlp_ratio, not both.")
+        if "mlp_ratio" not in options:
+            return TokenWidths._pop_mlp_width(self, ancestry_config, options, hidden_size)
+        ratio = options.pop("mlp_ratio")
+        width = int(hidden_size * ratio) if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else ratio
+        return "mlp_ratio", ancestry_ratio, ratio, width
+
     def _mlp_config_fields(self, hidden_size: int, mlp_width: int) -> dict[str, Any]:
         return {"intermediate_size": mlp_width}
 
