@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from transformers import PreTrainedModel
@@ -37,9 +38,10 @@ EMBEDDING_PARTS = {"vit": ("embeddings", "layernorm"), "dinov2": ("embeddings", 
 
 def weight_selection_descendant(
     ancestry: PreTrainedModel | str | os.PathLike,
-    num_layers: int,
+    num_layers: int | None = None,
     num_labels: int | None = None,
     *,
+    depths: Sequence[int] | None = None,
     embeddings: bool = True,
     revision: str | None = None,
     token: str | bool | None = None,
@@ -47,6 +49,11 @@ def weight_selection_descendant(
 ) -> PreTrainedModel:
     """A descendant initialised by Weight Selection from ``ancestry``: its lowest ``num_layers`` integral layers,
     element-selected to the descendant's width, plus (``embeddings=True``) its input embedding and final norm.
+
+    For staged networks (ResNet, timm ResNet) pass ``depths=`` (blocks per stage) instead of ``num_layers``: Weight
+    Selection then takes the first ``depths[s]`` blocks of every ancestry stage ``s`` (Xu et al.'s layer selection
+    for hierarchical networks), so the descendant has the ancestry's stages with those depths
+    (:func:`stagewise_first_layers`). ``config.learngene["weight_selection"]`` records ``layer_indices``.
 
     ``options`` are :func:`~hf_learngene.from_learngene`'s (``hidden_size=``, ``num_attention_heads=``,
     ``intermediate_size=``, ``hidden_sizes=``, ``width_selection=``, ``image_size=``, ``seed=``, ``id2label=``, ...).
@@ -62,16 +69,25 @@ def weight_selection_descendant(
     loaded = load_ancestry(ancestry, revision=revision, token=token)
     family = loaded.family
     total = family.num_layers(loaded.model.config)
-    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or not 1 <= num_layers <= total:
+    if (num_layers is None) == (depths is None):
+        raise LearngeneError("Pass exactly one of num_layers (the lowest layers) and depths (the first blocks of "
+                             f"each stage, staged networks only), got num_layers={num_layers!r}, depths={depths!r}.")
+    if depths is not None:
+        layers = stagewise_first_layers(ancestry_depths(family, loaded.model.config), depths)
+    elif not isinstance(num_layers, int) or isinstance(num_layers, bool) or not 1 <= num_layers <= total:
         raise LearngeneError(f"num_layers must be an int in 1..{total} (the ancestry's integral layers), got "
                              f"{num_layers!r}.")
-    learngene = LearngeneModel.from_ancestry(loaded.model, list(range(num_layers)),
-                                             selection_arguments={"weight_selection": True})
+    else:
+        layers = list(range(num_layers))
+    learngene = LearngeneModel.from_ancestry(loaded.model, layers, selection_arguments={"weight_selection": True})
     child = from_learngene(learngene, num_labels, **options)
     origin = child.config.learngene
     reference = source_reference(loaded.name_or_path, patterns=MODEL_FILE_PATTERNS)
     origin["learngene"] = reference  # no saved learngene: the layers come straight from the ancestry
-    record: dict[str, Any] = {"ancestry": reference, "num_layers": num_layers, "tensors": {}, "position_embeddings_resampled": False}
+    record: dict[str, Any] = {"ancestry": reference, "num_layers": len(layers), "layer_indices": layers,
+                              "tensors": {}, "position_embeddings_resampled": False}
+    if depths is not None:
+        record["depths"] = [int(d) for d in depths]
     if embeddings:
         if family.name not in EMBEDDING_PARTS:
             raise LearngeneError(f"Weight Selection of the {family.label} embeddings is not supported; pass "
@@ -84,3 +100,43 @@ def weight_selection_descendant(
     origin["weight_selection"] = record
     child.config.learngene = origin
     return child
+
+
+def ancestry_depths(family: Any, config: Any) -> list[int]:
+    """Blocks per stage of a staged ancestry (``config.depths``, or the family's ``depths(config)`` for timm).
+
+    Example:
+        >>> from transformers import ResNetConfig
+        >>> from hf_learngene.families import get_family
+        >>> ancestry_depths(get_family("resnet"), ResNetConfig(depths=[2, 2, 2, 2]))
+        [2, 2, 2, 2]
+    """
+    reader = getattr(family, "depths", None)
+    if callable(reader):
+        return [int(d) for d in reader(config)]
+    if getattr(config, "depths", None) is not None:
+        return [int(d) for d in config.depths]
+    raise LearngeneError(f"depths= is for staged networks (ResNet); the {family.label} ancestry is one stack of "
+                         "layers: pass num_layers (its lowest layers) instead.")
+
+
+def stagewise_first_layers(ancestry_depths: Sequence[int], depths: Sequence[int]) -> list[int]:
+    """The global indices of the first ``depths[s]`` blocks of every stage ``s`` of an ancestry with
+    ``ancestry_depths`` blocks per stage (Weight Selection's layer selection for staged networks).
+
+    Example:
+        >>> stagewise_first_layers([2, 2, 2, 2], [1, 2, 2, 1])
+        [0, 2, 3, 4, 5, 6]
+    """
+    ancestry_depths, wanted = [int(d) for d in ancestry_depths], list(depths)
+    if len(wanted) != len(ancestry_depths):
+        raise LearngeneError(f"depths needs one entry per ancestry stage ({len(ancestry_depths)}: the ancestry has "
+                             f"{ancestry_depths} blocks per stage), got {wanted}.")
+    layers, start = [], 0
+    for stage, (have, want) in enumerate(zip(ancestry_depths, wanted)):
+        if not isinstance(want, int) or isinstance(want, bool) or not 1 <= want <= have:
+            raise LearngeneError(f"depths[{stage}] must be an int in 1..{have} (the blocks of ancestry stage "
+                                 f"{stage}), got {want!r}.")
+        layers.extend(range(start, start + want))
+        start += have
+    return layers

@@ -473,6 +473,38 @@ def test_weight_selection_takes_the_lowest_layers_and_embeddings_element_selecte
         weight_selection_descendant(ancestry, 5, num_labels=3, **options)
 
 
+def test_weight_selection_by_stage_takes_the_first_blocks_of_every_stage() -> None:
+    from hf_learngene.weight_selection import stagewise_first_layers
+
+    # a learngene of blocks 1..4 of a 3-stage ResNet gives depths [1, 2, 1]; Weight Selection at the same
+    # architecture takes each stage's first blocks: [0], [2, 3], [4]
+    ancestry = build_ancestry("resnet-basic", depths=[2, 2, 2], hidden_sizes=[8, 16, 16])
+    options = {"hidden_sizes": [4, 8, 8], "embedding_size": 4}
+    learngene_child = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[1, 2, 3, 4]),
+                                     num_labels=3, seed=0, **options)
+    depths = list(learngene_child.config.depths)
+    assert depths == [1, 2, 1]
+    child = weight_selection_descendant(ancestry, num_labels=3, depths=depths, seed=0, **options)
+    record = child.config.learngene["weight_selection"]
+    assert record["layer_indices"] == [0, 2, 3, 4] == [e["ancestry_layer"] for e in child.config.learngene["layer_map"]]
+    assert record["depths"] == depths and list(child.config.depths) == depths
+    assert child.num_parameters() == learngene_child.num_parameters()  # the same architecture
+    # the inherited blocks: exactly from_learngene's of a manual learngene of those layers (bit for bit)
+    twin = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 2, 3, 4]), num_labels=3, seed=0,
+                          **options)
+    inherited = tuple(e["descendant"] for e in child.config.learngene["layer_map"])
+    assert all(torch.equal(child.state_dict()[k], v) for k, v in twin.state_dict().items() if k.startswith(inherited))
+    assert stagewise_first_layers([3, 4, 6, 3], [1, 2, 1, 1]) == [0, 3, 4, 7, 13]
+    with pytest.raises(ValueError, match=r"depths\[1\] must be an int in 1\.\.2"):
+        weight_selection_descendant(ancestry, num_labels=3, depths=[1, 3, 1], **options)
+    with pytest.raises(ValueError, match="one entry per ancestry stage"):
+        weight_selection_descendant(ancestry, num_labels=3, depths=[1, 1], **options)
+    with pytest.raises(ValueError, match="exactly one of num_layers"):
+        weight_selection_descendant(ancestry, 2, num_labels=3, depths=depths, **options)
+    with pytest.raises(ValueError, match="one stack of layers: pass num_layers"):
+        weight_selection_descendant(build_ancestry("vit"), num_labels=3, depths=[1, 1])
+
+
 @pytest.mark.parametrize(
     ("kind", "options"),
     [("dinov2", {**NARROW, "image_size": 48}), ("vit", NARROW),

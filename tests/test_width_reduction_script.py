@@ -113,3 +113,34 @@ def test_width_reduction_recipe_methods_inherit_embeddings_and_train_them_slower
         width_reduction.main(_args(tmp_path, "--samples_per_class", "2", "--epochs", "3", "--summarize_only"))
     assert set(summary["summary"]["2"]) == {"learngene_embed:uniform", "learngene_embed_lowlr:uniform",
                                             "weight_selection_lowlr:uniform", "learngene:heads", "paired"}
+
+
+def test_width_reduction_of_a_resnet_learngene_halves_every_stage_and_selects_by_stage(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hf_learngene import LearngeneModel
+
+    ctx = harness.Context(profile=harness.get_profile("smoke"), output=tmp_path / "results",
+                          work_dir=tmp_path / "work", progress=False)
+    LearngeneModel.from_ancestry(str(ctx.ancestry_path("resnet")), layer_indices=[2, 3, 4, 5, 6]).save_pretrained(
+        tmp_path / "lg")
+    args = ["--profile", "smoke", "--learngene", str(tmp_path / "lg"), "--output", str(tmp_path / "results"),
+            "--work_dir", str(tmp_path / "work"), "--num_tasks", "1", "--samples_per_class", "2", "--epochs", "1"]
+    with harness.quiet_transformers():
+        summary = width_reduction.main(args)  # default: half the ancestry's widths ([8, 16, 16, 32], stem 8)
+    assert summary["family"] == "resnet" and summary["finished"] == summary["planned"] == 3
+    assert summary["width"]["hidden_sizes"] == [4, 8, 8, 16] and summary["width"]["embedding_size"] == 4
+    cell = summary["summary"]["2"]
+    # the same architecture for all three: Weight Selection takes the first blocks of every stage
+    assert cell["scratch"]["num_parameters"] == cell["learngene:uniform"]["num_parameters"] == cell[
+        "weight_selection:uniform"]["num_parameters"]
+    records = {json.loads(p.read_text())["spec"]["method"]: json.loads(p.read_text())
+               for p in (tmp_path / "results" / "runs").glob("resnet_width-*.json")}
+    assert set(records) == {"learngene", "scratch", "weight_selection"}
+    assert records["learngene"]["inherited_layers"] == [2, 3, 4, 5, 6]
+    assert records["weight_selection"]["inherited_layers"] == [0, 2, 3, 4, 5, 6]  # stage-wise first blocks
+    assert records["learngene"]["sizes"]["hidden_sizes"] == [4, 8, 8, 16]
+    folder = tmp_path / "results" / "smoke" / "resnet_width"
+    md = (folder / "results.md").read_text()
+    assert md.startswith("# Width-reduced ResNet descendants") and "Stage widths [4, 8, 8, 16], stem 4" in md
+    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    assert width_reduction.main([*args, "--summarize_only"])["finished"] == 3

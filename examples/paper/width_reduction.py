@@ -1,28 +1,34 @@
 #!/usr/bin/env python
-"""Narrower descendants of the real DINOv2 (issue "Descendants of any size"): learngene vs From-Scratch vs Weight
-Selection at one reduced width.
+"""Narrower descendants (issue "Descendants of any size"): learngene vs From-Scratch vs Weight Selection at one
+reduced width, for the real DINOv2 or a home-trained ResNet / ViT ancestry (the family is the learngene's).
 
-Three ways to initialise a width-reduced descendant (default width 192, 3 heads, MLP 768: about 1/4 of the parameters
-per layer of the ViT-S/14 ancestry), trained on the harness's seeded 5-way tasks of mini-ImageNet classes 80-99 at
-84 px with the harness's recipe (``examples/paper/harness.py``, profile ``cpu``):
+Three ways to initialise a width-reduced descendant (default: half the ancestry's widths, i.e. for the DINOv2 ViT-S/14
+width 192, 3 heads, MLP 768, about 1/4 of the parameters per layer; for a ResNet every stage and the stem at half
+width), trained on the harness's seeded 5-way tasks of mini-ImageNet classes 80-99 with the harness's recipe for the
+family (``examples/paper/harness.py``, profile ``cpu``):
 
 * ``learngene``: ``from_learngene(--learngene, hidden_size=..., width_selection=...)``, the learngene's layers
   element-selected (one run per ``--width_selections`` rule);
 * ``scratch``: ``scratch_descendant_like(...)``, the same architecture, all weights fresh;
 * ``weight_selection``: :func:`hf_learngene.weight_selection.weight_selection_descendant`, the ancestry's lowest k
   layers (k = the learngene's size) and its embeddings, element-selected with the same rule (Xu et al., ICLR 2024);
+  for a ResNet the first blocks of every stage, as many as the learngene descendant has there (``depths=``), so both
+  have the same architecture;
 * recipe options beyond the paper (``--methods``, opt-in): ``learngene_embed`` (the learngene descendant plus the
   ancestry's input embedding, element-selected with the layers' channels), ``learngene_embed_lowlr`` (the same, every
   inherited weight at 0.1 x the learning rate) and ``weight_selection_lowlr`` (Weight Selection trained that way).
 
-Resumable: every run is cached as ``<output>/runs/dinov2_width-<method>-<hash>.json`` (hash of its full
-configuration), a rerun skips finished runs. The summary goes to ``<output>/<profile>/dinov2_width/{results.json,
-results.md}``. Example (from the repository root)::
+Resumable: every run is cached as ``<output>/runs/<family>_width-<method>-<hash>.json`` (hash of its full
+configuration), a rerun skips finished runs. The summary goes to ``<output>/<profile>/<family>_width/{results.json,
+results.md,results.png}``. Examples (from the repository root)::
 
     python examples/paper/width_reduction.py --learngene outputs/condense_dinov2/default5-top6 \\
         --num_tasks 5 --samples_per_class 100,20 --epochs 20 --num_threads 1
+    # the home-trained ResNet-18 (examples/paper/train_ancestries.sh) at half width, its Auto learngene
+    python examples/paper/width_reduction.py --learngene outputs/paper/learngenes/resnet-auto-<key> \\
+        --hidden_sizes 16,32,64,128 --embedding_size 16 --num_tasks 5 --samples_per_class 100,20
 
-``--profile smoke`` runs on the harness's tiny random DINOv2 and synthetic images (``tests/test_paper_harness.py``).
+``--profile smoke`` runs on the harness's tiny random ancestries and synthetic images (``tests/test_paper_harness.py``).
 """
 
 from __future__ import annotations
@@ -54,7 +60,9 @@ from hf_learngene.weight_selection import weight_selection_descendant
 
 logger = logging.getLogger("width_reduction")
 
-FAMILY = "dinov2"
+#: Families of the harness this measurement takes (the learngene's ``config.family``), and their labels.
+FAMILIES = {"dinov2": "DINOv2", "vit": "ViT", "resnet": "ResNet"}
+STAGED = ("resnet",)  # widths per stage (hidden_sizes / embedding_size), Weight Selection by stage
 METHODS = ("learngene", "scratch", "weight_selection")
 #: Recipe options beyond the paper (as ``auto_embed`` / ``auto_embed_lowlr`` in the harness): ``learngene_embed``
 #: also inherits the ancestry's input embedding, element-selected with the layers' channels (:func:`hf_learngene.
@@ -70,7 +78,16 @@ METHOD_LABELS = {"learngene": "Learngene (element-selected)", "scratch": "From-S
                  "learngene_embed": "Learngene + ancestry embeddings (element-selected)",
                  "learngene_embed_lowlr": "Learngene + ancestry embeddings (element-selected), inherited lr x0.1",
                  "weight_selection_lowlr": "Weight Selection, inherited lr x0.1"}
-SUMMARY_NAME = "dinov2_width"
+
+
+def summary_name(family: str) -> str:
+    """The results folder / cache-key prefix of ``family``'s width runs (``dinov2_width``, ``resnet_width``)."""
+    return f"{family}_width"
+
+
+#: Fields added after the first (DINOv2) runs were cached: left out of a run's hash at these values, so those runs
+#: keep their cache keys.
+LATER_FIELDS = {"family": "dinov2", "hidden_sizes": None, "embedding_size": None}
 
 
 @dataclass(frozen=True)
@@ -81,9 +98,9 @@ class WidthRun:
     width_selection: str | None  # None for scratch (nothing is selected)
     task_seed: int
     samples_per_class: int
-    hidden_size: int
-    num_attention_heads: int
-    intermediate_size: int
+    hidden_size: int | None  # transformer families (None for a ResNet)
+    num_attention_heads: int | None
+    intermediate_size: int | None
     num_random_layers: int
     layout: str
     epochs: int
@@ -101,29 +118,68 @@ class WidthRun:
     ancestry: str
     learngene: str
     profile: str
+    family: str = "dinov2"
+    hidden_sizes: tuple[int, ...] | None = None  # ResNet: the stage widths
+    embedding_size: int | None = None  # ResNet: the stem width
 
     @property
     def key(self) -> str:
-        return f"{SUMMARY_NAME}-{self.method}-{harness._hash(asdict(self))}"
+        fields = {k: v for k, v in asdict(self).items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+        return f"{summary_name(self.family)}-{self.method}-{harness._hash(fields)}"
+
+    def width_options(self) -> dict[str, Any]:
+        """The width keyword arguments of ``from_learngene`` for this run."""
+        if self.family in STAGED:
+            options: dict[str, Any] = {"hidden_sizes": list(self.hidden_sizes or ()),
+                                       "embedding_size": self.embedding_size}
+            if self.num_random_layers:
+                options["num_random_layers"] = self.num_random_layers
+            if self.layout != "after":
+                options["layout"] = self.layout
+            return options
+        return {"hidden_size": self.hidden_size, "num_attention_heads": self.num_attention_heads,
+                "intermediate_size": self.intermediate_size, "num_random_layers": self.num_random_layers,
+                "layout": self.layout}
 
     @property
     def label(self) -> str:
         return self.method if self.width_selection is None else f"{self.method}:{self.width_selection}"
 
 
+def default_widths(family: str, ancestry_config: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The descendant widths of the runs: the ones given, the rest half the ancestry's (heads halved too)."""
+    if family in STAGED:
+        hidden = args.hidden_sizes or [int(w) // 2 for w in ancestry_config.hidden_sizes]
+        stem = args.embedding_size or int(ancestry_config.embedding_size) // 2
+        return {"hidden_sizes": tuple(int(w) for w in hidden), "embedding_size": int(stem), "hidden_size": None,
+                "num_attention_heads": None, "intermediate_size": None}
+    mlp = getattr(ancestry_config, "intermediate_size", None) or int(
+        ancestry_config.hidden_size * ancestry_config.mlp_ratio)
+    return {"hidden_size": args.hidden_size or int(ancestry_config.hidden_size) // 2,
+            "num_attention_heads": args.num_attention_heads or max(1, int(ancestry_config.num_attention_heads) // 2),
+            "intermediate_size": args.intermediate_size or int(mlp) // 2}
+
+
+def describe_width(widths: dict[str, Any]) -> str:
+    """``width 192, 3 heads, MLP 768`` or ``stage widths [16, 32, 64, 128], stem 16``."""
+    if widths.get("hidden_sizes"):
+        return f"stage widths {list(widths['hidden_sizes'])}, stem {widths['embedding_size']}"
+    return f"width {widths['hidden_size']}, {widths['num_attention_heads']} heads, MLP {widths['intermediate_size']}"
+
+
 def plan_runs(ctx: harness.Context, learngene_folder: Path, args: argparse.Namespace) -> list[WidthRun]:
     """The runs of the measurement: every method (learngene / Weight Selection once per width rule) on every task
     and sample size."""
-    profile, hp = ctx.profile, ctx.profile.hparams[FAMILY]
-    common = {"hidden_size": args.hidden_size, "num_attention_heads": args.num_attention_heads,
-                  "intermediate_size": args.intermediate_size, "num_random_layers": args.num_random_layers,
-                  "layout": args.layout, "epochs": profile.epochs, "batch_size": profile.batch_size,
-                  "learning_rate": hp.learning_rate, "weight_decay": hp.weight_decay, "optim": hp.optim,
-                  "lr_scheduler_type": hp.lr_scheduler_type, "warmup": hp.warmup, "image_size": ctx.image_size(FAMILY),
-                  "eval_per_class": profile.eval_per_class, "n_way": profile.n_way,
-                  "classes": format_class_spec(MINI_IMAGENET_SPLIT.descendant), "dataset": ctx.dataset_id,
-                  "ancestry": ctx.ancestry_fingerprint(FAMILY), "learngene": harness.learngene_fingerprint(learngene_folder),
-                  "profile": profile.name}
+    family = args.family
+    profile, hp = ctx.profile, ctx.profile.hparams[family]
+    common = {**args.widths, "num_random_layers": args.num_random_layers,
+              "layout": args.layout, "epochs": profile.epochs, "batch_size": profile.batch_size,
+              "learning_rate": hp.learning_rate, "weight_decay": hp.weight_decay, "optim": hp.optim,
+              "lr_scheduler_type": hp.lr_scheduler_type, "warmup": hp.warmup, "image_size": ctx.image_size(family),
+              "eval_per_class": profile.eval_per_class, "n_way": profile.n_way,
+              "classes": format_class_spec(MINI_IMAGENET_SPLIT.descendant), "dataset": ctx.dataset_id,
+              "ancestry": ctx.ancestry_fingerprint(family), "learngene": harness.learngene_fingerprint(learngene_folder),
+              "profile": profile.name, "family": family}
     runs = []
     for samples in args.samples_per_class:
         for task in range(profile.num_tasks):
@@ -136,15 +192,13 @@ def plan_runs(ctx: harness.Context, learngene_folder: Path, args: argparse.Names
 
 def build_model(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun, task: Any) -> Any:
     """The descendant of ``run`` for ``task`` (seeded by the task seed, like the harness's runs)."""
-    options = {"id2label": task.id2label, "label2id": task.label2id, "image_size": run.image_size, "seed": run.task_seed,
-                   "hidden_size": run.hidden_size, "num_attention_heads": run.num_attention_heads,
-                   "intermediate_size": run.intermediate_size, "num_random_layers": run.num_random_layers,
-                   "layout": run.layout}
+    options = {"id2label": task.id2label, "label2id": task.label2id, "image_size": run.image_size,
+               "seed": run.task_seed, **run.width_options()}
     if run.method in ("learngene_embed", "learngene_embed_lowlr"):
         from hf_learngene.recipes import inherit_embeddings
 
         return inherit_embeddings(from_learngene(learngene, width_selection=run.width_selection, **options),
-                                  ctx.ancestry(FAMILY))
+                                  ctx.ancestry(run.family))
     if run.method == "learngene":
         return from_learngene(learngene, width_selection=run.width_selection, **options)
     if run.method == "scratch":
@@ -153,10 +207,13 @@ def build_model(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun, 
         if run.num_random_layers or run.layout != "after":
             raise ValueError("weight_selection takes the ancestry's lowest k layers: use --num_random_layers 0 and "
                              "--layout after (or drop the method).")
-        return weight_selection_descendant(ctx.ancestry(FAMILY), len(learngene.config.layer_indices),
-                                           width_selection=run.width_selection,
-                                           **{k: v for k, v in options.items() if k not in ("num_random_layers",
-                                                                                           "layout")})
+        options = {k: v for k, v in options.items() if k not in ("num_random_layers", "layout")}
+        if run.family in STAGED:  # the first blocks of every stage, as many as the learngene descendant has there
+            depths = list(from_learngene(learngene, **options).config.depths)
+            return weight_selection_descendant(ctx.ancestry(run.family), depths=depths,
+                                               width_selection=run.width_selection, **options)
+        return weight_selection_descendant(ctx.ancestry(run.family), len(learngene.config.layer_indices),
+                                           width_selection=run.width_selection, **options)
     raise ValueError(f"Unknown method {run.method!r}; choose from {', '.join(ALL_METHODS)}")
 
 
@@ -181,7 +238,7 @@ def run_one(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun) -> d
                                          seed=run.task_seed, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = harness.ft.finetune(model, task, args, transform=ctx.transform(FAMILY),
+        result = harness.ft.finetune(model, task, args, transform=ctx.transform(run.family),
                                      eval_per_class=run.eval_per_class, quiet=True,
                                      inherited_lr_scale=RECIPE_METHODS.get(run.method, (None, None))[1])
     shutil.rmtree(scratch, ignore_errors=True)
@@ -228,21 +285,21 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
                             "differences": diffs}
         cells[str(samples)] = cell
     learngene = LearngeneModel.from_pretrained(learngene_folder)
-    data = {"experiment": SUMMARY_NAME, "profile": asdict(ctx.profile),
-            "width": {"hidden_size": args.hidden_size, "num_attention_heads": args.num_attention_heads,
-                      "intermediate_size": args.intermediate_size, "num_random_layers": args.num_random_layers,
-                      "layout": args.layout},
+    family, experiment = args.family, summary_name(args.family)
+    width = {k: (list(v) if isinstance(v, tuple) else v) for k, v in args.widths.items() if v is not None}
+    data = {"experiment": experiment, "family": family, "profile": asdict(ctx.profile),
+            "width": {**width, "num_random_layers": args.num_random_layers, "layout": args.layout},
             "learngene": {"folder": learngene_folder.resolve().name, "fingerprint": runs[0].learngene if runs else None,
                           "layers": list(learngene.config.layer_indices)},
-            "ancestry": harness.portable_path(ctx.ancestry_path(FAMILY)), "ancestry_num_parameters":
-                count_parameters(ctx.ancestry(FAMILY)),
+            "ancestry": harness.portable_path(ctx.ancestry_path(family)), "ancestry_num_parameters":
+                count_parameters(ctx.ancestry(family)),
             "planned": len(runs), "finished": len(records), "summary": cells, "versions": harness.versions(),
             "created": harness._now()}
-    lines = [f"# Width-reduced DINOv2 descendants ({ctx.profile.name} profile)", "",
-             (f"Width {args.hidden_size}, {args.num_attention_heads} heads, MLP {args.intermediate_size}; learngene "
+    lines = [f"# Width-reduced {FAMILIES[family]} descendants ({ctx.profile.name} profile)", "",
+             (f"{describe_width(width)[:1].upper()}{describe_width(width)[1:]}; learngene "
              f"`{data['learngene']['folder']}` (ancestry layers {data['learngene']['layers']}); "
              f"{ctx.profile.epochs} epochs, {ctx.profile.n_way}-way tasks of classes 80-99 at "
-             f"{ctx.image_size(FAMILY)} px; {len(records)}/{len(runs)} runs finished."), ""]
+             f"{ctx.image_size(family)} px; {len(records)}/{len(runs)} runs finished."), ""]
     for samples, cell in cells.items():
         lines += [f"## {samples} samples per class", "", "| method | final accuracy (%) | tasks | parameters |",
                   "|---|---|---|---|"]
@@ -256,9 +313,9 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
         for name, pair in cell.get("paired", {}).items():
             lines.append(f"\n{name}: {round(100 * pair['mean'], 2) + 0.0:+.2f} points ({pair['wins']}/{pair['n']} wins)")
         lines.append("")
-    folder = ctx.profile_dir / SUMMARY_NAME
+    folder = ctx.profile_dir / experiment
     folder.mkdir(parents=True, exist_ok=True)
-    plot = plot_results(cells, folder / "results.png", f"DINOv2 descendants at width {args.hidden_size}")
+    plot = plot_results(cells, folder / "results.png", f"{FAMILIES[family]} descendants, {describe_width(width)}")
     if plot is not None:
         lines.append(f"![width-reduced descendants]({plot.name})")
     harness._write_json(folder / "results.json", data)
@@ -317,9 +374,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width_selections", type=names(available_width_selections()), default=("uniform",),
                         help="element selection rules of the learngene and Weight Selection runs, e.g. "
                              "uniform,heads,magnitude")
-    parser.add_argument("--hidden_size", type=int, default=192)
-    parser.add_argument("--num_attention_heads", type=int, default=3)
-    parser.add_argument("--intermediate_size", type=int, default=768)
+    parser.add_argument("--hidden_size", type=int, default=None,
+                        help="ViT / DINOv2 descendant width (default: half the ancestry's, 192 for the ViT-S/14)")
+    parser.add_argument("--num_attention_heads", type=int, default=None, help="heads (default: half the ancestry's)")
+    parser.add_argument("--intermediate_size", type=int, default=None, help="MLP width (default: half the ancestry's)")
+    parser.add_argument("--hidden_sizes", type=ints, default=None,
+                        help="ResNet: comma-separated stage widths (default: half the ancestry's)")
+    parser.add_argument("--embedding_size", type=int, default=None, help="ResNet: stem width (default: half)")
     parser.add_argument("--num_random_layers", type=int, default=0, help="fresh layers beside the inherited ones")
     parser.add_argument("--layout", default="after", choices=["after", "before", "interleave"])
     parser.add_argument("--num_tasks", type=int, default=None, help="tasks (default: the profile's)")
@@ -327,7 +388,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated training images per class (default: the profile's)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the profile's)")
     parser.add_argument("--dataset", default=None, help="dataset folder or Hub id (default: shared mini-ImageNet)")
-    parser.add_argument("--ancestry_dinov2", default=None, help="DINOv2 ancestry (default: the harness's)")
+    parser.add_argument("--ancestry", default=None,
+                        help="the ancestry the learngene was condensed from (default: the harness's for its family)")
     parser.add_argument("--output", default=None, help="results folder (default examples/paper/results, smoke: "
                                                        "outputs/paper/smoke-results)")
     parser.add_argument("--work_dir", default=str(harness.DEFAULT_WORK_DIR), help="scratch folder (not committed)")
@@ -347,15 +409,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.num_threads)
     output = args.output or (harness.DEFAULT_WORK_DIR / "smoke-results" if args.profile == "smoke"
                              else harness.DEFAULT_OUTPUT)
-    ctx = harness.Context(profile=harness.get_profile(args.profile), output=Path(output),
-                          work_dir=Path(args.work_dir), dataset=args.dataset,
-                          ancestries={FAMILY: args.ancestry_dinov2} if args.ancestry_dinov2 else {}, progress=False,
-                          num_tasks=args.num_tasks, epochs=args.epochs)
-    args.samples_per_class = args.samples_per_class or [ctx.profile.samples_per_class]
     folder = Path(args.learngene)
     learngene = LearngeneModel.from_pretrained(folder)
-    if learngene.config.family != FAMILY:
-        raise SystemExit(f"{folder} is a {learngene.config.family!r} learngene; this experiment needs a DINOv2 one.")
+    args.family = learngene.config.family
+    if args.family not in FAMILIES:
+        raise SystemExit(f"{folder} is a {args.family!r} learngene; this experiment takes "
+                         f"{', '.join(FAMILIES)} learngenes (the harness's families).")
+    ctx = harness.Context(profile=harness.get_profile(args.profile), output=Path(output),
+                          work_dir=Path(args.work_dir), dataset=args.dataset,
+                          ancestries={args.family: args.ancestry} if args.ancestry else {}, progress=False,
+                          num_tasks=args.num_tasks, epochs=args.epochs)
+    args.samples_per_class = args.samples_per_class or [ctx.profile.samples_per_class]
+    args.widths = default_widths(args.family, ctx.ancestry(args.family).config, args)
     if args.summarize_only:  # whatever was trained with these settings, by any --methods / --width_selections
         args.methods, args.width_selections = ALL_METHODS, available_width_selections()
         planned = plan_runs(ctx, folder, args)
