@@ -144,3 +144,17 @@ def test_width_reduction_of_a_resnet_learngene_halves_every_stage_and_selects_by
     assert md.startswith("# Width-reduced ResNet descendants") and "Stage widths [4, 8, 8, 16], stem 4" in md
     monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     assert width_reduction.main([*args, "--summarize_only"])["finished"] == 3
+
+
+def test_width_reduction_takes_the_harness_auto_learngene_of_a_family(tmp_path: Path) -> None:
+    args = ["--profile", "smoke", "--output", str(tmp_path / "results"), "--work_dir", str(tmp_path / "work"),
+            "--num_tasks", "1", "--samples_per_class", "2", "--epochs", "1", "--dry_run"]
+    with pytest.raises(SystemExit, match="--learngene auto needs --family"):
+        width_reduction.main(["--learngene", "auto", *args])
+    with harness.quiet_transformers():
+        planned = width_reduction.main(["--learngene", "auto", "--family", "resnet", *args])
+    assert planned == {"planned": 3, "cached": 0}
+    condensed = [p for p in (tmp_path / "work" / "learngenes").iterdir() if (p / "config.json").exists()]
+    assert [p.name.split("-")[:2] for p in condensed] == [["resnet", "auto"]]
+    with pytest.raises(SystemExit, match="is a 'resnet' learngene, not 'dinov2'"):
+        width_reduction.main(["--learngene", str(condensed[0]), "--family", "dinov2", *args])

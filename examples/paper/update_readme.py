@@ -376,18 +376,28 @@ def recipe_dinov2_section(profile: str = "cpu") -> str:
             + "\n".join(rows) + "\n\nPaired per task: " + "; ".join(pairs) + ".\n")
 
 
+WIDTH_SECTIONS = {
+    "dinov2_width": ("### Narrower descendants: the DINOv2 at width 192 (issue \"Descendants of any size\")",
+                     "`bash examples/paper/width_proof.sh` (the runs of `examples/paper/width_reduction.py`, then "
+                     "`--summarize_only` over every cached run; the learngene as cut by `examples/paper/dinov2_proof.sh`"),
+    "resnet_width": ("### Narrower descendants: the home-trained ResNet-18 at half width",
+                     "`bash examples/paper/resnet_width_proof.sh` (trains the home ResNet-18 ancestry when it is "
+                     "missing, condenses its Auto-Learngene with the harness, then the runs of "
+                     "`examples/paper/width_reduction.py --learngene auto --family resnet` and `--summarize_only`"),
+}
+
+
 def width_section(folder: Path) -> str:
-    """Width-reduced DINOv2 descendants (``examples/paper/width_reduction.py``), empty when not run yet."""
+    """Width-reduced descendants (``examples/paper/width_reduction.py``) of ``folder`` (``dinov2_width`` /
+    ``resnet_width``), empty when not run yet."""
     md = folder / "results.md"
     if not md.exists():
         return ""
+    title, regenerate = WIDTH_SECTIONS[folder.name]
     rel = md.relative_to(ROOT)
     text = _demote(md.read_text(), 2).replace("](results.png)", f"]({(folder / 'results.png').relative_to(ROOT)})")
     body = text.split("\n", 1)[1] if text.startswith("#") else text
-    return ("### Narrower descendants: the DINOv2 at width 192 (issue \"Descendants of any size\")\n\n"
-            "Regenerate: `bash examples/paper/width_proof.sh` (the runs of `examples/paper/width_reduction.py`, "
-            "then `--summarize_only` over every cached run; the learngene as cut by `examples/paper/dinov2_proof.sh`; "
-            f"source: [{rel}]({rel})).\n" + body + "\n")
+    return f"{title}\n\nRegenerate: {regenerate}; source: [{rel}]({rel})).\n" + body + "\n"
 
 
 def build(profile: str) -> str:
@@ -400,7 +410,7 @@ def build(profile: str) -> str:
     dinov2 = dinov2_section(results / "dinov2", profile)
     if dinov2:
         parts.append(dinov2)
-    parts.append(width_section(results / "dinov2_width"))
+    parts += [section for section in (width_section(results / name) for name in WIDTH_SECTIONS) if section]
     parts.append(condense_section(results / "condense"))
     parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark_dinov2" / "condense_benchmark.json",
                                    "### Condensing speed and memory: the real DINOv2 at 84 px"))

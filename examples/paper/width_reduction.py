@@ -366,7 +366,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--learngene", required=True, help="the Auto learngene folder (e.g. a top-6 learngene)")
+    parser.add_argument("--learngene", required=True,
+                        help="the learngene folder (e.g. a top-6 learngene), or `auto`: the harness's Auto-Learngene "
+                             "of --family, condensed with the profile's settings or reused from its cache")
+    parser.add_argument("--family", default=None, choices=list(FAMILIES),
+                        help="with --learngene auto: whose Auto-Learngene (otherwise the learngene's family)")
     parser.add_argument("--profile", default="cpu", choices=list(harness.PROFILES), help="harness profile")
     parser.add_argument("--methods", type=names(ALL_METHODS), default=METHODS,
                         help="comma-separated methods (default: the paper's recipe; recipe options beyond the paper: "
@@ -409,16 +413,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.num_threads)
     output = args.output or (harness.DEFAULT_WORK_DIR / "smoke-results" if args.profile == "smoke"
                              else harness.DEFAULT_OUTPUT)
-    folder = Path(args.learngene)
-    learngene = LearngeneModel.from_pretrained(folder)
-    args.family = learngene.config.family
-    if args.family not in FAMILIES:
-        raise SystemExit(f"{folder} is a {args.family!r} learngene; this experiment takes "
-                         f"{', '.join(FAMILIES)} learngenes (the harness's families).")
+    if args.learngene == "auto":
+        if args.family is None:
+            raise SystemExit("--learngene auto needs --family (dinov2, vit or resnet): whose Auto-Learngene to use.")
+    else:
+        learngene = LearngeneModel.from_pretrained(args.learngene)
+        if args.family not in (None, learngene.config.family):
+            raise SystemExit(f"{args.learngene} is a {learngene.config.family!r} learngene, not {args.family!r}: "
+                             "drop --family (it is read from the learngene) or pass another learngene.")
+        args.family = learngene.config.family
+        if args.family not in FAMILIES:
+            raise SystemExit(f"{args.learngene} is a {args.family!r} learngene; this experiment takes "
+                             f"{', '.join(FAMILIES)} learngenes (the harness's families).")
     ctx = harness.Context(profile=harness.get_profile(args.profile), output=Path(output),
                           work_dir=Path(args.work_dir), dataset=args.dataset,
                           ancestries={args.family: args.ancestry} if args.ancestry else {}, progress=False,
                           num_tasks=args.num_tasks, epochs=args.epochs)
+    if args.learngene == "auto":  # condensed once by the harness (or taken from its cache), saved in the work dir
+        with harness.quiet_transformers():
+            learngene = ctx.learngene(args.family, "auto")
+        folder = ctx.work_dir / "learngenes" / ctx.learngene_key(args.family, "auto")
+        logger.info("The harness's Auto-Learngene of %s: layers %s (%s)", args.family,
+                    list(learngene.config.layer_indices), folder)
+    else:
+        folder = Path(args.learngene)
     args.samples_per_class = args.samples_per_class or [ctx.profile.samples_per_class]
     args.widths = default_widths(args.family, ctx.ancestry(args.family).config, args)
     if args.summarize_only:  # whatever was trained with these settings, by any --methods / --width_selections
