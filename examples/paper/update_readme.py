@@ -378,12 +378,12 @@ def recipe_dinov2_section(profile: str = "cpu") -> str:
 
 WIDTH_SECTIONS = {
     "dinov2_width": ("### Narrower descendants: the DINOv2 at width 192 (issue \"Descendants of any size\")",
-                     "`bash examples/paper/width_proof.sh` (the runs of `examples/paper/width_reduction.py`, then "
-                     "`--summarize_only` over every cached run; the learngene as cut by `examples/paper/dinov2_proof.sh`"),
+                     ("`bash examples/paper/width_proof.sh` (the runs of `examples/paper/width_reduction.py`, then "
+                     "`--summarize_only` over every cached run; the learngene as cut by `examples/paper/dinov2_proof.sh`")),
     "resnet_width": ("### Narrower descendants: the home-trained ResNet-18 at half width",
-                     "`bash examples/paper/resnet_width_proof.sh` (trains the home ResNet-18 ancestry when it is "
+                     ("`bash examples/paper/resnet_width_proof.sh` (trains the home ResNet-18 ancestry when it is "
                      "missing, condenses its Auto-Learngene with the harness, then the runs of "
-                     "`examples/paper/width_reduction.py --learngene auto --family resnet` and `--summarize_only`"),
+                     "`examples/paper/width_reduction.py --learngene auto --family resnet` and `--summarize_only`")),
 }
 
 
