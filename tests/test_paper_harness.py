@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -545,3 +546,27 @@ def test_table2_reports_recipe_options_identical_runs_and_finetune_gaps(tmp_path
     md = (ctx.profile_dir / "dinov2" / "table2.md").read_text()
     assert "| auto_embed_lowlr - scratch | [" in md and "hold exactly Auto-Learngene's layers" in md
     assert "Fine-tune the whole ancestry, lr x0.1 (head x1) reaches" in md
+
+
+def test_parallel_processes_of_one_plan_train_each_run_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    ctx = _ctx(tmp_path, methods=["scratch"], num_tasks=2)
+    specs = harness.plan_runs(ctx, ["table2"], ["dinov2"])
+    assert len(specs) == 2
+    busy, stale = (harness.run_path(ctx, s) for s in specs)
+    # another live process (this test's parent shell stands in) is training the first run; the second run's claim
+    # was left by a process that is gone (killed)
+    busy.parent.mkdir(parents=True, exist_ok=True)
+    busy.with_name(busy.name + ".claim").write_text(str(os.getppid()))
+    dead = subprocess.run(["sh", "-c", "echo $$"], check=True, capture_output=True, text=True).stdout.strip()
+    stale.with_name(stale.name + ".claim").write_text(dead)
+    trained = []
+    real = harness.ft.finetune
+    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: trained.append(1) or real(*a, **k))
+    harness.run_experiments(ctx, ["table2"], ["dinov2"], progress=False)
+    assert len(trained) == 1 and stale.exists() and not busy.exists()  # the busy one is left to its holder
+    assert not stale.with_name(stale.name + ".claim").exists()  # released
+    assert busy.with_name(busy.name + ".claim").exists()  # not ours to remove
+    with harness.claim_run(stale) as mine:  # a claim of our own pid is ours
+        assert mine

@@ -54,7 +54,7 @@ import platform
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -267,6 +267,59 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
     os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def claim_run(path: Path) -> Iterator[bool]:
+    """Claim the run cached at ``path`` for this process, so that several processes working through the same plan
+    (e.g. two ``run.py`` calls on a 2-core machine) train each run once.
+
+    Yields ``True`` when this process holds the claim (a ``<key>.claim`` file beside the record, holding the pid,
+    removed on exit), ``False`` when another live process holds it. A claim whose process is gone (killed) is taken
+    over. Callers check ``path.exists()`` again inside the claim: another process may just have finished the run.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with claim_run(folder / "run.json") as mine:
+        ...     mine, (folder / "run.json.claim").exists()
+        (True, True)
+        >>> (folder / "run.json.claim").exists()
+        False
+    """
+    claim = path.with_name(path.name + ".claim")
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(claim.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _pid_alive(holder):
+                yield False
+                return
+            claim.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        try:
+            yield True
+        finally:
+            claim.unlink(missing_ok=True)
+        return
+    yield False
 
 
 def _json_default(obj: Any) -> Any:
@@ -1129,7 +1182,11 @@ def run_experiments(ctx: Context, experiments: Sequence[str], families: Sequence
     bar = tqdm(todo, desc="descendant runs", disable=not progress, dynamic_ncols=True)
     for spec in bar:
         bar.set_postfix_str(f"{spec.family}/{spec.method}/task{spec.task_seed}/k={spec.samples_per_class}")
-        record = run_one(ctx, spec)
+        with claim_run(run_path(ctx, spec)) as mine:
+            if not mine:  # another process of the same plan is training it
+                logger.info("Skipping %s: another process is training it", spec.key)
+                continue
+            record = run_one(ctx, spec)
         if on_run is not None:
             on_run(spec, record)
     return summarize(ctx, experiments, families)

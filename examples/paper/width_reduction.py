@@ -469,7 +469,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 continue
             if args.max_runs is not None and trained >= args.max_runs:
                 break
-            record = run_one(ctx, learngene, run)
+            with harness.claim_run(run_path(ctx, run)) as mine:  # parallel processes train each run once
+                if not mine:
+                    logger.info("Skipping %s: another process is training it", run.key)
+                    continue
+                record = run_one(ctx, learngene, run)
             trained += 1
             logger.info("%s task %d, %d/class: final accuracy %.4f", run.label, run.task_seed, run.samples_per_class,
                         record["result"]["final_accuracy"])
