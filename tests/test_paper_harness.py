@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -555,18 +554,49 @@ def test_parallel_processes_of_one_plan_train_each_run_once(tmp_path: Path, monk
     specs = harness.plan_runs(ctx, ["table2"], ["dinov2"])
     assert len(specs) == 2
     busy, stale = (harness.run_path(ctx, s) for s in specs)
-    # another live process (this test's parent shell stands in) is training the first run; the second run's claim
-    # was left by a process that is gone (killed)
     busy.parent.mkdir(parents=True, exist_ok=True)
-    busy.with_name(busy.name + ".claim").write_text(str(os.getppid()))
-    dead = subprocess.run(["sh", "-c", "echo $$"], check=True, capture_output=True, text=True).stdout.strip()
-    stale.with_name(stale.name + ".claim").write_text(dead)
-    trained = []
-    real = harness.ft.finetune
-    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: trained.append(1) or real(*a, **k))
-    harness.run_experiments(ctx, ["table2"], ["dinov2"], progress=False)
-    assert len(trained) == 1 and stale.exists() and not busy.exists()  # the busy one is left to its holder
-    assert not stale.with_name(stale.name + ".claim").exists()  # released
-    assert busy.with_name(busy.name + ".claim").exists()  # not ours to remove
-    with harness.claim_run(stale) as mine:  # a claim of our own pid is ours
+    # another process is training the first run (it holds the claim); the second run's claim file was left by a
+    # process that was killed (nobody holds it)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", ("import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+         "fcntl.flock(f.fileno(), fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)"),
+         str(busy.with_name(busy.name + ".claim"))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        stale.with_name(stale.name + ".claim").write_text("12345\n")
+        trained = []
+        real = harness.ft.finetune
+        monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: trained.append(1) or real(*a, **k))
+        harness.run_experiments(ctx, ["table2"], ["dinov2"], progress=False)
+        assert len(trained) == 1 and stale.exists() and not busy.exists()  # the busy one is left to its holder
+        assert not stale.with_name(stale.name + ".claim").exists()  # released
+    finally:
+        holder.kill()
+        holder.wait()
+    with harness.claim_run(busy) as mine:  # the holder is gone: the claim is free
         assert mine
+
+
+def test_claim_run_is_released_on_errors_and_waiters_get_it_after_the_holder(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "run.json"
+    with pytest.raises(RuntimeError, match="boom"), harness.claim_run(path) as mine:
+        assert mine
+        raise RuntimeError("boom")
+    assert not path.with_name("run.json.claim").exists()
+    order: list[str] = []
+    with harness.claim_run(path) as mine:
+        assert mine
+
+        def waiter() -> None:
+            with harness.claim_run(path, wait=True) as theirs:
+                order.append(f"waiter got it: {theirs}")
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive() and not order  # blocked while we hold it
+        order.append("holder done")
+    thread.join(timeout=10)
+    assert order == ["holder done", "waiter got it: True"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -146,15 +148,62 @@ def test_width_reduction_of_a_resnet_learngene_halves_every_stage_and_selects_by
     assert width_reduction.main([*args, "--summarize_only"])["finished"] == 3
 
 
-def test_width_reduction_takes_the_harness_auto_learngene_of_a_family(tmp_path: Path) -> None:
+def test_width_reduction_takes_the_harness_auto_learngene_of_a_family(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["--profile", "smoke", "--output", str(tmp_path / "results"), "--work_dir", str(tmp_path / "work"),
-            "--num_tasks", "1", "--samples_per_class", "2", "--epochs", "1", "--dry_run"]
+            "--num_tasks", "1", "--samples_per_class", "2", "--epochs", "1", "--methods", "learngene,scratch"]
     with pytest.raises(SystemExit, match="--learngene auto needs --family"):
         width_reduction.main(["--learngene", "auto", *args])
+    with pytest.raises(SystemExit, match="not condensed yet"):  # a dry run / summary never condenses
+        width_reduction.main(["--learngene", "auto", "--family", "resnet", *args, "--dry_run"])
     with harness.quiet_transformers():
-        planned = width_reduction.main(["--learngene", "auto", "--family", "resnet", *args])
-    assert planned == {"planned": 3, "cached": 0}
+        summary = width_reduction.main(["--learngene", "auto", "--family", "resnet", *args])
+    assert summary["finished"] == 2 and summary["learngene"]["folder"].startswith("resnet-auto-")
     condensed = [p for p in (tmp_path / "work" / "learngenes").iterdir() if (p / "config.json").exists()]
-    assert [p.name.split("-")[:2] for p in condensed] == [["resnet", "auto"]]
+    assert [p.name for p in condensed] == [summary["learngene"]["folder"]]
+    assert summary["learngene"]["layers"] == list(json.loads((condensed[0] / "config.json").read_text())[
+        "layer_indices"])
+    # keyed by the harness's condense key: the summary works without the learngene folder (a fresh checkout)
+    shutil.rmtree(tmp_path / "work" / "learngenes")
+    monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    monkeypatch.setattr(harness, "condense", lambda *a, **k: (_ for _ in ()).throw(AssertionError("condensed")))
+    assert width_reduction.main(["--learngene", "auto", "--family", "resnet", *args, "--summarize_only"])[
+        "finished"] == 2
     with pytest.raises(SystemExit, match="is a 'resnet' learngene, not 'dinov2'"):
-        width_reduction.main(["--learngene", str(condensed[0]), "--family", "dinov2", *args])
+        with harness.quiet_transformers():
+            ctx = harness.Context(profile=harness.get_profile("smoke"), output=tmp_path / "o", work_dir=tmp_path / "w",
+                                  progress=False)
+            from hf_learngene import LearngeneModel
+
+            LearngeneModel.from_ancestry(str(ctx.ancestry_path("resnet")), layer_indices=[2]).save_pretrained(
+                tmp_path / "lg")
+        width_reduction.main(["--learngene", str(tmp_path / "lg"), "--family", "dinov2", *args])
+    with pytest.raises(SystemExit, match="--hidden_size do not apply to a ResNet learngene"):
+        width_reduction.main(["--learngene", str(tmp_path / "lg"), "--hidden_size", "8", *args, "--dry_run"])
+
+
+def test_width_reduction_default_widths_keep_the_head_dimension() -> None:
+    from transformers import Dinov2Config, ViTConfig
+
+    def widths(config, **given):
+        args = argparse.Namespace(**{f: None for f in (*width_reduction.TOKEN_WIDTH_FLAGS,
+                                                       *width_reduction.STAGED_WIDTH_FLAGS)})
+        vars(args).update(given)
+        return width_reduction.default_widths("vit", config, args)
+
+    vit_s = Dinov2Config(hidden_size=384, num_attention_heads=6, mlp_ratio=4)
+    assert widths(vit_s) == {"hidden_size": 192, "num_attention_heads": 3, "intermediate_size": 768}
+    assert widths(vit_s, hidden_size=128) == {"hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 512}
+    # the home ViT: width 96, 3 heads of 32, MLP 384 -> at 48 the head dimension cannot stay: 3 heads of 16
+    home = ViTConfig(hidden_size=96, num_attention_heads=3, intermediate_size=384)
+    assert widths(home) == {"hidden_size": 48, "num_attention_heads": 3, "intermediate_size": 192}
+    with pytest.raises(SystemExit, match="does not divide the width 50"):
+        widths(home, hidden_size=50)
+
+
+def test_width_reduction_keys_of_the_committed_dinov2_runs_stand() -> None:
+    """Every committed DINOv2 width run is found again under its key (the fields added later stay out of it)."""
+    records = [json.loads(p.read_text()) for p in sorted((PAPER_DIR / "results" / "runs").glob("dinov2_width-*.json"))]
+    assert len(records) >= 70
+    for record in records:
+        assert width_reduction.WidthRun(**record["spec"]).key == record["key"]

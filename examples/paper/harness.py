@@ -269,24 +269,15 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 @contextlib.contextmanager
-def claim_run(path: Path) -> Iterator[bool]:
+def claim_run(path: Path, wait: bool = False) -> Iterator[bool]:
     """Claim the run cached at ``path`` for this process, so that several processes working through the same plan
     (e.g. two ``run.py`` calls on a 2-core machine) train each run once.
 
-    Yields ``True`` when this process holds the claim (a ``<key>.claim`` file beside the record, holding the pid,
-    removed on exit), ``False`` when another live process holds it. A claim whose process is gone (killed) is taken
-    over. Callers check ``path.exists()`` again inside the claim: another process may just have finished the run.
+    The claim is an exclusive ``flock`` on ``<key>.claim`` beside the record: the kernel drops it when its process
+    ends, however it ends, so a killed run never blocks a later one. Yields ``True`` when this process holds the
+    claim, ``False`` when another process does (``wait=True`` blocks until it is released instead). Callers check
+    ``path.exists()`` again inside the claim: another process may just have finished the run.
 
     Example:
         >>> import tempfile
@@ -297,29 +288,38 @@ def claim_run(path: Path) -> Iterator[bool]:
         >>> (folder / "run.json.claim").exists()
         False
     """
+    import fcntl
+
     claim = path.with_name(path.name + ".claim")
     claim.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
+    while True:
+        handle = open(claim, "a+")  # noqa: SIM115 - held for the whole claim
         try:
-            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                holder = int(claim.read_text().strip() or 0)
-            except (OSError, ValueError):
-                holder = 0
-            if holder and holder != os.getpid() and _pid_alive(holder):
-                yield False
-                return
-            claim.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as handle:
-            handle.write(str(os.getpid()))
-        try:
-            yield True
-        finally:
-            claim.unlink(missing_ok=True)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.close()
+            held = True
+        else:
+            held = False
+            try:  # the file we locked must still be the claim (its holder may have removed it meanwhile)
+                current = os.stat(claim).st_ino
+            except FileNotFoundError:
+                current = None
+            if current != os.fstat(handle.fileno()).st_ino:
+                handle.close()
+                continue
+        break
+    if held:
+        yield False
         return
-    yield False
+    try:
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")  # for people looking at the folder
+        handle.flush()
+        yield True
+    finally:
+        claim.unlink(missing_ok=True)  # before unlocking: a waiter then sees the inode is gone and retries
+        handle.close()
 
 
 def _json_default(obj: Any) -> Any:
@@ -790,8 +790,16 @@ def get_learngene(method: str, family: str, ctx: Context) -> LearngeneModel:
     key = ctx.learngene_key(family, method)
     folder = ctx.work_dir / "learngenes" / key
     meta_path = ctx.runs_dir / f"condense-{key}.json"
-    if (folder / "config.json").exists() and meta_path.exists():
-        return LearngeneModel.from_pretrained(folder)
+    # parallel processes of one plan condense once: the others wait for it, then load it
+    with claim_run(meta_path, wait=True):
+        if (folder / "config.json").exists() and meta_path.exists():
+            return LearngeneModel.from_pretrained(folder)
+        return _condense_learngene(method, family, ctx, key, folder, meta_path)
+
+
+def _condense_learngene(method: str, family: str, ctx: Context, key: str, folder: Path, meta_path: Path
+                        ) -> LearngeneModel:
+    """:func:`get_learngene`'s condensing, under its claim."""
     settings: dict[str, Any] = {"method": CONDENSE_METHOD[method], "seed": 0, "progress": ctx.progress,
                                 **ctx.profile.condense, **ctx.condense_extra(family, method)}
     if ctx.profile.image_size is not None:
@@ -1075,7 +1083,8 @@ def run_one(ctx: Context, spec: RunSpec, force: bool = False) -> dict[str, Any]:
             return cached
     twin = identical_auto_spec(ctx, spec)
     if twin is not None:
-        source = run_one(ctx, twin, force=force)
+        with claim_run(run_path(ctx, twin), wait=True):  # another process may be training Auto's run: wait for it
+            source = run_one(ctx, twin, force=force)
         source_method = spec.method if spec.method in CONDENSE_METHOD else "auto"
         record = {**source, "key": spec.key, "spec": asdict(spec), "identical_to": twin.key,
                   "learngene_source": ctx.learngene_source(spec.family, source_method), "finished": _now()}

@@ -380,6 +380,9 @@ WIDTH_SECTIONS = {
     "dinov2_width": ("### Narrower descendants: the DINOv2 at width 192 (issue \"Descendants of any size\")",
                      ("`bash examples/paper/width_proof.sh` (the runs of `examples/paper/width_reduction.py`, then "
                      "`--summarize_only` over every cached run; the learngene as cut by `examples/paper/dinov2_proof.sh`")),
+    "vit_width": ("### Narrower descendants: the home-trained ViT at half width",
+                  ("`python examples/paper/width_reduction.py --learngene auto --family vit` (the harness's "
+                   "Auto-Learngene of the home ViT), then `--summarize_only`")),
     "resnet_width": ("### Narrower descendants: the home-trained ResNet-18 at half width",
                      ("`bash examples/paper/resnet_width_proof.sh` (trains the home ResNet-18 ancestry when it is "
                      "missing, condenses its Auto-Learngene with the harness, then the runs of "

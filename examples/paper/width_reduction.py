@@ -146,18 +146,38 @@ class WidthRun:
         return self.method if self.width_selection is None else f"{self.method}:{self.width_selection}"
 
 
+TOKEN_WIDTH_FLAGS = ("hidden_size", "num_attention_heads", "intermediate_size")
+STAGED_WIDTH_FLAGS = ("hidden_sizes", "embedding_size")
+
+
 def default_widths(family: str, ancestry_config: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """The descendant widths of the runs: the ones given, the rest half the ancestry's (heads halved too)."""
+    """The descendant widths of the runs: the ones given; by default half the ancestry's width. ViT / DINOv2: the
+    heads keep the ancestry's head dimension when it divides the width (ViT-S/14 at 192: 3 heads of 64), else the
+    ancestry's head count; the MLP keeps the ancestry's ratio to the width (192: 768)."""
+    given = [f for f in (TOKEN_WIDTH_FLAGS if family in STAGED else STAGED_WIDTH_FLAGS) if getattr(args, f)]
+    if given:
+        wanted = STAGED_WIDTH_FLAGS if family in STAGED else TOKEN_WIDTH_FLAGS
+        raise SystemExit(f"--{', --'.join(given)} do not apply to a {FAMILIES[family]} learngene; its widths are "
+                         f"--{', --'.join(wanted)}.")
     if family in STAGED:
         hidden = args.hidden_sizes or [int(w) // 2 for w in ancestry_config.hidden_sizes]
         stem = args.embedding_size or int(ancestry_config.embedding_size) // 2
         return {"hidden_sizes": tuple(int(w) for w in hidden), "embedding_size": int(stem), "hidden_size": None,
                 "num_attention_heads": None, "intermediate_size": None}
-    mlp = getattr(ancestry_config, "intermediate_size", None) or int(
-        ancestry_config.hidden_size * ancestry_config.mlp_ratio)
-    return {"hidden_size": args.hidden_size or int(ancestry_config.hidden_size) // 2,
-            "num_attention_heads": args.num_attention_heads or max(1, int(ancestry_config.num_attention_heads) // 2),
-            "intermediate_size": args.intermediate_size or int(mlp) // 2}
+    width, heads = int(ancestry_config.hidden_size), int(ancestry_config.num_attention_heads)
+    mlp = getattr(ancestry_config, "intermediate_size", None) or int(width * ancestry_config.mlp_ratio)
+    hidden = args.hidden_size or width // 2
+    if args.num_attention_heads:
+        num_heads = args.num_attention_heads
+    elif hidden % (width // heads) == 0:
+        num_heads = hidden // (width // heads)
+    else:
+        num_heads = heads
+    if hidden % num_heads:
+        raise SystemExit(f"--num_attention_heads {num_heads} does not divide the width {hidden}: pass "
+                         "--num_attention_heads (a divisor of --hidden_size).")
+    return {"hidden_size": hidden, "num_attention_heads": num_heads,
+            "intermediate_size": args.intermediate_size or int(mlp) * hidden // width}
 
 
 def describe_width(widths: dict[str, Any]) -> str:
@@ -167,7 +187,24 @@ def describe_width(widths: dict[str, Any]) -> str:
     return f"width {widths['hidden_size']}, {widths['num_attention_heads']} heads, MLP {widths['intermediate_size']}"
 
 
-def plan_runs(ctx: harness.Context, learngene_folder: Path, args: argparse.Namespace) -> list[WidthRun]:
+def method_label(method: str, family: str) -> str:
+    """The table label of ``method`` (Weight Selection selects by stage for a ResNet)."""
+    if family in STAGED and method.startswith("weight_selection"):
+        return METHOD_LABELS[method].replace("lowest k layers + embeddings", "first blocks of every stage + stem")
+    return METHOD_LABELS[method]
+
+
+@dataclass(frozen=True)
+class LearngeneRef:
+    """The learngene of the runs as they are keyed and reported: its name, its id in the cache keys (a learngene
+    folder's content fingerprint, or the harness's condense key for ``--learngene auto``) and its layers."""
+
+    name: str
+    fingerprint: str
+    layers: list[int]
+
+
+def plan_runs(ctx: harness.Context, learngene_ref: LearngeneRef, args: argparse.Namespace) -> list[WidthRun]:
     """The runs of the measurement: every method (learngene / Weight Selection once per width rule) on every task
     and sample size."""
     family = args.family
@@ -178,7 +215,7 @@ def plan_runs(ctx: harness.Context, learngene_folder: Path, args: argparse.Names
               "lr_scheduler_type": hp.lr_scheduler_type, "warmup": hp.warmup, "image_size": ctx.image_size(family),
               "eval_per_class": profile.eval_per_class, "n_way": profile.n_way,
               "classes": format_class_spec(MINI_IMAGENET_SPLIT.descendant), "dataset": ctx.dataset_id,
-              "ancestry": ctx.ancestry_fingerprint(family), "learngene": harness.learngene_fingerprint(learngene_folder),
+              "ancestry": ctx.ancestry_fingerprint(family), "learngene": learngene_ref.fingerprint,
               "profile": profile.name, "family": family}
     runs = []
     for samples in args.samples_per_class:
@@ -253,7 +290,7 @@ def run_one(ctx: harness.Context, learngene: LearngeneModel, run: WidthRun) -> d
     return record
 
 
-def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path, args: argparse.Namespace
+def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_ref: LearngeneRef, args: argparse.Namespace
               ) -> dict[str, Any]:
     """Mean / std of the final accuracy per method and sample size, paired differences of every learngene rule
     against From-Scratch and Weight Selection (same rule), written as JSON and a Markdown table."""
@@ -284,13 +321,12 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
                             "mean": float(np.mean(diffs)), "wins": sum(d > 0 for d in diffs), "n": len(diffs),
                             "differences": diffs}
         cells[str(samples)] = cell
-    learngene = LearngeneModel.from_pretrained(learngene_folder)
     family, experiment = args.family, summary_name(args.family)
     width = {k: (list(v) if isinstance(v, tuple) else v) for k, v in args.widths.items() if v is not None}
     data = {"experiment": experiment, "family": family, "profile": asdict(ctx.profile),
             "width": {**width, "num_random_layers": args.num_random_layers, "layout": args.layout},
-            "learngene": {"folder": learngene_folder.resolve().name, "fingerprint": runs[0].learngene if runs else None,
-                          "layers": list(learngene.config.layer_indices)},
+            "learngene": {"folder": learngene_ref.name, "fingerprint": learngene_ref.fingerprint,
+                          "layers": list(learngene_ref.layers)},
             "ancestry": harness.portable_path(ctx.ancestry_path(family)), "ancestry_num_parameters":
                 count_parameters(ctx.ancestry(family)),
             "planned": len(runs), "finished": len(records), "summary": cells, "versions": harness.versions(),
@@ -307,7 +343,7 @@ def summarize(ctx: harness.Context, runs: list[WidthRun], learngene_folder: Path
             if label == "paired":
                 continue
             method, _, rule = label.partition(":")
-            name = METHOD_LABELS[method] + (f", `{rule}`" if rule else "")
+            name = method_label(method, family) + (f", `{rule}`" if rule else "")
             lines.append(f"| {name} | {harness._pct(value['final_mean'], value['final_std'])} | {value['n']} | "
                          f"{value['num_parameters']:,} |")
         for name, pair in cell.get("paired", {}).items():
@@ -380,12 +416,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "uniform,heads,magnitude")
     parser.add_argument("--hidden_size", type=int, default=None,
                         help="ViT / DINOv2 descendant width (default: half the ancestry's, 192 for the ViT-S/14)")
-    parser.add_argument("--num_attention_heads", type=int, default=None, help="heads (default: half the ancestry's)")
-    parser.add_argument("--intermediate_size", type=int, default=None, help="MLP width (default: half the ancestry's)")
+    parser.add_argument("--num_attention_heads", type=int, default=None,
+                        help="heads (default: the ancestry's head dimension kept when it divides the width)")
+    parser.add_argument("--intermediate_size", type=int, default=None,
+                        help="MLP width (default: the ancestry's MLP ratio to the width)")
     parser.add_argument("--hidden_sizes", type=ints, default=None,
                         help="ResNet: comma-separated stage widths (default: half the ancestry's)")
     parser.add_argument("--embedding_size", type=int, default=None, help="ResNet: stem width (default: half)")
-    parser.add_argument("--num_random_layers", type=int, default=0, help="fresh layers beside the inherited ones")
+    parser.add_argument("--num_random_layers", type=int, default=0,
+                        help="ViT / DINOv2: fresh layers beside the inherited ones; ResNet: fresh blocks of a stage "
+                             "without inherited ones (0 = the default, 1)")
     parser.add_argument("--layout", default="after", choices=["after", "before", "interleave"])
     parser.add_argument("--num_tasks", type=int, default=None, help="tasks (default: the profile's)")
     parser.add_argument("--samples_per_class", type=ints, default=None,
@@ -430,18 +470,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           ancestries={args.family: args.ancestry} if args.ancestry else {}, progress=False,
                           num_tasks=args.num_tasks, epochs=args.epochs)
     if args.learngene == "auto":  # condensed once by the harness (or taken from its cache), saved in the work dir
-        with harness.quiet_transformers():
-            learngene = ctx.learngene(args.family, "auto")
-        folder = ctx.work_dir / "learngenes" / ctx.learngene_key(args.family, "auto")
-        logger.info("The harness's Auto-Learngene of %s: layers %s (%s)", args.family,
-                    list(learngene.config.layer_indices), folder)
+        if (args.dry_run or args.summarize_only) and ctx.condense_meta(args.family, "auto") is None:
+            raise SystemExit(f"The {FAMILIES[args.family]} Auto-Learngene is not condensed yet (no "
+                             f"{ctx.runs_dir / ('condense-' + ctx.learngene_key(args.family, 'auto'))}.json): run "
+                             "without --dry_run / --summarize_only to condense it, or pass a learngene folder.")
+        key = ctx.learngene_key(args.family, "auto")
+        if not (args.dry_run or args.summarize_only):
+            with harness.quiet_transformers():
+                learngene = ctx.learngene(args.family, "auto")
+        # keyed by the condense settings (ancestry weights included), not the folder: a re-condense keeps the keys
+        ref = LearngeneRef(name=key, fingerprint=key, layers=list(ctx.condense_meta(args.family, "auto")[
+            "selected_layers"]))
+        logger.info("The harness's Auto-Learngene of %s: layers %s (%s)", args.family, ref.layers,
+                    ctx.work_dir / "learngenes" / key)
     else:
         folder = Path(args.learngene)
+        ref = LearngeneRef(name=folder.resolve().name, fingerprint=harness.learngene_fingerprint(folder),
+                           layers=list(learngene.config.layer_indices))
     args.samples_per_class = args.samples_per_class or [ctx.profile.samples_per_class]
     args.widths = default_widths(args.family, ctx.ancestry(args.family).config, args)
     if args.summarize_only:  # whatever was trained with these settings, by any --methods / --width_selections
         args.methods, args.width_selections = ALL_METHODS, available_width_selections()
-        planned = plan_runs(ctx, folder, args)
+        planned = plan_runs(ctx, ref, args)
         cached = [r for r in planned if run_path(ctx, r).exists()]
         if not cached:
             raise SystemExit("No cached runs of these settings (--learngene, --epochs, --num_tasks, --samples_per_class, "
@@ -451,10 +501,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seen = {(r.samples_per_class, r.label) for r in cached}
         runs = [r for r in planned if (r.samples_per_class, r.label) in seen]
         args.width_selections = tuple(dict.fromkeys(r.width_selection for r in cached if r.width_selection))
-        summary = summarize(ctx, runs, folder, args)
+        summary = summarize(ctx, runs, ref, args)
         print(f"summary of {len(cached)} cached runs ({len(runs)} planned): {summary['files']['md']}")
         return summary
-    runs = plan_runs(ctx, folder, args)
+    runs = plan_runs(ctx, ref, args)
     done = [r for r in runs if run_path(ctx, r).exists()]
     print(f"{len(runs)} runs planned, {len(done)} cached, {len(runs) - len(done)} to train")
     if args.dry_run:
@@ -477,7 +527,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             trained += 1
             logger.info("%s task %d, %d/class: final accuracy %.4f", run.label, run.task_seed, run.samples_per_class,
                         record["result"]["final_accuracy"])
-    summary = summarize(ctx, runs, folder, args)
+    summary = summarize(ctx, runs, ref, args)
     print(f"summary: {summary['files']['md']}")
     return summary
 
