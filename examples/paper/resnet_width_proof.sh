@@ -4,7 +4,7 @@
 # 2. its Auto-Learngene as the harness condenses it (cached under outputs/paper/learngenes/),
 # 3. learngene / From-Scratch / Weight Selection (first blocks of every stage) at half width (stage widths
 #    16-32-64-128, stem 16), uniform rule, 100 and 20 images/class; the learngene with the `magnitude` rule and the
-#    recipe options (+ the ancestry's stem, inherited lr x0.1) at 100 images/class,
+#    recipe option `learngene_embed` (+ the ancestry's stem, element-selected) at 100 images/class,
 # 4. one summary of every cached run (examples/paper/results/cpu/resnet_width/) and the README.
 #   bash examples/paper/resnet_width_proof.sh [NUM_TASKS]
 set -euo pipefail
@@ -16,6 +16,6 @@ RUN=("$PY" examples/paper/width_reduction.py --learngene auto --family resnet --
      --num_threads 1)
 "${RUN[@]}" --samples_per_class 100,20 --methods learngene,scratch,weight_selection
 "${RUN[@]}" --samples_per_class 100 --methods learngene --width_selections magnitude
-"${RUN[@]}" --samples_per_class 100 --methods learngene_embed,learngene_embed_lowlr,weight_selection_lowlr
+"${RUN[@]}" --samples_per_class 100 --methods learngene_embed
 "${RUN[@]}" --samples_per_class 100,20 --summarize_only
 "$PY" examples/paper/update_readme.py --profile cpu
