@@ -268,7 +268,11 @@ def dinov2_findings(folder: Path) -> str:
                          "here." if "first_k" in identical else ""))
     for other in ("random_k", "auto_paper", "distill"):
         if other in summary:
-            lines.append(f"- Auto-Learngene vs {METHOD_NAMES.get(other, other)}: {_diff(_paired(table2, 'auto', other))}.")
+            runs = summary[other]
+            draws = (f" (its mean over {runs['n']} runs: {runs['num_tasks']} tasks x seeded draws)"
+                     if other == "random_k" and runs.get("n", 0) > runs.get("num_tasks", 0) else "")
+            lines.append(f"- Auto-Learngene vs {METHOD_NAMES.get(other, other)}{draws}: "
+                         f"{_diff(_paired(table2, 'auto', other))}.")
     for method in ("auto", "auto_embed_lowlr"):
         if method not in cost or not epochs:
             continue
