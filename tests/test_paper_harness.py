@@ -600,3 +600,27 @@ def test_claim_run_is_released_on_errors_and_waiters_get_it_after_the_holder(tmp
         order.append("holder done")
     thread.join(timeout=10)
     assert order == ["holder done", "waiter got it: True"]
+
+
+def test_fig4_spread_compares_the_same_tasks_in_every_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import asdict
+
+    ctx = _ctx(tmp_path, num_tasks=2, fig4_methods=["scratch", "auto"])
+    hp = ctx.profile.hparams["dinov2"]
+    first = (hp.grid_learning_rates[0], hp.grid_weight_decays[0])
+
+    def fake_load_run(_ctx, spec):
+        cell = (spec.learning_rate, spec.weight_decay)
+        if spec.method == "auto" and spec.task_seed == 1 and cell != first:
+            return None  # Auto's second task only ran in the first cell
+        acc = 0.0 if (spec.method == "auto" and spec.task_seed == 1) else 0.5
+        return {"spec": asdict(spec), "ancestry_num_parameters": 2,
+                "result": {"final_accuracy": acc, "best_accuracy": acc, "num_parameters": 1, "wall_time_s": 1.0}}
+
+    monkeypatch.setattr(harness, "load_run", fake_load_run)
+    fig4 = harness.summarize_fig4(ctx, ["dinov2"])
+    auto = fig4["sensitivity"]["dinov2"]["auto"]
+    # mixing task sets would make the first cell 0.25 and the spread 0.25; over the common task (0) it is flat
+    assert auto["tasks"] == [0] and auto["max_minus_min"] == 0.0
+    assert fig4["sensitivity"]["dinov2"]["scratch"]["tasks"] == [0, 1]
+    assert "| tasks (every cell) |" in (ctx.summary_dir(["dinov2"]) / "fig4.md").read_text()

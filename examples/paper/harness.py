@@ -1660,7 +1660,8 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                              squeeze=False)
     lines = [f"# Fig. 4: hyperparameter sensitivity ({p.name} profile)", "",
              (f"Final test accuracy (%) after {p.epochs} epochs, {p.fig4_samples_per_class} samples/class, mean "
-              f"over {p.fig4_num_tasks} task(s)."), ""]
+              f"over the tasks (of {p.fig4_num_tasks} planned) that every cell of a method has: see the tasks column "
+              "below."), ""]
     for row, family in enumerate(families):
         hp = p.hparams[family]
         lrs, wds = hp.grid_learning_rates, hp.grid_weight_decays
@@ -1671,6 +1672,9 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                   "| lr | wd | " + " | ".join(METHOD_LABELS[m] for m in methods) + " |",
                   "|---|---|" + "---|" * len(methods)]
         acc = {m: np.full((len(lrs), len(wds)), np.nan) for m in methods}
+        # per method and cell: task seed -> final accuracy; a method's cells average the tasks all its cells have,
+        # so its spread compares the same tasks everywhere (a partly run grid is not mixed across task sets)
+        by_task: dict[str, dict[tuple[int, int], dict[int, float]]] = {m: {} for m in methods}
         for i, lr in enumerate(lrs):
             for j, wd in enumerate(wds):
                 for method in methods:
@@ -1679,8 +1683,16 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                                                                 lr, wd)])
                     data["runs"].extend(recs)
                     grid_records[method].extend(recs)
-                    if recs:
-                        acc[method][i, j] = float(np.mean([r["result"]["final_accuracy"] for r in recs]))
+                    by_task[method][(i, j)] = {int(r["spec"]["task_seed"]): r["result"]["final_accuracy"] for r in recs}
+        tasks_of: dict[str, list[int]] = {}
+        for method in methods:
+            cells = [c for c in by_task[method].values() if c]
+            tasks_of[method] = sorted(set.intersection(*(set(c) for c in cells))) if cells else []
+            for (i, j), cell in by_task[method].items():
+                if tasks_of[method]:
+                    acc[method][i, j] = float(np.mean([cell[t] for t in tasks_of[method]]))
+        for i, lr in enumerate(lrs):
+            for j, wd in enumerate(wds):
                 lines.append(f"| {lr:g} | {wd:g} | " + " | ".join(_pct(acc[m][i, j]) for m in methods) + " |")
         for col, method in enumerate(methods):
             a = acc[method]
@@ -1690,6 +1702,7 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
                 "max_minus_min": float(valid.max() - valid.min()) if valid.size else None,
                 "std": float(valid.std()) if valid.size else None,
                 "mean": float(valid.mean()) if valid.size else None,
+                "tasks": tasks_of[method],
             }
             # summary: over every run of the grid (all lr x wd cells and tasks), with the grid's spread
             data.setdefault("summary", {}).setdefault(family, {})[method] = {
@@ -1704,11 +1717,12 @@ def summarize_fig4(ctx: Context, families: Sequence[str]) -> dict[str, Any]:
             ax.set_xlabel("weight decay")
             ax.set_ylabel("learning rate")
             ax.set_title(f"{FAMILY_LABELS[family]}: {METHOD_LABELS[method]}", fontsize=9)
-        lines += ["", "| Method | spread (max - min) | std over grid | mean |", "|---|---|---|---|"]
+        lines += ["", "| Method | spread (max - min) | std over grid | mean | tasks (every cell) |",
+                  "|---|---|---|---|---|"]
         for method in methods:
             s = data["sensitivity"][family][method]
             lines.append(f"| {METHOD_LABELS[method]} | {_pct(s['max_minus_min'])} | {_pct(s['std'])} | "
-                         f"{_pct(s['mean'])} |")
+                         f"{_pct(s['mean'])} | {len(s['tasks'])} |")
         lines.append("")
     fig.suptitle(f"Fig. 4: accuracy over lr x weight decay ({p.name} profile)")
     fig.tight_layout()

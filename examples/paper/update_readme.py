@@ -300,8 +300,11 @@ def dinov2_findings(folder: Path) -> str:
             for method in ("auto", "auto_embed_lowlr"):
                 spread = sensitivity.get(method, {}).get("max_minus_min")
                 if spread is not None and base is not None:
+                    tasks = sensitivity[method].get("tasks")
+                    over = (f" ({len(tasks)} vs {len(sensitivity['scratch'].get('tasks') or [])} tasks)"
+                            if tasks is not None else "")
                     lines.append(f"- Fig. 4 spread (max - min over the lr x wd grid) of {METHOD_NAMES.get(method, method)}: "
-                                 f"{100 * spread:.1f} points vs {100 * base:.1f} for From-Scratch; target below: "
+                                 f"{100 * spread:.1f} points vs {100 * base:.1f} for From-Scratch{over}; target below: "
                                  f"{_target(spread < base)}.")
     for name, gap in table2.get("finetune_gaps", {}).get("dinov2", {}).items():
         finetune, other = name.split(" vs ")
