@@ -624,3 +624,18 @@ def test_fig4_spread_compares_the_same_tasks_in_every_cell(tmp_path: Path, monke
     assert auto["tasks"] == [0] and auto["max_minus_min"] == 0.0
     assert fig4["sensitivity"]["dinov2"]["scratch"]["tasks"] == [0, 1]
     assert "| tasks (every cell) |" in (ctx.summary_dir(["dinov2"]) / "fig4.md").read_text()
+
+
+def test_update_readme_width_targets_are_computed_from_the_results(tmp_path: Path) -> None:
+    import update_readme
+
+    assert update_readme.width_findings(tmp_path / "missing.json") == ""
+    pair = {"mean": 0.12, "wins": 4, "n": 5}
+    summary = {"100": {"paired": {"learngene:uniform - scratch": pair,
+                                  "learngene:uniform - weight_selection:uniform": {**pair, "mean": -0.01, "wins": 1},
+                                  "learngene_embed:uniform - weight_selection_lowlr:uniform": pair}}}
+    (tmp_path / "results.json").write_text(json.dumps({"summary": summary}))
+    text = update_readme.width_findings(tmp_path / "results.json")
+    assert "`learngene:uniform` - `scratch`: +12.0 points (4/5 tasks won); target +10: met." in text
+    assert "`learngene:uniform` - `weight_selection:uniform`: -1.0 points (1/5 tasks won); target >= 0: **missed**." in text
+    assert "weight_selection_lowlr" not in text

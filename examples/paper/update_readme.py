@@ -407,7 +407,30 @@ def width_section(folder: Path) -> str:
     rel = md.relative_to(ROOT)
     text = _demote(md.read_text(), 2).replace("](results.png)", f"]({(folder / 'results.png').relative_to(ROOT)})")
     body = text.split("\n", 1)[1] if text.startswith("#") else text
-    return f"{title}\n\nRegenerate: {regenerate}; source: [{rel}]({rel})).\n" + body + "\n"
+    findings = width_findings(folder / "results.json")
+    return f"{title}\n\nRegenerate: {regenerate}; source: [{rel}]({rel})).\n" + body + "\n" + findings
+
+
+def width_findings(path: Path) -> str:
+    """The issue's targets for a width measurement, computed from its results: the learngene descendant (every
+    width rule) >= From-Scratch + 10 points and >= Weight Selection, per sample size; empty without results."""
+    if not path.exists():
+        return ""
+    summary = json.loads(path.read_text()).get("summary", {})
+    lines = []
+    for samples, cell in summary.items():
+        for name, pair in sorted(cell.get("paired", {}).items()):
+            method, reference = name.split(" - ")
+            if not method.startswith("learngene") or reference.startswith("weight_selection_lowlr"):
+                continue
+            goal, aim = (0.10, "+10") if reference == "scratch" else (0.0, ">= 0")
+            option = "" if method.startswith("learngene:") else " (recipe option)"
+            lines.append(f"- {samples}/class, `{method}`{option} - `{reference}`: {100 * pair['mean']:+.1f} points "
+                         f"({pair['wins']}/{pair['n']} tasks won); target {aim}: "
+                         f"{'met' if pair['mean'] >= goal else '**missed**'}.")
+    if not lines:
+        return ""
+    return "Targets of the issue (computed from the results above):\n\n" + "\n".join(lines) + "\n"
 
 
 def build(profile: str) -> str:
