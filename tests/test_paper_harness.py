@@ -148,6 +148,7 @@ def test_get_learngene_calls_condense(tmp_path: Path) -> None:
     assert meta["condense_config"]["max_iterations"] == ctx.profile.condense["max_iterations"]
     assert len(meta["layer_scores"]) == 4 and min(meta["layer_scores"][i] for i in meta["selected_layers"]) > 1 / 4
     assert (ctx.work_dir / "learngenes" / ctx.learngene_key("vit", "auto") / "scores.json").is_file()
+    assert not Path(meta["condense_config"]["checkpoint_dir"]).is_absolute()  # no machine path in committed results
     # cached: the second call loads from disk
     again = harness.get_learngene("auto", "vit", ctx)
     assert again.config.layer_indices == learngene.config.layer_indices

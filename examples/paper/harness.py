@@ -828,7 +828,8 @@ def _condense_learngene(method: str, family: str, ctx: Context, key: str, folder
         "layer_scores": scores["layer_scores"],
         "pair_scores": scores["pair_scores"],
         "wall_time_s": result.wall_time,
-        "condense_config": config.to_dict(),
+        # the checkpoint folder as a portable path: no absolute path of this machine in committed results
+        "condense_config": {**config.to_dict(), "checkpoint_dir": portable_path(settings["checkpoint_dir"])},
         "key": key, "family": family, "method": method, "settings": ctx.condense_settings(family, method),
         "num_parameters": count_parameters(result.learngene),
         "ancestry_num_parameters": count_parameters(ctx.ancestry(family)),
