@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real-ancestry proof on the CPU (issue "Prove it on a real pretrained ancestry"), resumable (cached runs):
+# The real-ancestry proof (the cpu profile; PROFILE=paper for the paper's sizes on a GPU), resumable (cached runs):
 # 1. the learngenes: the top-6 layers of the committed condense runs of the shared DINOv2
 #    (examples/results/condense_dinov2/: default objective, 5 repeats; paper objective; Heur-Learngene), cut with
 #    examples/paper/select_top_k.py (6 of 12 layers = 50 % of the layer parameters, the size the targets are stated
@@ -7,8 +7,9 @@
 # 2. Table 2 / Fig. 3 on 5-way tasks of classes 80-99 (100 images/class): the paper's recipe (scratch, auto, first_k,
 #    heur, auto_paper, random_k with the profile's 3 seeded draws per task, distill) and the recipe options
 #    (auto_embed_lowlr, auto_embed),
-# 3. Fig. 5 at 10/20/50/100 images/class, Fig. 4 (lr x wd grid at 50/class), the whole-ancestry fine-tunes (2x the
-#    cost of a 6-layer run; FINETUNE_TASKS=1 for a quick reference), then the summaries and the README.
+# 3. Fig. 5 at 10/20/50/100 images/class (Scratch, Auto, Distillation, the recipe option), Fig. 4 (lr x wd grid at
+#    50/class), the whole-ancestry fine-tunes (2x the cost of a 6-layer run; FINETUNE_TASKS=1 for a quick
+#    reference), then the summaries and the README.
 # Every step runs as two processes of one plan (one thread each): runs are claimed, so each is trained once.
 #   bash examples/paper/dinov2_proof.sh [NUM_TASKS] [EPOCHS]
 #   PROFILE=paper bash examples/paper/dinov2_proof.sh     # the paper's sizes (GPU): 500/class, 50 epochs, 5 tasks
@@ -44,14 +45,14 @@ both() {  # both NAME ARGS...: two processes of one plan, logs outputs/dinov2_pr
 # first_k and heur hold Auto's layers here: their runs reuse Auto's (identical descendants)
 both table2 "${COMMON[@]}" --methods scratch,auto,first_k,heur,auto_embed_lowlr,auto_paper,random_k,distill,auto_embed
 both fig5 "${COMMON[@]}" --experiment fig5 --fig5_samples "$FIG5_SAMPLES" --num_tasks "$FIG5_TASKS" \
-    --methods scratch,auto,auto_embed_lowlr
+    --methods scratch,auto,distill,auto_embed_lowlr
 both fig4 "${COMMON[@]}" --experiment fig4 --num_tasks "$FIG4_TASKS" --fig4_methods scratch,auto,auto_embed_lowlr
 both finetune "${COMMON[@]}" --num_tasks "$FINETUNE_TASKS" --methods finetune_ancestry_lowlr,finetune_ancestry
 ALL=scratch,distill,heur,auto,auto_paper,first_k,random_k,finetune_ancestry,auto_embed,auto_embed_lowlr,finetune_ancestry_lowlr
 python examples/paper/run.py "${COMMON[@]}" --experiment table2 --methods "$ALL" --summarize_only
 python examples/paper/run.py "${COMMON[@]}" --experiment fig3 --methods "$ALL" --summarize_only
 python examples/paper/run.py "${COMMON[@]}" --experiment fig5 --fig5_samples "$FIG5_SAMPLES" --num_tasks "$FIG5_TASKS" \
-    --methods scratch,auto,auto_embed_lowlr --summarize_only
+    --methods scratch,auto,distill,auto_embed_lowlr --summarize_only
 python examples/paper/run.py "${COMMON[@]}" --experiment fig4 --num_tasks "$FIG4_TASKS" \
     --fig4_methods scratch,auto,auto_embed_lowlr --summarize_only
 python examples/paper/update_readme.py --profile "$PROFILE"
