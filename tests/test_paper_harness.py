@@ -454,6 +454,36 @@ def test_update_readme_dinov2_findings_are_computed_from_the_results(tmp_path: P
     assert "final accuracy in none of its 20 epochs; target <= 5: **missed**" in text
     assert update_readme.dinov2_findings(tmp_path / "missing") == ""
 
+
+def test_update_readme_states_the_whole_ancestry_gap_paired_and_timed(tmp_path: Path) -> None:
+    import update_readme
+
+    def cell(mean: float, params: int) -> dict:
+        return {"final_mean": mean, "num_parameters": params, "ancestry_num_parameters": 100, "n": 2}
+
+    def gap(finetune: float, other: float) -> dict:
+        return {"gap": finetune - other, "parameters_saved": 50e6, "auto_parameter_fraction": 0.5,
+                "finetune_train_wall_time_s": 950.4, "auto_train_wall_time_s": 546.2}
+
+    table2 = {"overrides": {"epochs": 20},
+              "summary": {"dinov2": {"scratch": cell(0.5, 50), "auto": cell(0.55, 50),
+                                     "finetune_ancestry": cell(0.6, 100), "finetune_ancestry_lowlr": cell(0.9, 100)}},
+              # Auto - fine-tune per task: the fine-tune wins one task, ties one
+              "paired": {"dinov2": {"scratch": {"mean_difference": 0.05, "wins": 2, "n": 2},
+                                    "finetune_ancestry": {"differences": [-0.1, 0.0], "mean_difference": -0.05,
+                                                          "wins": 0, "ties": 1, "n": 2}}},
+              "finetune_gap": {"dinov2": gap(0.6, 0.55)},
+              "finetune_gaps": {"dinov2": {"finetune_ancestry_lowlr vs auto": gap(0.9, 0.55)}},
+              "cost": {"dinov2": {"methods": {}}}}
+    (tmp_path / "table2.json").write_text(json.dumps(table2))
+    text = update_readme.dinov2_findings(tmp_path)
+    assert ("- finetune_ancestry - auto: +5.0 points in mean accuracy (2 vs 2 tasks; paired on the shared tasks: "
+            "+5.0 points (1/2 tasks won)) for 50.0M parameters saved (the auto descendant has 50% of the fine-tuned "
+            "model's); training 950 s vs 546 s per run.") in text
+    assert "- finetune_ancestry_lowlr - auto: +35.0 points in mean accuracy (2 vs 2 tasks) for 50.0M" in text
+    assert text.index("finetune_ancestry - auto:") < text.index("finetune_ancestry_lowlr - auto:")
+
+
 def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cpu = harness.get_profile("cpu")
     assert harness.DEFAULT_ANCESTRIES["dinov2"] == harness.REPO_ROOT / ".." / "shared" / "models" / \
