@@ -223,7 +223,7 @@ def _paired(table2: dict, method: str, other: str) -> dict | None:
     reverse = paired.get(method) if other == "auto" else recipes.get(other, {}).get(method)
     if not _measured(reverse):
         return None
-    return {**reverse, "differences": [-d for d in reverse["differences"]],
+    return {**reverse, "differences": [-d for d in reverse.get("differences", [])],
             "mean_difference": -reverse["mean_difference"],
             "wins": reverse["n"] - reverse["wins"] - reverse.get("ties", 0)}
 
