@@ -35,6 +35,9 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "register_condense_method": ".condensation",
     "FeatureDistillationTrainer": ".experiments.distillation",
     "DescendantCardCallback": ".inherit",
+    "DescendantTrainer": ".trainer",
+    "descendant_image_processor": ".processing",
+    "recommended_inherited_lr_scale": ".inherit",
     "from_learngene": ".inherit",
     "push_descendant_to_hub": ".inherit",
     "save_descendant": ".inherit",
@@ -54,12 +57,15 @@ if TYPE_CHECKING:
         DescendantCardCallback,
         from_learngene,
         push_descendant_to_hub,
+        recommended_inherited_lr_scale,
         save_descendant,
         save_descendant_card,
         scratch_descendant_like,
     )
     from .modeling_learngene import LearngeneModel
+    from .processing import descendant_image_processor
     from .recipes import inherit_embeddings, inherited_lr_param_groups, inherited_parameter_names
+    from .trainer import DescendantTrainer
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY_ATTRIBUTES)
@@ -72,6 +78,7 @@ __all__ = [
     "CondenseConfig",
     "CondenseResult",
     "DescendantCardCallback",
+    "DescendantTrainer",
     "FeatureDistillationTrainer",
     "LearngeneConfig",
     "LearngeneConfigError",
@@ -81,12 +88,14 @@ __all__ = [
     "UnsupportedArchitectureError",
     "__version__",
     "condense",
+    "descendant_image_processor",
     "from_learngene",
     "get_family",
     "inherit_embeddings",
     "inherited_lr_param_groups",
     "inherited_parameter_names",
     "push_descendant_to_hub",
+    "recommended_inherited_lr_scale",
     "register_condense_method",
     "register_family",
     "save_descendant",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .constants import CARD_TEMPLATES_DIR, DESCENDANT_CARD_TEMPLATE, LEARNGENE_CARD_TEMPLATE, MODEL_CARD_NAME
 from .errors import LearngeneError
@@ -129,6 +129,30 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
             condense += f", classes {data['classes']}"
         if data.get("num_images") is not None:
             condense += f", {data['num_images']} images"
+    carried = bool(getattr(config, "include_embeddings", False))
+    embedding_label = "stem" if config.family in ("resnet", "timm_resnet") else "input embedding (patch embedding, tokens, position table)"
+    if carried:
+        form_title = f"layers + the ancestry's {embedding_label}"
+        form_text = (f"Besides its layers it carries the ancestry's {embedding_label}; it has no final norm and no head. "
+                     "Descendants inherit both. Plainly: with a head, a descendant of it is a truncated copy of the "
+                     "ancestry (its embedding and the learngene layers), so share it only where sharing that much of "
+                     "the ancestry is fine. It is hf_learngene's default form because its descendants learn far "
+                     "better (shared DINOv2 ViT-S/14, 6 of 12 layers, 5-way tasks: 85.7 % with the embedding and the "
+                     "recorded lr scale vs 54.1 % for the layers only; hf_learngene README).")
+        usage_note = " and its input embedding"
+        recipe_note = ("`from_learngene(..., inherit_embeddings=False)` gives the paper's descendant (fresh embedding, "
+                       "one learning rate) instead.")
+    else:
+        form_title = "layers only (the Learngene paper's form)"
+        form_text = ("It holds the integral layers only: no input embedding, no final norm, no head. It is not a "
+                     "working model on its own, and of the forms a learngene can take it reveals the least of the "
+                     "ancestry (the safest to share from a proprietary ancestry). Descendants get a fresh embedding.")
+        usage_note = ""
+        recipe_note = ("With the ancestry at hand, `hf_learngene.inherit_embeddings(descendant, ancestry)` also copies "
+                       "its input embedding, which on a real pretrained ancestry was by far the larger lever (hf_learngene "
+                       "README); a learngene condensed with `include_embeddings=True` carries it itself.")
+    lr_scale_note = ("0.1 for a full-width descendant that inherits the embedding, 1.0 otherwise" if carried
+                     else "1.0: one learning rate, as in the paper")
     card_data = ModelCardData(
         library_name="hf_learngene",
         license=config.license,
@@ -158,6 +182,11 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
         version=config.hf_learngene_version or __version__,
         repo_ref=repo_id or "path/to/learngene",
         descendant_class=family.descendant_class.__name__,
+        form_title=form_title,
+        form_text=form_text,
+        usage_note=usage_note,
+        recipe_note=recipe_note,
+        lr_scale_note=lr_scale_note,
     )
     return merge_card(card, existing_text, title_prefix="# Learngene: ")
 
@@ -197,39 +226,89 @@ def size_section(origin: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+#: ``Trainer`` evaluation keys that are bookkeeping, not results (left out of ``model-index``).
+_NOT_RESULTS = ("epoch", "runtime", "samples_per_second", "steps_per_second", "loss")
+
+
+def eval_results_from_metrics(metrics: dict[str, Any], *, dataset_name: str, dataset_type: str | None = None,
+                              dataset_split: str | None = None, task_type: str = "image-classification"
+                              ) -> list[EvalResult]:
+    """``model-index`` results (:class:`huggingface_hub.EvalResult`) from ``Trainer.evaluate()`` metrics: every numeric
+    ``eval_<name>`` except bookkeeping (runtime, samples per second, loss, epoch).
+
+    Example:
+        >>> [r.metric_type for r in eval_results_from_metrics({"eval_accuracy": 0.8, "eval_runtime": 1.0},
+        ...                                                   dataset_name="imagefolder")]
+        ['accuracy']
+    """
+    results = []
+    for key, value in metrics.items():
+        name = key.removeprefix("eval_")
+        if name in _NOT_RESULTS or not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        results.append(EvalResult(task_type=task_type, dataset_type=dataset_type or dataset_name,
+                                  dataset_name=dataset_name, dataset_split=dataset_split, metric_type=name,
+                                  metric_name=name.replace("_", " ").capitalize(), metric_value=float(value)))
+    return results
+
+
 def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
-                    existing_text: str | None = None) -> ModelCard:
-    """The model card of a descendant whose ``config.learngene`` records its origin."""
+                    existing_text: str | None = None, eval_results: list[EvalResult] | None = None) -> ModelCard:
+    """The model card of a descendant whose ``config.learngene`` records its origin; ``eval_results`` (e.g. from
+    :func:`eval_results_from_metrics`) become its ``model-index`` metadata and a results table."""
     origin = getattr(config, "learngene", None) or {}
     rows = ["| descendant layer | ancestry layer |", "|---|---|"]
     rows += [f"| `{item['descendant'].rstrip('.')}` | {item['ancestry_layer']} |" for item in origin.get("layer_map", [])]
     embeddings = origin.get("embeddings")
-    if embeddings:  # hf_learngene.recipes.inherit_embeddings: not the paper's recipe, say so
+    embedding_note = ""
+    if embeddings:  # not the paper's recipe: say so
         resampled = " (position embeddings resampled to this model's token grid)" \
             if embeddings.get("position_embeddings_resampled") else ""
-        rows += ["", (f"The input embedding `{embeddings['module']}` ({len(embeddings['tensors'])} tensors) was also "
-                      f"copied from the ancestry {_ref(embeddings.get('from'))}{resampled}. Unlike the Learngene "
-                      "paper's descendants (fresh embeddings), this model is closer to a truncated copy of the "
-                      "ancestry.")]
+        carrier = ("carried by the learngene" if embeddings.get("carried_by") == "learngene"
+                   else f"copied from the ancestry {_ref(embeddings.get('from'))}")
+        embedding_note = " and the ancestry's input embedding"
+        rows += ["", (f"The input embedding `{embeddings['module']}` ({len(embeddings['tensors'])} tensors) is the "
+                      f"ancestry's, {carrier}{resampled}. Unlike the Learngene paper's descendants (fresh embeddings), "
+                      "this model is a truncated copy of the ancestry's first layers when the learngene holds them, "
+                      "plus a fresh final norm and head.")]
+    scale = origin.get("inherited_lr_scale")
+    lr_note = ""
+    if isinstance(scale, (int, float)) and scale != 1:
+        lr_note = (f" Recommended fine-tuning: the inherited weights at {scale:g} x the learning rate "
+                   "(`config.learngene.inherited_lr_scale`; `hf_learngene.DescendantTrainer` applies it).")
     seed = origin.get("seed")
+    name = origin.get("learngene") or "a learngene"
+    results_section = ""
+    if eval_results:
+        lines = ["", "## Evaluation", "", "| dataset | split | metric | value |", "|---|---|---|---|"]
+        lines += [f"| {r.dataset_name} | {r.dataset_split or '-'} | {r.metric_type} | {r.metric_value:.4f} |"
+                  for r in eval_results]
+        results_section = "\n".join(lines) + "\n"
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag="image-classification",
         license=origin.get("license"),
         tags=["learngene", "learngene-descendant", origin.get("family", "")],
-        base_model=hub_id_or_none(origin.get("learngene")),
+        base_model=hub_id_or_none(name),
+        model_name=Path(repo_id).name if repo_id else None,
+        eval_results=eval_results or None,
     )
+    if eval_results and card_data.model_name is None:
+        card_data.model_name = f"descendant-of-{Path(name.split('@')[0]).name}"
     card = ModelCard.from_template(
         card_data,
         template_path=str(template_path(DESCENDANT_CARD_TEMPLATE)),
-        title=f"Descendant of {origin.get('learngene', 'a learngene')}",
+        title=f"Descendant of {name}",
         model_class=model_class,
         num_inherited=len(origin.get("layer_map", [])),
+        embedding_note=embedding_note,
+        lr_note=lr_note,
         learngene_ref=_ref(origin.get("learngene")),
         learngene_revision=f"`{origin['revision']}`" if origin.get("revision") else "local",
         seed_note=f" with seed {seed}" if seed is not None else "",
         layer_table="\n".join(rows),
         size_section=size_section(origin),
         repo_ref=repo_id or "path/to/descendant",
+        results_section=results_section,
     )
     return merge_card(card, existing_text, title_prefix="# Descendant of ")

@@ -46,6 +46,11 @@ class LearngeneConfig(PreTrainedConfig):
         parameter_fraction: ``num_parameters / ancestry_num_parameters``.
         layer_parameter_fraction: the learngene's share of the parameters of all the ancestry's integral layers
             (what the size controls of :class:`~hf_learngene.CondenseConfig` cap).
+        include_embeddings: whether the learngene also carries the ancestry's input embedding (ViT / DINOv2: patch
+            embedding, [CLS] / register tokens and position table; ResNet: the stem), which descendants then inherit.
+            ``False`` (the paper's form, and every learngene written before this field existed): the layers only.
+        image_processor: the ancestry's image processor config (its ``preprocessor_config.json``), when it had one:
+            how descendants preprocess images by default (normalisation, resampling).
         license: the ancestry's license, carried into model cards.
         hf_learngene_version: library version that wrote the learngene.
 
@@ -74,6 +79,8 @@ class LearngeneConfig(PreTrainedConfig):
     num_parameters: int | None = None
     parameter_fraction: float | None = None
     layer_parameter_fraction: float | None = None
+    include_embeddings: bool = False
+    image_processor: dict | None = None
     license: str | None = None
     hf_learngene_version: str | None = None
 
@@ -142,7 +149,13 @@ class LearngeneConfig(PreTrainedConfig):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 self._fail(name, f"must be a string, got {type(value).__name__}.")
-        for name in ("selection_arguments", "condense_data"):
+        if not isinstance(self.include_embeddings, bool):
+            self._fail("include_embeddings", f"must be true or false, got {self.include_embeddings!r}.")
+        if self.include_embeddings:
+            reason = get_family(self.family).embeddings_unsupported(self.ancestry_transformers_config())
+            if reason:
+                self._fail("include_embeddings", f"is true but {reason}.")
+        for name in ("selection_arguments", "condense_data", "image_processor"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, dict):
                 self._fail(name, f"must be a dict, got {type(value).__name__}.")

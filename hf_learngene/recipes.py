@@ -110,13 +110,31 @@ def copy_backbone_parts(
     Example:
         >>> axes, resampled = copy_backbone_parts(ancestry, child, "dinov2", ("embeddings",))  # doctest: +SKIP
     """
+    source_state = {k: v for k, v in get_family(family_name).backbone(ancestry_model).state_dict().items()
+                    if k.startswith(modules)}
+    return _copy_parts(source_state, lambda: embedding_module(family_name, ancestry_model), descendant, family_name,
+                       modules)
+
+
+def copy_carried_embeddings(embeddings: nn.Module, descendant: PreTrainedModel, family_name: str
+                            ) -> tuple[dict[str, tuple[str | None, ...]], bool]:
+    """As :func:`copy_backbone_parts` for the input embedding a learngene carries (``learngene.embeddings``, a module
+    of the ancestry's embedding class): copied into the descendant's, element-selected and resampled the same way."""
+    attribute = get_family(family_name).embedding_attribute
+    source_state = {f"{attribute}.{k}": v for k, v in embeddings.state_dict().items()}
+    return _copy_parts(source_state, lambda: embeddings, descendant, family_name, (attribute + ".",))
+
+
+def _copy_parts(source_state: dict[str, torch.Tensor], resampler: Any, descendant: PreTrainedModel,
+                family_name: str, modules: tuple[str, ...]) -> tuple[dict[str, tuple[str | None, ...]], bool]:
+    """The copy of :func:`copy_backbone_parts` from ``source_state`` (keys under the backbone); ``resampler()`` gives
+    the embedding module whose ``interpolate_pos_encoding`` resamples the position table."""
     from .sizing import select_elements
 
     family = get_family(family_name)
     role = EMBEDDING_ROLES[family_name][0]
     indices = ((getattr(descendant.config, "learngene", None) or {}).get("width") or {}).get("indices", {})
-    source_backbone, target_backbone = family.backbone(ancestry_model), family.backbone(descendant)
-    source_state = {k: v for k, v in source_backbone.state_dict().items() if k.startswith(modules)}
+    target_backbone = family.backbone(descendant)
     target_state = {k: v for k, v in target_backbone.state_dict().items() if k.startswith(modules)}
     missing = sorted(set(target_state) - set(source_state))
     if missing:
@@ -132,8 +150,7 @@ def copy_backbone_parts(
         axes = embedding_axes(family_name, key, value, role) if role in indices else (None,) * value.dim()
         if key.endswith("position_embeddings") and value.shape[1] != target.shape[1]:
             grid = torch.zeros((*target.shape[:-1], value.shape[-1]), dtype=value.dtype)
-            value = _resampled_positions(embedding_module(family_name, ancestry_model), grid,
-                                         descendant.config.image_size)
+            value = _resampled_positions(resampler(), grid, descendant.config.image_size)
             resampled = True
         selected = select_elements(value, axes, indices)
         if selected.shape != target.shape:
@@ -150,6 +167,26 @@ def copy_backbone_parts(
         for key, target in target_state.items():
             target.copy_(values[key])
     return {key: copied[key] for key in target_state}, resampled  # in the descendant's order
+
+
+def embedding_record(descendant: PreTrainedModel, family_name: str, copied: dict[str, tuple[str | None, ...]],
+                     resampled: bool, source: str | None, revision: str | None, carried_by: str) -> dict[str, Any]:
+    """The ``config.learngene["embeddings"]`` record of a copied input embedding: where it came from (``carried_by``:
+    ``"learngene"`` or ``"ancestry"``), the module, its tensors and (narrower descendants) each tensor's axes."""
+    attribute = get_family(family_name).embedding_attribute
+    target = embedding_module(family_name, descendant)
+    prefix = next(name for name, module in descendant.named_modules() if module is target)
+    record: dict[str, Any] = {
+        "from": source,
+        "revision": revision,
+        "carried_by": carried_by,
+        "module": prefix,
+        "tensors": [key[len(attribute) + 1:] for key in copied],
+        "position_embeddings_resampled": resampled,
+    }
+    if (getattr(descendant.config, "learngene", None) or {}).get("width"):
+        record["axes"] = {key[len(attribute) + 1:]: list(axes) for key, axes in copied.items()}
+    return record
 
 
 def inherit_embeddings(
@@ -192,19 +229,11 @@ def inherit_embeddings(
         raise LearngeneError(f"Inheriting the {family} embeddings is not supported (families: "
                              f"{', '.join(EMBEDDING_ROLES)}).")
     embedding_module(family, loaded.model)  # a clear error when the ancestry has none
-    target = embedding_module(family, descendant)
     attribute = EMBEDDING_ROLES[family][1]
     copied, resampled = copy_backbone_parts(loaded.model, descendant, family, (attribute + ".",))
-    prefix = next(name for name, module in descendant.named_modules() if module is target)
-    record: dict[str, Any] = {
-        "from": source_reference(loaded.name_or_path, patterns=MODEL_FILE_PATTERNS),
-        "revision": loaded.revision,
-        "module": prefix,
-        "tensors": [key[len(attribute) + 1:] for key in copied],
-        "position_embeddings_resampled": resampled,
-    }
-    if origin.get("width"):
-        record["axes"] = {key[len(attribute) + 1:]: list(axes) for key, axes in copied.items()}
+    record = embedding_record(descendant, family, copied, resampled,
+                              source_reference(loaded.name_or_path, patterns=MODEL_FILE_PATTERNS), loaded.revision,
+                              carried_by="ancestry")
     origin["embeddings"] = record
     descendant.config.learngene = origin
     return descendant

@@ -172,7 +172,9 @@ def test_descendant_card_of_a_local_learngene_and_resave(tmp_path: Path) -> None
     card = _card(folder)
     assert "base_model" not in card.data.to_dict()  # a local path is no Hub id
     assert card.data.library_name == "transformers"
-    assert f"`{tmp_path / 'lg'}`" in card.text
+    # a local learngene is named by its folder name and a content fingerprint, never by a machine path
+    assert "`lg@sha256:" in card.text and str(tmp_path) not in card.text
+    assert "# Descendant of lg@sha256:" in card.text
     readme = folder / "README.md"
     readme.write_text(readme.read_text().replace("---\n\n#", "custom_key: 1\n---\n\n#", 1) + "\nMy results: 99%.\n")
     assert ModelCard.load(readme).data.custom_key == 1

@@ -55,7 +55,7 @@ def saved_learngene(tmp_path: Path) -> tuple[LearngeneModel, Path]:
 def test_learngene_holds_only_the_selected_layers_bit_for_bit(kind: str, head: bool) -> None:
     ancestry = build_ancestry(kind, head=head)
     indices = [1, 2]
-    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=indices)
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=indices, include_embeddings=False)
 
     assert len(learngene.layers) == len(indices)
     # Only the learngene layers: no embeddings / stem, no final norm, no pooler, no head.

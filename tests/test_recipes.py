@@ -12,7 +12,7 @@ from tests.tiny_models import pixel_values, tiny_dinov2, tiny_image_dataset, tin
 
 
 def _child(ancestry, layers=(0, 1), **kwargs):
-    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=list(layers))
+    learngene = LearngeneModel.from_ancestry(ancestry, layer_indices=list(layers), include_embeddings=False)
     return from_learngene(learngene, num_labels=3, seed=0, **kwargs)
 
 

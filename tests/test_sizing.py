@@ -36,7 +36,8 @@ NARROW = {"hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 32}
 
 
 def _learngene(kind: str, indices: list[int], seed: int = 0, **overrides) -> LearngeneModel:
-    return LearngeneModel.from_ancestry(build_ancestry(kind, seed=seed, **overrides), layer_indices=indices)
+    return LearngeneModel.from_ancestry(build_ancestry(kind, seed=seed, **overrides), layer_indices=indices,
+                                        include_embeddings=False)
 
 
 def _learngene_tensors(learngene: LearngeneModel, position: int) -> dict[str, torch.Tensor]:
@@ -449,7 +450,7 @@ def test_weight_selection_takes_the_lowest_layers_and_embeddings_element_selecte
     origin = child.config.learngene
     assert [e["ancestry_layer"] for e in origin["layer_map"]] == [0, 1] and origin["selection_method"] == "manual"
     # the layers: exactly what from_learngene gives for a manual learngene of layers 0, 1 (the same code)
-    first_k = LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1])
+    first_k = LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1], include_embeddings=False)
     twin = from_learngene(first_k, num_labels=3, seed=0, **options)
     inherited = tuple(e["descendant"] for e in origin["layer_map"])
     for key, tensor in twin.state_dict().items():
@@ -480,7 +481,7 @@ def test_weight_selection_by_stage_takes_the_first_blocks_of_every_stage() -> No
     # architecture takes each stage's first blocks: [0], [2, 3], [4]
     ancestry = build_ancestry("resnet-basic", depths=[2, 2, 2], hidden_sizes=[8, 16, 16])
     options = {"hidden_sizes": [4, 8, 8], "embedding_size": 4}
-    learngene_child = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[1, 2, 3, 4]),
+    learngene_child = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[1, 2, 3, 4], include_embeddings=False),
                                      num_labels=3, seed=0, **options)
     depths = list(learngene_child.config.depths)
     assert depths == [1, 2, 1]
@@ -490,7 +491,7 @@ def test_weight_selection_by_stage_takes_the_first_blocks_of_every_stage() -> No
     assert record["depths"] == depths and list(child.config.depths) == depths
     assert child.num_parameters() == learngene_child.num_parameters()  # the same architecture
     # the inherited blocks: exactly from_learngene's of a manual learngene of those layers (bit for bit)
-    twin = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 2, 3, 4]), num_labels=3, seed=0,
+    twin = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 2, 3, 4], include_embeddings=False), num_labels=3, seed=0,
                           **options)
     inherited = tuple(e["descendant"] for e in child.config.learngene["layer_map"])
     assert all(torch.equal(child.state_dict()[k], v) for k, v in twin.state_dict().items() if k.startswith(inherited))
@@ -514,7 +515,7 @@ def test_inherit_embeddings_of_a_narrower_descendant_selects_the_layers_channels
     from hf_learngene.recipes import embedding_module, inherit_embeddings, inherited_parameter_names
 
     ancestry = build_ancestry(kind)
-    child = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1]), num_labels=3, seed=0,
+    child = from_learngene(LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1], include_embeddings=False), num_labels=3, seed=0,
                            **options)
     inherit_embeddings(child, ancestry)
     record, indices = child.config.learngene["embeddings"], child.config.learngene["width"]["indices"]
@@ -547,7 +548,7 @@ def test_cli_inherit_embeddings_from_copies_the_ancestrys_embedding_element_sele
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ancestry = build_ancestry("dinov2")
     ancestry.save_pretrained(tmp_path / "ancestry")
-    LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1]).save_pretrained(tmp_path / "lg")
+    LearngeneModel.from_ancestry(ancestry, layer_indices=[0, 1], include_embeddings=False).save_pretrained(tmp_path / "lg")
     code = cli_main(["inherit", "--learngene", str(tmp_path / "lg"), "--num-labels", "3", "--output",
                      str(tmp_path / "child"), "--hidden-size", "16", "--num-attention-heads", "2",
                      "--embeddings-from", str(tmp_path / "ancestry")])

@@ -95,6 +95,9 @@ class ArchitectureFamily(ABC):
     layer_fields: ClassVar[tuple[str, ...]] = ()
     #: whether :meth:`plan_descendant` takes ``layout=`` (where fresh layers sit, :mod:`hf_learngene.sizing`).
     supports_layout: ClassVar[bool] = False
+    #: attribute of the input embedding under :meth:`backbone` (ViT / DINOv2 ``"embeddings"``, ResNet ``"embedder"``)
+    #: when a learngene of this family can carry it (:meth:`build_embeddings`); ``None`` when it cannot.
+    embedding_attribute: ClassVar[str | None] = None
 
     # ---------------------------------------------------------------- configs
     def handles_config(self, config: PreTrainedConfig | dict[str, Any]) -> bool:
@@ -145,6 +148,20 @@ class ArchitectureFamily(ABC):
     def layer_forward(self, layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
         """Run one integral layer on hidden states / feature maps."""
         return layer(hidden)
+
+    def embeddings_unsupported(self, config: PreTrainedConfig) -> str | None:
+        """Why a learngene of an ancestry with ``config`` cannot carry its input embedding, or ``None`` when it can
+        (default: it can when the family names an :attr:`embedding_attribute`)."""
+        if self.embedding_attribute is None:
+            return (f"the {self.label} family does not support carrying the input embedding in a learngene (families "
+                    "that do: vit, dinov2, resnet)")
+        return None
+
+    def build_embeddings(self, config: PreTrainedConfig) -> nn.Module:
+        """A fresh input embedding shaped as a descendant's at the ancestry's ``config`` (what a learngene that carries
+        the embedding holds, :attr:`LearngeneConfig.include_embeddings`). Families with an
+        :attr:`embedding_attribute` override it."""
+        raise LearngeneError(f"Cannot carry the input embedding: {self.embeddings_unsupported(config)}.")
 
     # ---------------------------------------------------------------- features
     def forward_features(

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 from transformers import Dinov2Config, Dinov2ForImageClassification, PreTrainedConfig, PreTrainedModel
-from transformers.models.dinov2.modeling_dinov2 import Dinov2Layer
+from transformers.models.dinov2.modeling_dinov2 import Dinov2Embeddings, Dinov2Layer
 
 from ..errors import LearngeneError
 from .base import BACKBONE_CONFIG_KEYS
@@ -38,6 +38,12 @@ class Dinov2Family(ViTFamily):
 
     def build_layer(self, config: PreTrainedConfig, index: int) -> nn.Module:
         return Dinov2Layer(config)
+
+    def embeddings_unsupported(self, config: PreTrainedConfig) -> str | None:
+        return None
+
+    def build_embeddings(self, config: PreTrainedConfig) -> nn.Module:
+        return Dinov2Embeddings(config)
 
     def _descendant_config_class(self) -> type[PreTrainedConfig]:
         return Dinov2Config

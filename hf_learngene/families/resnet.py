@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel, ResNetConfig, ResNetForImageClassification
-from transformers.models.resnet.modeling_resnet import ResNetBasicLayer, ResNetBottleNeckLayer
+from transformers.models.resnet.modeling_resnet import ResNetBasicLayer, ResNetBottleNeckLayer, ResNetEmbeddings
 
 from ..errors import LearngeneError
 from ..sizing import AxisRoles, LayerWidth, WidthRole, WidthSpec
@@ -326,6 +326,10 @@ class ResNetFamily(ChannelWidths, ArchitectureFamily):
     descendant_class = ResNetForImageClassification
     #: config fields that fix the type or computation of a residual block: a descendant must keep them.
     layer_fields: ClassVar[tuple[str, ...]] = ("layer_type", "hidden_act", "downsample_in_bottleneck")
+    embedding_attribute: ClassVar[str | None] = "embedder"
+
+    def build_embeddings(self, config: PreTrainedConfig) -> nn.Module:
+        return ResNetEmbeddings(config)
 
     def config_from_dict(self, config_dict: dict[str, Any]) -> PreTrainedConfig:
         data = dict(config_dict)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from transformers import DeiTConfig, PreTrainedConfig, PreTrainedModel, ViTConfig, ViTForImageClassification
 from transformers.models.deit.modeling_deit import DeiTLayer
-from transformers.models.vit.modeling_vit import ViTLayer
+from transformers.models.vit.modeling_vit import ViTEmbeddings, ViTLayer
 
 from ..errors import LearngeneError
 from ..sizing import AxisRoles, LayerWidth, WidthRole, WidthSpec, inherited_positions, layout_name
@@ -186,6 +186,20 @@ class ViTFamily(TokenFeatures, TokenWidths, ArchitectureFamily):
     layer_fields: ClassVar[tuple[str, ...]] = (
         "hidden_size", "num_attention_heads", "intermediate_size", "hidden_act", "layer_norm_eps", "qkv_bias"
     )
+
+    embedding_attribute: ClassVar[str | None] = "embeddings"
+
+    def embeddings_unsupported(self, config: PreTrainedConfig) -> str | None:
+        if getattr(config, "model_type", None) == "deit":
+            return ("a DeiT embedding has a distillation token and one more position than a ViT descendant's, so it "
+                    "cannot be copied into one; keep the learngene layers only (include_embeddings=False)")
+        return None
+
+    def build_embeddings(self, config: PreTrainedConfig) -> nn.Module:
+        reason = self.embeddings_unsupported(config)
+        if reason:
+            raise LearngeneError(f"Cannot carry the input embedding: {reason}.")
+        return ViTEmbeddings(config, use_mask_token=False)  # as in ViTForImageClassification
 
     def config_from_dict(self, config_dict: dict[str, Any]) -> PreTrainedConfig:
         data = dict(config_dict)
