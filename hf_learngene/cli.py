@@ -147,7 +147,7 @@ def config_from_args(args: argparse.Namespace) -> BaseCondenseConfig:
 
 def _run_condense(args: argparse.Namespace) -> int:
     from .condensation import condense
-    from .experiments.tasks import default_dataset_path
+    from .data import default_dataset_path
 
     check_output_folder(args.output, "--output")  # before any work: the learngene must be writable there
     config = config_from_args(args)

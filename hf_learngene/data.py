@@ -2,15 +2,17 @@
 ``pixel_values``.
 
 * :func:`load_image_dataset` - load a local dataset folder or a Hub id;
+* :func:`default_dataset_path` - where it loads from without one: ``$LEARNGENE_DATASET`` or the shared copy in
+  ``../shared/datasets/mini-imagenet``;
 * :func:`parse_class_spec`, :func:`format_class_spec` - class specs such as ``"64-79"`` or ``"1,2,5-9"``;
 * :func:`select_classes` - keep some classes and remap their labels to ``0..n-1``;
 * :class:`ImageTransform` - a fast batched PIL -> ``pixel_values`` transform for ``Dataset.set_transform``
   with optional random-crop + flip augmentation (no torchvision needed).
 
-The experiment toolkit lives in :mod:`hf_learngene.experiments`: the mini-ImageNet class split
-(``MINI_IMAGENET_SPLIT``, ``ClassSplit``), seeded N-way tasks (``make_task``, ``Task``), the default dataset location
-(``default_dataset_path``) and the ``Trainer`` collator (``collate_fn``). Those names are still importable from
-this module (loaded from there on first use).
+The experiment toolkit (:mod:`hf_learngene.experiments`) builds on this module: the mini-ImageNet class split
+(``MINI_IMAGENET_SPLIT``, ``ClassSplit``) and seeded N-way tasks (``make_task``, ``Task``) are in
+:mod:`hf_learngene.experiments.tasks`, the ``Trainer`` collator (``collate_fn``) in
+:mod:`hf_learngene.experiments.training`.
 
 Example:
 
@@ -37,7 +39,6 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Value, load_dataset, load_from_disk
 from PIL import Image
 
-from ._lazy import lazy_attributes
 from .constants import DATASET_ENV_VAR
 from .errors import LearngeneError
 
@@ -46,24 +47,13 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "ImageTransform",
+    "default_dataset_path",
     "format_class_spec",
     "label_names",
     "load_image_dataset",
     "parse_class_spec",
     "select_classes",
 ]
-
-#: Names that moved to the experiment toolkit, still importable from here: ``{name: module that defines it}``.
-_MOVED_TO_EXPERIMENTS: dict[str, str] = {
-    "ClassSplit": "hf_learngene.experiments.tasks",
-    "MINI_IMAGENET_SPLIT": "hf_learngene.experiments.tasks",
-    "Task": "hf_learngene.experiments.tasks",
-    "default_dataset_path": "hf_learngene.experiments.tasks",
-    "make_task": "hf_learngene.experiments.tasks",
-    "collate_fn": "hf_learngene.experiments.training",
-}
-
-__getattr__, __dir__ = lazy_attributes(__name__, _MOVED_TO_EXPERIMENTS)
 
 #: ImageNet channel statistics (RGB, for pixel values in ``[0, 1]``).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -73,6 +63,38 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 # --------------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------------
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+_SHARED_REL = Path("shared") / "datasets" / "mini-imagenet"
+
+
+def default_dataset_path() -> str:
+    """Return the default dataset location.
+
+    Resolution order: the ``LEARNGENE_DATASET`` environment variable (a local path or a Hub id), then
+    ``<repo>/../shared/datasets/mini-imagenet``, then ``<cwd>/../shared/datasets/mini-imagenet``.
+
+    Example:
+        >>> os.environ["LEARNGENE_DATASET"] = "/data/mini-imagenet"
+        >>> default_dataset_path()
+        '/data/mini-imagenet'
+
+    Raises:
+        FileNotFoundError: if nothing is configured and the shared copy does not exist.
+    """
+    env = os.environ.get(DATASET_ENV_VAR)
+    if env:
+        return env
+    candidates = [_REPO_ROOT.parent / _SHARED_REL, Path.cwd().parent / _SHARED_REL]
+    for cand in candidates:
+        if cand.is_dir():
+            return str(cand.resolve())
+    raise FileNotFoundError(
+        "No dataset given and no shared copy found (looked in: "
+        + ", ".join(str(c) for c in candidates)
+        + f"). Pass --dataset <local path or Hub id> or set the {DATASET_ENV_VAR} environment variable."
+    )
+
+
 def load_image_dataset(
     path_or_id: str | os.PathLike[str] | None = None,
     split: str | None = None,
@@ -84,7 +106,7 @@ def load_image_dataset(
     Args:
         path_or_id: a local dataset folder (parquet/imagefolder/... with a dataset card, or a folder written
             by ``save_to_disk``), or a Hub dataset id. ``None`` uses
-            :func:`hf_learngene.experiments.default_dataset_path` (``$LEARNGENE_DATASET`` or the shared copy).
+            :func:`default_dataset_path` (``$LEARNGENE_DATASET`` or the shared copy).
         split: e.g. ``"train"``; ``None`` returns a :class:`~datasets.DatasetDict` with all splits.
         revision: Hub revision (commit sha / branch / tag); ignored for local folders.
         **kwargs: forwarded to :func:`datasets.load_dataset` (e.g. ``cache_dir``, ``name``).
@@ -99,8 +121,6 @@ def load_image_dataset(
         >>> other = load_image_dataset("uoft-cs/cifar100", split="train", revision="aadb3af")
     """
     if path_or_id is None:
-        from .experiments.tasks import default_dataset_path
-
         path_or_id = default_dataset_path()
     path = os.fspath(path_or_id)
     local = Path(path)

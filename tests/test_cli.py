@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import hf_learngene.experiments.tasks as tasks_module
+import hf_learngene.data as data_module
 from hf_learngene.cli import main
 from tests.hub_server import HUB_USERNAME, LocalHub
 from tests.tiny_models import tiny_bert, tiny_image_dataset, tiny_vit
@@ -103,8 +103,8 @@ def test_bad_input_is_a_one_line_error(inputs: dict[str, Path], tmp_path: Path, 
 
 def test_no_dataset_and_no_shared_copy(inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(tasks_module.DATASET_ENV_VAR, raising=False)
-    monkeypatch.setattr(tasks_module, "_REPO_ROOT", tmp_path / "repo")
+    monkeypatch.delenv(data_module.DATASET_ENV_VAR, raising=False)
+    monkeypatch.setattr(data_module, "_REPO_ROOT", tmp_path / "repo")
     monkeypatch.chdir(tmp_path)
     args = [a for a in _args(inputs, tmp_path / "out") if a not in ("--dataset", str(inputs["data"]))]
     assert_one_line_error(_run(args), capsys.readouterr().err, r"No dataset given.*Pass --dataset")

@@ -146,9 +146,9 @@ def run_weight_norm_repeat(ancestry, family, data, config, accelerator, repeat) 
 @pytest.fixture
 def weight_norm(monkeypatch: pytest.MonkeyPatch):
     """``weight_norm`` registered for one test (the registry is restored afterwards)."""
-    from hf_learngene.condensation import methods
+    from hf_learngene.condensation import base
 
-    monkeypatch.setattr(methods, "_METHODS", dict(methods._METHODS))
+    monkeypatch.setattr(base, "_METHODS", dict(base._METHODS))
     CALLS.clear()
     return register_condense_method("weight_norm", WeightNormConfig, run_weight_norm_repeat, label="Weight norm",
                                     description="toy: layers with larger weights")

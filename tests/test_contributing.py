@@ -39,10 +39,10 @@ def run_as_module(code: str, name: str, monkeypatch: pytest.MonkeyPatch, **names
 @pytest.fixture
 def own_registries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by a snippet are undone after the test."""
-    from hf_learngene.condensation import methods
+    from hf_learngene.condensation import base
     from hf_learngene.families import registry
 
-    monkeypatch.setattr(methods, "_METHODS", dict(methods._METHODS))
+    monkeypatch.setattr(base, "_METHODS", dict(base._METHODS))
     monkeypatch.setattr(registry, "_FAMILIES", dict(registry._FAMILIES))
 
 

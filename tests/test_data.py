@@ -77,13 +77,15 @@ def test_class_split() -> None:
 
 
 def test_default_dataset_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(T.DATASET_ENV_VAR, str(tmp_path))
-    assert T.default_dataset_path() == str(tmp_path)
-    monkeypatch.delenv(T.DATASET_ENV_VAR)
-    monkeypatch.setattr(T, "_REPO_ROOT", tmp_path / "repo")
+    assert D._REPO_ROOT == Path(__file__).resolve().parents[1]  # the repository, as when it lived in experiments/
+    assert T.default_dataset_path is D.default_dataset_path  # the toolkit's protocol names the core's function
+    monkeypatch.setenv(D.DATASET_ENV_VAR, str(tmp_path))
+    assert D.default_dataset_path() == str(tmp_path)
+    monkeypatch.delenv(D.DATASET_ENV_VAR)
+    monkeypatch.setattr(D, "_REPO_ROOT", tmp_path / "repo")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="--dataset"):
-        T.default_dataset_path()
+        D.default_dataset_path()
 
 
 def test_load_image_dataset_from_disk(tmp_path: Path, train_ds: Dataset) -> None:
@@ -258,20 +260,20 @@ def test_shared_mini_imagenet_split() -> None:
     assert task.train[0]["image"].size == (84, 84)
 
 
-def test_experiment_names_moved_but_still_import_from_the_old_module() -> None:
-    """The mini-ImageNet protocol, tasks and the collator live in hf_learngene.experiments; code written against
-    hf_learngene.data (examples/paper/harness.py) still finds them there, and hf_learngene.training /
-    hf_learngene.distillation still re-export their modules."""
-    import hf_learngene.distillation
-    import hf_learngene.experiments
-    import hf_learngene.training
+def test_experiment_names_live_only_in_the_toolkit() -> None:
+    """The mini-ImageNet protocol, tasks and the collator are in hf_learngene.experiments, and only there: the core's
+    hf_learngene.data does not reach into the toolkit for them, and the old re-export modules are gone."""
+    import importlib
 
-    for name in ("MINI_IMAGENET_SPLIT", "ClassSplit", "Task", "default_dataset_path", "make_task"):
-        assert getattr(D, name) is getattr(T, name) is getattr(hf_learngene.experiments, name), name
-        assert name not in D.__all__
-    assert D.collate_fn is collate_fn is hf_learngene.training.collate_fn
-    assert hf_learngene.training.train_classifier is hf_learngene.experiments.train_classifier
-    assert hf_learngene.distillation.FeatureDistillationTrainer is hf_learngene.experiments.FeatureDistillationTrainer
+    import hf_learngene.experiments
+
+    for name in ("MINI_IMAGENET_SPLIT", "ClassSplit", "Task", "make_task"):
+        assert getattr(T, name) is getattr(hf_learngene.experiments, name), name
+        assert not hasattr(D, name), name
+    assert not hasattr(D, "collate_fn") and hf_learngene.experiments.collate_fn is collate_fn
+    for old in ("hf_learngene.training", "hf_learngene.distillation"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(old)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         D.nope  # noqa: B018
 

@@ -17,25 +17,25 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "MetaNetwork": ".auto",
     "PseudoDescendant": ".auto",
     "layer_scores_from_pairs": ".auto",
+    "BaseCondenseConfig": ".base",
+    "CondenseMethod": ".base",
+    "RepeatResult": ".base",
     "AutoLearngeneConfig": ".config",
-    "BaseCondenseConfig": ".config",
     "CondenseConfig": ".config",
     "HeuristicConfig": ".config",
     "ManualConfig": ".config",
-    "CondenseMethod": ".methods",
     "available_methods": ".methods",
     "get_condense_method": ".methods",
     "register_condense_method": ".methods",
-    "RepeatResult": ".repeats",
     "select_layers": ".selection",
 }
 
 if TYPE_CHECKING:
     from .api import CondenseResult, condense
     from .auto import MetaNetwork, PseudoDescendant, layer_scores_from_pairs
-    from .config import AutoLearngeneConfig, BaseCondenseConfig, CondenseConfig, HeuristicConfig, ManualConfig
-    from .methods import CondenseMethod, available_methods, get_condense_method, register_condense_method
-    from .repeats import RepeatResult
+    from .base import BaseCondenseConfig, CondenseMethod, RepeatResult
+    from .config import AutoLearngeneConfig, CondenseConfig, HeuristicConfig, ManualConfig
+    from .methods import available_methods, get_condense_method, register_condense_method
     from .selection import select_layers
 
 

@@ -30,11 +30,12 @@ from ..errors import LearngeneError
 from ..hub import LoadedAncestry, load_ancestry
 from ..modeling_learngene import LearngeneModel, layer_parameter_counts, layer_parameter_fraction
 from ..utils import atomic_directory
-from .config import AutoLearngeneConfig, BaseCondenseConfig, CondenseConfig
+from .base import BaseCondenseConfig, RepeatResult
+from .config import AutoLearngeneConfig, CondenseConfig
 from .data import prepare_condense_data
 from .methods import get_condense_method
 from .plots import plot_layer_scores, plot_pair_scores, plot_score_trajectory
-from .repeats import RepeatResult, run_repeat
+from .repeats import run_repeat
 from .selection import select_layers
 
 

@@ -32,11 +32,12 @@ from ..errors import LearngeneError
 from ..families import ArchitectureFamily
 from ..families.base import batched_squared_distances
 from ..utils import write_json_atomic
+from .base import RepeatResult
 from .config import AutoLearngeneConfig
 from .data import CondenseData
 from .features import feature_store
 from .objectives import MetaObjective, get_objective
-from .repeats import RepeatResult, repeat_folder, repeat_seed
+from .repeats import repeat_folder, repeat_seed
 from .selection import select_layers
 
 

@@ -1,15 +1,17 @@
-"""Condensing configs: the shared :class:`BaseCondenseConfig`, the own config of each built-in method and
-:class:`CondenseConfig`, which holds them all.
+"""Condensing configs of the built-in methods, their registration, and :class:`CondenseConfig`, which holds them all.
 
-- :class:`BaseCondenseConfig`: what every method uses (condense data split, batch sizes, size controls, repeats,
-  seeds, checkpoints, logging, ``accelerate`` settings).
+- :class:`~hf_learngene.condensation.base.BaseCondenseConfig` (in :mod:`~hf_learngene.condensation.base`): what
+  every method uses (condense data split, batch sizes, size controls, repeats, seeds, checkpoints, logging,
+  ``accelerate`` settings).
 - :class:`AutoLearngeneConfig` (``method="auto"``, paper Algorithm 1), :class:`HeuristicConfig`
   (``method="heuristic"``, the ``heuristic_*`` fields) and :class:`ManualConfig` (``method="manual"``,
   ``layer_indices``): the shared fields plus the method's own.
 - :class:`CondenseConfig`: all of the above in one config (the default of :func:`~hf_learngene.condense` and what
   ``learngene condense`` builds for a built-in method).
 
-A new condensing method subclasses :class:`BaseCondenseConfig` with its own fields and registers it with
+The three built-in methods are registered at the bottom of this module (the only place that lists their names), so
+a config can check its ``method`` as soon as this module is imported. A new condensing method subclasses
+:class:`BaseCondenseConfig` with its own fields and registers it with
 :func:`~hf_learngene.condensation.methods.register_condense_method`. Every field's meaning is in its
 ``metadata["help"]`` (also the ``learngene condense --help`` text). Each class validates its own fields in
 ``validate()`` (calling ``super().validate()`` first), so a config holding several methods' fields checks them all.
@@ -17,178 +19,10 @@ A new condensing method subclasses :class:`BaseCondenseConfig` with its own fiel
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LearngeneError
-
-_METHOD_HELP = (
-    "Condensing method: 'auto' (Auto-Learngene, the meta-network of the paper's Algorithm 1), "
-    "'heuristic' (Heur-Learngene, gradient stability) or 'manual' (layer_indices as given), or a method registered "
-    "with hf_learngene.condensation.register_condense_method."
-)
-
-
-def _method_field(default: str) -> Any:
-    """The ``method`` field of a config class whose method is ``default``."""
-    return field(default=default, metadata={"help": _METHOD_HELP})
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-@dataclass
-class BaseCondenseConfig:
-    """The settings every condensing method shares; subclass it for a method's own config.
-
-    Example:
-        >>> from hf_learngene.condensation.config import HeuristicConfig
-        >>> HeuristicConfig(heuristic_num_tasks=2).method
-        'heuristic'
-    """
-
-    method: str = _method_field("auto")
-    num_layers: int | None = field(default=None, metadata={"help": (
-        "Size control: keep exactly the top-k layers by score instead of the paper's rule (score > 1/L). "
-        "None: the rule."
-    )})
-    max_parameter_fraction: float | None = field(default=None, metadata={"help": (
-        "Size control: drop the lowest-scoring selected layers until the learngene holds at most this "
-        "share of the ancestry's integral-layer parameters (at least one layer is kept). None: no cap."
-    )})
-    num_repeats: int = field(default=3, metadata={"help": (
-        "Pseudo-descendant initialisations (auto) or task sequences (heuristic); the paper used 10."
-    )})
-    batch_size: int = field(default=32, metadata={"help": "N, batch size on the training data D (per process)."})
-    meta_batch_size: int = field(default=8, metadata={"help": (
-        "M, batch size on the meta-data D-hat (per process). Small by default: it is the main overhead "
-        "over plain pseudo-descendant training."
-    )})
-    meta_fraction: float = field(default=1 / 6, metadata={"help": (
-        "Share of the condense data held out as meta-data D-hat (paper: 1/6)."
-    )})
-    image_size: int | None = field(default=None, metadata={"help": (
-        "Image side in pixels (None: the ancestry's image processor, else its config's image_size)."
-    )})
-    image_mean: list[float] | None = field(default=None, metadata={"help": (
-        "Normalisation mean (RGB) when the ancestry has no image processor."
-    )})
-    image_std: list[float] | None = field(default=None, metadata={"help": (
-        "Normalisation std (RGB) when the ancestry has no image processor."
-    )})
-    max_images: int | None = field(default=None, metadata={"help": (
-        "Cap on the condense images used (None: all), drawn per class, seeded."
-    )})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Forwarded to accelerate.Accelerator."})
-    mixed_precision: str = field(default="no", metadata={"help": (
-        "'no', 'fp16' or 'bf16', forwarded to accelerate.Accelerator."
-    )})
-    checkpoint_dir: str | None = field(default=None, metadata={"help": (
-        "Where to checkpoint and resume from (None: no checkpoints)."
-    )})
-    checkpoint_every: int = field(default=50, metadata={"help": "Iterations between checkpoints."})
-    resume: bool = field(default=True, metadata={"help": "Continue from checkpoints in checkpoint_dir when present."})
-    log_every: int = field(default=10, metadata={"help": (
-        "Steps between entries of the JSON log (losses are averaged over the window; pair scores too)."
-    )})
-    seed: int = field(default=0, metadata={"help": "Base seed; repeat r uses seed + r."})
-    log_with: str | None = field(default=None, metadata={"help": (
-        "An accelerate tracker ('tensorboard', 'wandb', ...) or None."
-    )})
-    progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
-    extra: dict[str, Any] = field(default_factory=dict, metadata={"help": (
-        "Free-form notes recorded with the config (not used by condensing)."
-    )})
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def _fail(self, name: str, why: str) -> None:
-        raise LearngeneError(f"{type(self).__name__}.{name}: {why}")
-
-    def _check_positive_ints(self, *names: str) -> None:
-        for name in names:
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                self._fail(name, f"must be an int >= 1, got {value!r}.")
-
-    def _check_positive_numbers(self, *names: str) -> None:
-        for name in names:
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                self._fail(name, f"must be a positive finite number, got {value!r}.")
-
-    def runs(self, config_class: type[BaseCondenseConfig]) -> bool:
-        """Whether ``self.method`` is a method configured by ``config_class`` (or by a subclass of it).
-
-        Example:
-            >>> CondenseConfig(method="heuristic").runs(HeuristicConfig)
-            True
-        """
-        from .methods import get_condense_method
-
-        return issubclass(get_condense_method(self.method).config_class, config_class)
-
-    def validate(self) -> None:
-        """Check every field; raise :class:`~hf_learngene.LearngeneError` naming the bad one."""
-        from .methods import available_methods, get_condense_method
-
-        methods = available_methods()
-        if self.method not in methods:
-            self._fail("method", f"must be one of {methods}, got {self.method!r}.")
-        own = get_condense_method(self.method).config_class
-        if not isinstance(self, own):
-            self._fail("method", f"{self.method!r} is configured with {own.__name__}, which {type(self).__name__} is "
-                       f"not: pass {own.__name__}(...).")
-        self._check_positive_ints("num_repeats", "batch_size", "meta_batch_size", "gradient_accumulation_steps",
-                                  "checkpoint_every", "log_every")
-        if self.num_layers is not None and (not _is_int(self.num_layers) or self.num_layers < 1):
-            self._fail("num_layers", f"must be None or an int >= 1 (keep the top-k layers), got {self.num_layers!r}.")
-        if self.max_parameter_fraction is not None and not (
-                isinstance(self.max_parameter_fraction, (int, float)) and 0 < self.max_parameter_fraction <= 1):
-            self._fail("max_parameter_fraction", f"must be None or in (0, 1], e.g. 0.5, got "
-                       f"{self.max_parameter_fraction!r}.")
-        if not (isinstance(self.meta_fraction, (int, float)) and 0 < self.meta_fraction < 1):
-            self._fail("meta_fraction", f"must be strictly between 0 and 1, got {self.meta_fraction!r}.")
-        if self.mixed_precision not in ("no", "fp16", "bf16"):
-            self._fail("mixed_precision", f"must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}.")
-        if self.image_size is not None and self.image_size < 1:
-            self._fail("image_size", f"must be None or >= 1, got {self.image_size}.")
-        for name in ("image_mean", "image_std"):
-            value = getattr(self, name)
-            if value is not None and (len(value) != 3 or (name == "image_std" and min(value) <= 0)):
-                self._fail(name, f"must be 3 numbers (RGB){' > 0' if name == 'image_std' else ''}, got {value!r}.")
-        if self.max_images is not None and self.max_images < 2:
-            self._fail("max_images", f"must be None or >= 2, got {self.max_images}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of all fields."""
-        return dataclasses.asdict(self)
-
-    def recorded_dict(self) -> dict[str, Any]:
-        """The config as the learngene records it (``selection_arguments``, ``condense_config.json``): no local
-        checkpoint path (only whether there was one: it does not change the result and would publish a path of this
-        machine); subclasses add what they resolve (e.g. the meta learning rate)."""
-        data = self.to_dict()
-        if data.get("checkpoint_dir"):
-            data["checkpoint_dir"] = "<local>"
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BaseCondenseConfig:
-        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise LearngeneError(f"{cls.__name__}: unknown fields {unknown}; known: {sorted(names)}.")
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+from .base import BaseCondenseConfig, _is_int, _method_field, register_condense_method
 
 
 @dataclass
@@ -362,3 +196,17 @@ class CondenseConfig(AutoLearngeneConfig, HeuristicConfig, ManualConfig):
     """
 
     method: str = _method_field("auto")
+
+
+# ------------------------------------------------------------------------------------------------ built-in methods
+register_condense_method(
+    "auto", AutoLearngeneConfig, "hf_learngene.condensation.auto:run_auto_repeat", label="Auto-Learngene",
+    description="Auto-Learngene (meta-network, paper Alg. 1)",
+    score_note=("Scores are the meta-network's normalised layer scores; layers scoring above 1/L = {threshold:.4f} "
+                "form the learngene (paper Eq. 10)."),
+)
+register_condense_method(
+    "heuristic", HeuristicConfig, "hf_learngene.condensation.heuristic:run_heuristic_repeat", label="Heur-Learngene",
+    description="Heur-Learngene (gradient stability)",
+)
+register_condense_method("manual", ManualConfig, None, label="Manual", description="keep --layer-indices")

@@ -14,7 +14,7 @@ from datasets import Dataset, DatasetDict
 
 from ..data import ImageTransform, load_image_dataset, parse_class_spec, select_classes
 from ..errors import LearngeneError
-from .config import BaseCondenseConfig
+from .base import BaseCondenseConfig
 
 
 @dataclass

@@ -24,9 +24,10 @@ from transformers import PreTrainedModel
 
 from ..errors import LearngeneError
 from ..families import ArchitectureFamily
+from .base import RepeatResult
 from .config import HeuristicConfig
 from .data import CondenseData
-from .repeats import RepeatResult, repeat_seed
+from .repeats import repeat_seed
 from .selection import select_layers
 
 

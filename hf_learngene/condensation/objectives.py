@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..errors import LearngeneError
 
 if TYPE_CHECKING:
-    from .auto import PseudoDescendant
+    from .base import PairDistances
 
 _OBJECTIVES: dict[str, type[MetaObjective]] = {}
 
@@ -48,7 +48,7 @@ class MetaObjective:
     default_meta_learning_rate: ClassVar[float]
     normalise_meta_input: ClassVar[bool] = False
 
-    def distances(self, student: PseudoDescendant, big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
+    def distances(self, student: PairDistances, big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
         """``psi-bar`` of every pair, shape ``(batch, L, K)`` (zero outside R), from the ancestry's features ``big``
         (``Z^l``) and the pseudo-descendant's ``small`` (``z^k``)."""
         return student.psi(big, small)
@@ -81,7 +81,7 @@ class ScaleFreeObjective(MetaObjective):
     default_meta_learning_rate = 2.0
     normalise_meta_input = True
 
-    def distances(self, student: PseudoDescendant, big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
+    def distances(self, student: PairDistances, big: list[torch.Tensor], small: list[torch.Tensor]) -> torch.Tensor:
         batch = small[0].shape[0]
         return cka_distance(big, small)[None].expand(batch, -1, -1) * student.pair_mask_like(big, small)
 

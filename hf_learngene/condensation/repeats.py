@@ -10,45 +10,22 @@ repeat (Auto-Learngene does) keeps its files in the same folder (:func:`repeat_f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..utils import write_json_atomic
+from .base import RepeatResult
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
     from transformers import PreTrainedModel
 
     from ..families import ArchitectureFamily
-    from .config import BaseCondenseConfig
+    from .base import BaseCondenseConfig, CondenseMethod
     from .data import CondenseData
-    from .methods import CondenseMethod
 
 #: The file holding a finished repeat's :class:`RepeatResult` in its checkpoint folder.
 REPEAT_RESULT_NAME = "result.json"
-
-
-@dataclass
-class RepeatResult:
-    """The outcome of one pseudo-descendant initialisation (auto) or task sequence (heuristic)."""
-
-    repeat: int
-    seed: int
-    layer_scores: list[float]
-    selected_layers: list[int]
-    pair_scores: list[list[float]] | None = None
-    steps: int = 0
-    wall_time: float = 0.0
-    images_per_second: float | None = None
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RepeatResult:
-        return cls(**data)
 
 
 def repeat_seed(config: BaseCondenseConfig, repeat: int) -> int:

@@ -5,7 +5,8 @@ The protocol splits the *classes* of a dataset into three disjoint groups: class
 model, classes used to condense the learngene, and classes on which descendant models are trained (as few-shot
 N-way tasks).
 
-* :func:`default_dataset_path` - ``$LEARNGENE_DATASET`` or the shared copy in ``../shared/datasets/mini-imagenet``;
+* :func:`~hf_learngene.data.default_dataset_path` (from the core's :mod:`hf_learngene.data`) - ``$LEARNGENE_DATASET``
+  or the shared copy in ``../shared/datasets/mini-imagenet``;
 * :class:`ClassSplit`, :data:`MINI_IMAGENET_SPLIT` - the three class groups;
 * :func:`make_task` / :class:`Task` - seeded N-way, k-samples-per-class tasks.
 
@@ -24,16 +25,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from datasets import Dataset
 
 from ..constants import DATASET_ENV_VAR
-from ..data import ClassSpec, _labels_array, _relabel, format_class_spec, parse_class_spec
+from ..data import ClassSpec, _labels_array, _relabel, default_dataset_path, format_class_spec, parse_class_spec
 
 __all__ = [
     "DATASET_ENV_VAR",
@@ -43,41 +42,6 @@ __all__ = [
     "default_dataset_path",
     "make_task",
 ]
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-_SHARED_REL = Path("shared") / "datasets" / "mini-imagenet"
-
-
-# --------------------------------------------------------------------------------------------------
-# Where the dataset is
-# --------------------------------------------------------------------------------------------------
-def default_dataset_path() -> str:
-    """Return the default dataset location.
-
-    Resolution order: the ``LEARNGENE_DATASET`` environment variable (a local path or a Hub id), then
-    ``<repo>/../shared/datasets/mini-imagenet``, then ``<cwd>/../shared/datasets/mini-imagenet``.
-
-    Example:
-        >>> os.environ["LEARNGENE_DATASET"] = "/data/mini-imagenet"
-        >>> default_dataset_path()
-        '/data/mini-imagenet'
-
-    Raises:
-        FileNotFoundError: if nothing is configured and the shared copy does not exist.
-    """
-    env = os.environ.get(DATASET_ENV_VAR)
-    if env:
-        return env
-    candidates = [_REPO_ROOT.parent / _SHARED_REL, Path.cwd().parent / _SHARED_REL]
-    for cand in candidates:
-        if cand.is_dir():
-            return str(cand.resolve())
-    raise FileNotFoundError(
-        "No dataset given and no shared copy found (looked in: "
-        + ", ".join(str(c) for c in candidates)
-        + f"). Pass --dataset <local path or Hub id> or set the {DATASET_ENV_VAR} environment variable."
-    )
-
 
 # --------------------------------------------------------------------------------------------------
 # Class splits
