@@ -16,3 +16,6 @@ class LearngeneConfigError(LearngeneError):
 class UnsafeWeightsError(LearngeneError):
     """A checkpoint only offers pickled weights (``.bin``/``.pt``); hf_learngene loads safetensors only."""
 
+
+class HubPushError(LearngeneError):
+    """A push to the Hub failed; the message says whether anything was committed and what to do next."""

@@ -28,7 +28,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForImageClassification,
 from transformers.utils.generic import is_timm_config_dict
 
 from .constants import CONFIG_NAME, MODEL_CARD_NAME, SAFETENSORS_WEIGHTS_NAME
-from .errors import LearngeneError, UnsafeWeightsError
+from .errors import HubPushError, LearngeneError, UnsafeWeightsError
 from .families import ArchitectureFamily, family_for_config
 from .families.registry import wrap_model
 
@@ -133,6 +133,11 @@ def push_with_card(repo_id: str, write: Callable[[Path, str], object], *, commit
 
     Creates ``repo_id`` if needed, puts its current ``README.md`` (if any) into a temporary folder so that the save
     merges its generated card with the user's text, calls ``write`` and uploads the folder; returns the commit.
+
+    Raises:
+        HubPushError: when the upload fails (an HTTP error, a dropped connection, ...): one line that names the
+            request that failed and says whether anything was committed, from the repo's refs before and after. The
+            caller's files are never touched (the upload is written to a temporary folder).
     """
     api = HfApi(token=token)
     repo_id = api.create_repo(repo_id, private=private, exist_ok=True, token=token).repo_id
@@ -140,8 +145,72 @@ def push_with_card(repo_id: str, write: Callable[[Path, str], object], *, commit
         folder = Path(tmp) / "upload"
         fetch_remote_card(repo_id, folder, revision=revision, token=token)
         write(folder, repo_id)
-        return api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message,
-                                 revision=revision, create_pr=create_pr, token=token)
+        refs = repo_refs(api, repo_id)
+        try:
+            return api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message,
+                                     revision=revision, create_pr=create_pr, token=token)
+        except Exception as err:  # whatever broke the upload, say what became of the push (the cause is chained)
+            raise push_failure(api, repo_id, refs, err) from err
+
+
+def repo_refs(api: HfApi, repo_id: str) -> dict[str, str] | None:
+    """``{ref: commit}`` of every branch, tag and pull request of a Hub repo; ``None`` when the Hub does not say."""
+    try:
+        refs = api.list_repo_refs(repo_id, include_pull_requests=True)
+    except Exception:  # noqa: BLE001 (only used to tell whether a failed push committed anything)
+        return None
+    return {ref.ref: ref.target_commit for ref in (*refs.branches, *refs.tags, *(refs.pull_requests or ()))}
+
+
+def push_failure(api: HfApi, repo_id: str, refs_before: dict[str, str] | None, err: Exception) -> HubPushError:
+    """The one-line error of a push to ``repo_id`` that raised ``err``: what failed, and whether the repo's refs
+    (``refs_before`` the upload) moved, i.e. whether anything was committed."""
+    failed = f"{_failed_request(err) or 'the upload'} failed ({_error_chain(err)})"
+    refs_after = repo_refs(api, repo_id) if refs_before is not None else None
+    if refs_after is not None and refs_after == refs_before:
+        return HubPushError(f"The push to {repo_id!r} did not happen: {failed}. Nothing was committed ({repo_id} has "
+                            "the same commits as before) and the local files are unchanged: retry the push.")
+    if refs_after is None:
+        return HubPushError(f"The push to {repo_id!r} failed: {failed}, and the Hub could not be asked whether a "
+                            f"commit landed. The local files are unchanged: look at the commits of {repo_id}, then "
+                            "retry the push if it is not there.")
+    changed = sorted(ref for ref in set(refs_before) | set(refs_after) if refs_before.get(ref) != refs_after.get(ref))
+    moved = ", ".join(f"{ref} {(refs_before.get(ref) or 'none')[:8]} -> {(refs_after.get(ref) or 'none')[:8]}"
+                      for ref in changed)
+    return HubPushError(f"The push to {repo_id!r} may have happened: {failed}, but the repo changed meanwhile "
+                        f"({moved}). The local files are unchanged: look at the latest commit of {repo_id} before "
+                        "pushing again.")
+
+
+def _failed_request(err: BaseException) -> str | None:
+    """``"METHOD /path"`` of the HTTP request that ``err`` (or an error it was raised from) is about, if it says."""
+    seen: BaseException | None = err
+    while seen is not None:
+        for source in (seen, getattr(seen, "response", None)):
+            try:
+                request = getattr(source, "request", None)
+            except RuntimeError:  # an HTTP error without its request
+                request = None
+            url = getattr(request, "url", None)
+            if url is not None:
+                return f"{request.method} {getattr(url, 'path', url)}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _error_chain(err: BaseException, depth: int = 3) -> str:
+    """``err`` and the errors it was raised from, each as ``Type: message`` on one line (at most ``depth``; a cause
+    whose message an earlier one already says is left out)."""
+    parts: list[str] = []
+    said = ""
+    seen: BaseException | None = err
+    while seen is not None and len(parts) < depth:
+        message = " ".join(str(seen).split())
+        if not parts or message not in said:
+            parts.append(f"{type(seen).__name__}: {message[:300]}" if message else type(seen).__name__)
+            said += message
+        seen = seen.__cause__ or seen.__context__
+    return " <- ".join(parts)
 
 
 def check_safetensors(folder: Path, what: str) -> list[Path]:

@@ -31,8 +31,21 @@ Authentication: a single user (:data:`HUB_USERNAME`) owns every repo and is auth
 :data:`HUB_TOKEN`. Write operations need the token. Private repos are invisible (``404 RepoNotFound``) to requests
 that do not carry it. A request carrying any other token gets ``401`` like on the Hub.
 
-The module also provides :func:`configure_hf_clients`, :func:`set_offline` and :func:`reset_hf_client_state`, which
-point ``huggingface_hub``/``transformers``/``datasets`` at a server within one process. They import those libraries
+Faults: :meth:`LocalHub.inject_fault` makes the requests that match a method and a path pattern fail, until
+:meth:`LocalHub.clear_faults` (or for a number of requests): answered with an HTTP error (``500`` by default) without
+being served, or with the connection dropped half-way through the request body (no answer), or served and then left
+unanswered (the connection closed instead of the answer). For example, a push that fails at its commit or during
+its LFS upload::
+
+    local_hub.inject_fault("POST", COMMIT_PATH)                      # 500 to every commit
+    local_hub.inject_fault("PUT", LFS_UPLOAD_PATH, kind="drop")      # every LFS upload cut off half-way
+
+``huggingface_hub`` retries pre-uploads and LFS uploads (5 times, waiting 1 to 8 s): :func:`skip_retry_waits` skips
+the waits in a test whose fault hits every try.
+
+The module also provides :func:`configure_hf_clients`, :func:`set_offline`, :func:`skip_retry_waits` and
+:func:`reset_hf_client_state`, which point ``huggingface_hub``/``transformers``/``datasets`` at a server within one
+process. They import those libraries
 lazily, when called: importing this module only needs the standard library.
 """
 
@@ -41,12 +54,15 @@ from __future__ import annotations
 import base64
 import fnmatch
 import hashlib
+import io
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator
@@ -64,19 +80,29 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = [
+    "COMMIT_PATH",
     "HUB_TOKEN",
     "HUB_USERNAME",
+    "LFS_UPLOAD_PATH",
+    "PREUPLOAD_PATH",
+    "Fault",
     "HubRequest",
     "LocalHub",
     "configure_hf_clients",
     "reset_hf_client_state",
     "set_offline",
+    "skip_retry_waits",
 ]
 
 #: The only bearer token accepted by the server.
 HUB_TOKEN = "hf_test_token"
 #: The user authenticated by :data:`HUB_TOKEN`, default namespace of repos created without one.
 HUB_USERNAME = "test-user"
+
+#: Path patterns of the upload steps for :meth:`LocalHub.inject_fault` (:func:`fnmatch.fnmatch`: ``*`` matches ``/``).
+COMMIT_PATH = "/api/*/commit/*"
+PREUPLOAD_PATH = "/api/*/preupload/*"
+LFS_UPLOAD_PATH = "/lfs-upload/*"
 
 #: Files strictly bigger than this (in bytes) are uploaded with LFS.
 DEFAULT_LFS_THRESHOLD = 1024
@@ -536,6 +562,28 @@ class HubStorage:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Fault:
+    """A fault the server injects into the requests it matches (see :meth:`LocalHub.inject_fault`)."""
+
+    method: str
+    #: :func:`fnmatch.fnmatch` pattern of the URL path (no query), e.g. :data:`COMMIT_PATH`.
+    path: str
+    #: ``"error"``: answer ``status`` without serving the request; ``"drop"``: read half of the request body, then
+    #: close the connection without an answer; ``"lose_answer"``: serve the request, then close the connection
+    #: instead of answering.
+    kind: str = "error"
+    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
+    #: How many requests it hits (``None``: every one until :meth:`LocalHub.clear_faults`).
+    times: int | None = None
+    #: How many requests it has hit.
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and fnmatch.fnmatchcase(path, self.path) and (
+            self.times is None or self.hits < self.times)
+
+
 @dataclass(frozen=True)
 class HubRequest:
     """A request served by the hub, as recorded in :attr:`LocalHub.requests`."""
@@ -618,13 +666,23 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         self._status = 0
         self._token_user: str | None = None
         try:
-            self._body = self._read_body()
             url = urlsplit(self.path)
+            fault = self.hub._take_fault(method, url.path)
+            if fault is not None and fault.kind == "drop":
+                self._drop_connection(half_of_the_body=True)
+                return
+            self._body = self._read_body()
+            if fault is not None and fault.kind == "error":
+                raise HubError(fault.status, f"LocalHub: injected fault for {method} {url.path}")
+            if fault is not None and fault.kind == "lose_answer":
+                self.wfile = io.BytesIO()  # the answer goes nowhere
             self._query = parse_qs(url.query, keep_blank_values=True)
             segments = [unquote(segment) for segment in url.path.split("/") if segment]
             self._token_user = self._authenticate()
             if not self._route(method, segments):
                 self._unhandled(method)
+            if fault is not None and fault.kind == "lose_answer":
+                self._drop_connection(half_of_the_body=False)
         except HubError as error:
             self._send_error(error)
         except Exception as error:  # noqa: BLE001 (a bug of the server: answer 500 and make it visible)
@@ -634,6 +692,20 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
             self.hub._record(
                 HubRequest(method=method, path=self.path, status=self._status, authenticated=bool(self._token_user))
             )
+
+    def _drop_connection(self, *, half_of_the_body: bool) -> None:
+        """Close the connection without (more of) an answer; first read half of the request body if asked."""
+        if half_of_the_body:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length // 2)
+            elif "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                self.rfile.readline()
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _unhandled(self, method: str) -> None:
         description = f"{method} {self.path}"
@@ -1305,6 +1377,8 @@ class LocalHub:
         self.requests: list[HubRequest] = []
         #: ``"METHOD /path"`` of the requests no endpoint matched.
         self.unhandled_requests: list[str] = []
+        #: The faults injected into matching requests (:meth:`inject_fault`).
+        self.faults: list[Fault] = []
         self._log_lock = threading.Lock()
         self._server: _HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -1358,6 +1432,38 @@ class LocalHub:
     def repo_exists(self, repo_id: str, repo_type: str = "model") -> bool:
         """Whether a repo exists on this server (bypassing HTTP and visibility)."""
         return self.storage.get_repo(repo_type, repo_id) is not None
+
+    def inject_fault(self, method: str, path: str, kind: str = "error", *,
+                     status: int = HTTPStatus.INTERNAL_SERVER_ERROR, times: int | None = None) -> Fault:
+        """Make the requests ``method`` + a URL path matching ``path`` fail (see :class:`Fault`), until
+        :meth:`clear_faults` or for ``times`` requests; returns the fault (its ``hits`` count the requests it hit).
+
+        Example:
+            ```py
+            fault = hub.inject_fault("POST", COMMIT_PATH)                  # every commit answers 500
+            hub.inject_fault("PUT", LFS_UPLOAD_PATH, kind="drop")          # LFS uploads cut off half-way
+            ```
+        """
+        if kind not in ("error", "drop", "lose_answer"):
+            raise ValueError(f"Unknown fault kind {kind!r}: 'error', 'drop' or 'lose_answer'")
+        fault = Fault(method=method.upper(), path=path, kind=kind, status=int(status), times=times)
+        with self._log_lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Serve every request normally again."""
+        with self._log_lock:
+            self.faults.clear()
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        """The first fault matching the request, counted as a hit; ``None`` when none does."""
+        with self._log_lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.hits += 1
+                    return fault
+        return None
 
     def clear_request_log(self) -> None:
         """Forget the recorded requests (``requests`` and ``unhandled_requests``)."""
@@ -1555,3 +1661,22 @@ def set_offline(monkeypatch: pytest.MonkeyPatch, offline: bool = True) -> None:
     _setattr_if_loaded(monkeypatch, "datasets.config", "HF_HUB_OFFLINE", offline)
     _setattr_if_loaded(monkeypatch, "datasets.config", "HF_DATASETS_OFFLINE", offline)
     _setattr_if_loaded(monkeypatch, "evaluate.config", "HF_EVALUATE_OFFLINE", offline)
+
+
+class _NoWaits:
+    """The ``time`` module, except that ``sleep`` returns at once."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        return None
+
+
+def skip_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``huggingface_hub``'s retries (``http_backoff``: pre-uploads, LFS uploads; 5 retries waiting 1 to 8 s) retry
+    at once, for tests whose injected fault hits every try."""
+    from huggingface_hub.utils import _http
+
+    monkeypatch.setattr(_http, "time", _NoWaits())
