@@ -76,10 +76,25 @@ def _resampled_positions(source: nn.Module, target: torch.Tensor, image_size: in
     return table
 
 
-#: Per family: the role (a key of ``config.learngene["width"]["indices"]``) of the channels of its input embedding
-#: and final norm, and the attribute of its input embedding under the backbone.
-EMBEDDING_ROLES = {"vit": ("channels", "embeddings"), "dinov2": ("channels", "embeddings"),
-                   "resnet": ("embedding", "embedder")}
+#: The role (a key of ``config.learngene["width"]["indices"]``) of the channels of an input embedding, by the
+#: attribute that holds it (:attr:`ArchitectureFamily.embedding_attribute`): a token embedding's channels are the
+#: residual stream's (``"channels"``), a convolutional stem's its own (``"embedding"``).
+EMBEDDING_ROLE_OF_ATTRIBUTE = {"embeddings": "channels", "embedder": "embedding"}
+
+
+def embedding_role(family_name: str) -> tuple[str, str]:
+    """``(width role of its channels, attribute under the backbone)`` of a family's input embedding; a family that
+    cannot carry one (:meth:`ArchitectureFamily.embeddings_unsupported`) is a :class:`LearngeneError`.
+
+    Example:
+        >>> embedding_role("resnet")
+        ('embedding', 'embedder')
+    """
+    attribute = get_family(family_name).embedding_attribute
+    if attribute not in EMBEDDING_ROLE_OF_ATTRIBUTE:
+        raise LearngeneError(f"Inheriting the {family_name} input embedding is not supported: its family names no "
+                             "embedding_attribute ('embeddings' or 'embedder').")
+    return EMBEDDING_ROLE_OF_ATTRIBUTE[attribute], attribute
 
 
 def embedding_axes(family_name: str, key: str, tensor: torch.Tensor, role: str) -> tuple[str | None, ...]:
@@ -92,7 +107,7 @@ def embedding_axes(family_name: str, key: str, tensor: torch.Tensor, role: str) 
     """
     if tensor.dim() == 0:
         return ()
-    first = family_name == "resnet" or "patch_embeddings" in key or key.startswith("layernorm.")
+    first = role == "embedding" or "patch_embeddings" in key or key.startswith("layernorm.")
     axes: list[str | None] = [None] * tensor.dim()
     axes[0 if first else -1] = role
     return tuple(axes)
@@ -132,7 +147,7 @@ def _copy_parts(source_state: dict[str, torch.Tensor], resampler: Any, descendan
     from .sizing import select_elements
 
     family = get_family(family_name)
-    role = EMBEDDING_ROLES[family_name][0]
+    role = embedding_role(family_name)[0]
     indices = ((getattr(descendant.config, "learngene", None) or {}).get("width") or {}).get("indices", {})
     target_backbone = family.backbone(descendant)
     target_state = {k: v for k, v in target_backbone.state_dict().items() if k.startswith(modules)}
@@ -225,11 +240,9 @@ def inherit_embeddings(
     if loaded.family.name != family:
         raise LearngeneError(f"The descendant is a {family} model but the ancestry is a {loaded.family.name} one; "
                              "give the ancestry its learngene was condensed from.")
-    if family not in EMBEDDING_ROLES:
-        raise LearngeneError(f"Inheriting the {family} embeddings is not supported (families: "
-                             f"{', '.join(EMBEDDING_ROLES)}).")
+    embedding_role(family)  # a clear error for a family that cannot
     embedding_module(family, loaded.model)  # a clear error when the ancestry has none
-    attribute = EMBEDDING_ROLES[family][1]
+    attribute = embedding_role(family)[1]
     copied, resampled = copy_backbone_parts(loaded.model, descendant, family, (attribute + ".",))
     record = embedding_record(descendant, family, copied, resampled,
                               source_reference(loaded.name_or_path, patterns=MODEL_FILE_PATTERNS), loaded.revision,
