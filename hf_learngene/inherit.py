@@ -284,6 +284,7 @@ def from_learngene(
         config.image_processor, image_size or getattr(model.config, "image_size", None))
     model.config.learngene["inherited_lr_scale"] = float(
         recommended_inherited_lr_scale(model) if inherited_lr_scale is None else inherited_lr_scale)
+    model.config.learngene["inherited_lr_scale_given"] = inherited_lr_scale is not None
     return model
 
 

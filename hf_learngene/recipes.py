@@ -249,6 +249,10 @@ def inherit_embeddings(
                               carried_by="ancestry")
     origin["embeddings"] = record
     descendant.config.learngene = origin
+    if "inherited_lr_scale" in origin and not origin.get("inherited_lr_scale_given"):  # the recommendation follows
+        from .inherit import recommended_inherited_lr_scale
+
+        origin["inherited_lr_scale"] = recommended_inherited_lr_scale(descendant)
     return descendant
 
 

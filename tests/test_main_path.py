@@ -245,3 +245,31 @@ def test_pipeline_on_a_saved_descendant_predicts_what_the_model_predicts(kind: s
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     for index, label in child.config.id2label.items():
         assert scores[label] == pytest.approx(float(expected[index]), abs=1e-4)
+
+
+def test_inherit_embeddings_from_the_ancestry_updates_the_recommended_lr_scale_only() -> None:
+    ancestry = build_ancestry("vit")
+    paper = LearngeneModel.from_ancestry(ancestry, layer_indices=[0], include_embeddings=False)
+    child = from_learngene(paper, num_labels=2, seed=0)
+    assert child.config.learngene["inherited_lr_scale"] == 1.0
+    assert inherit_embeddings(child, ancestry).config.learngene["inherited_lr_scale"] == 0.1
+    given = inherit_embeddings(from_learngene(paper, num_labels=2, seed=0, inherited_lr_scale=0.5), ancestry)
+    assert given.config.learngene["inherited_lr_scale"] == 0.5
+
+
+def test_cli_condense_and_inherit_flags(tmp_path: Path) -> None:
+    from hf_learngene.cli import main
+    from tests.tiny_models import save_ancestry
+
+    folder = save_ancestry(build_ancestry("vit"), tmp_path / "ancestry")
+    assert main(["condense", "--ancestry", str(folder), "--method", "manual", "--layer-indices", "0,1",
+                 "--output", str(tmp_path / "lg"), "--no-progress"]) == 0
+    assert LearngeneModel.from_pretrained(tmp_path / "lg").carries_embeddings
+    assert main(["condense", "--ancestry", str(folder), "--method", "manual", "--layer-indices", "0,1",
+                 "--output", str(tmp_path / "paper"), "--no-include-embeddings", "--no-progress"]) == 0
+    assert not LearngeneModel.from_pretrained(tmp_path / "paper").carries_embeddings
+    assert main(["inherit", "--learngene", str(tmp_path / "lg"), "--num-labels", "2", "--output",
+                 str(tmp_path / "child"), "--no-inherit-embeddings"]) == 0
+    config = json.loads((tmp_path / "child" / "config.json").read_text())
+    assert "embeddings" not in config["learngene"] and config["learngene"]["inherited_lr_scale"] == 1.0
+    assert (tmp_path / "child" / "preprocessor_config.json").is_file()

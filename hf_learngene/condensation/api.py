@@ -196,7 +196,8 @@ def condense(
     if method.runner is None:  # the config names the layers (manual)
         indices = list(config.layer_indices or [])
         learngene = LearngeneModel.from_ancestry(loaded, indices, selection_method=method.name,
-                                                 selection_arguments=config.to_dict())
+                                                 selection_arguments=config.to_dict(),
+                                                 include_embeddings=config.include_embeddings)
         return CondenseResult(method.name, config, None, None, learngene.config.layer_indices, None, [], learngene,
                               time.perf_counter() - start)
     if dataset is None:
@@ -258,6 +259,7 @@ def condense(
         layer_scores=[float(s) for s in layer_scores],
         pair_scores=None if pair_scores is None else pair_scores.tolist(),
         condense_data=data.provenance(),
+        include_embeddings=config.include_embeddings,
     )
     return CondenseResult(config.method, config, layer_scores, pair_scores, selected, frequency, repeats, learngene,
                           time.perf_counter() - start, data.provenance())
