@@ -8,13 +8,11 @@ import json
 import sys
 from pathlib import Path
 
+import harness  # examples/paper/harness/ (pytest.ini: pythonpath = examples/paper)
 import pytest
-
-PAPER_DIR = Path(__file__).resolve().parent.parent / "examples" / "paper"
-sys.path.insert(0, str(PAPER_DIR))
-
-import harness
 import run as paper_cli
+
+from hf_learngene import CondenseConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -112,7 +110,7 @@ def test_smoke_profile_all_experiments(tmp_path: Path, monkeypatch: pytest.Monke
         raise AssertionError("a cached run was retrained")
 
     monkeypatch.setattr(harness.ft, "finetune", boom)
-    monkeypatch.setattr(harness, "condense", boom)
+    monkeypatch.setattr(harness.learngenes, "condense", boom)
     harness.run_experiments(_ctx(tmp_path), ["table2"], families, progress=False)
 
 
@@ -306,7 +304,7 @@ def test_dinov2_table2_all_methods(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # the auto_paper learngene was condensed with the paper objective, its report beside the dinov2 results
     meta = ctx.condense_meta("dinov2", "auto_paper")
     assert meta["condense_config"]["objective"] == "paper"
-    assert ctx.condense_meta("dinov2", "auto")["condense_config"]["objective"] == harness.CondenseConfig().objective
+    assert ctx.condense_meta("dinov2", "auto")["condense_config"]["objective"] == CondenseConfig().objective
     assert not Path(meta["ancestry_path"]).is_absolute()
     assert (out / "condense" / "dinov2-auto_paper" / "scores.json").is_file()
     # resumable
@@ -333,7 +331,7 @@ def test_precomputed_learngene_used_and_keyed_by_fingerprint(tmp_path: Path, mon
     def no_condense(*args, **kwargs):
         raise AssertionError("condensed although a precomputed learngene was given")
 
-    monkeypatch.setattr(harness, "condense", no_condense)
+    monkeypatch.setattr(harness.learngenes, "condense", no_condense)
     with harness.quiet_transformers():
         harness.run_experiments(ctx, ["table2"], ["dinov2"], progress=False)
     records = {s.method: harness.load_run(ctx, s) for s in specs}
@@ -499,7 +497,7 @@ def test_dinov2_ancestry_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(FileNotFoundError, match="LEARNGENE_DINOV2"):
         harness.Context(profile=cpu).ancestry_path("dinov2")
     assert harness.Context(profile=cpu).image_size("dinov2") == 84
-    default_objective = harness.CondenseConfig().objective  # "scale_free" today; recorded in dinov2 keys
+    default_objective = CondenseConfig().objective  # "scale_free" today; recorded in dinov2 keys
     assert harness.Context(profile=cpu).condense_extra("dinov2", "auto") == {"objective": default_objective,
                                                                               "image_size": 84}
     assert harness.Context(profile=cpu).condense_extra("vit", "auto") == {}  # home-trained keys unchanged
@@ -648,7 +646,7 @@ def test_fig4_spread_compares_the_same_tasks_in_every_cell(tmp_path: Path, monke
         return {"spec": asdict(spec), "ancestry_num_parameters": 2,
                 "result": {"final_accuracy": acc, "best_accuracy": acc, "num_parameters": 1, "wall_time_s": 1.0}}
 
-    monkeypatch.setattr(harness, "load_run", fake_load_run)
+    monkeypatch.setattr(harness.summaries, "load_run", fake_load_run)
     fig4 = harness.summarize_fig4(ctx, ["dinov2"])
     auto = fig4["sensitivity"]["dinov2"]["auto"]
     # mixing task sets would make the first cell 0.25 and the spread 0.25; over the common task (0) it is flat
@@ -670,3 +668,59 @@ def test_update_readme_width_targets_are_computed_from_the_results(tmp_path: Pat
     assert "`learngene:uniform` - `scratch`: +12.0 points (4/5 tasks won); target +10: met." in text
     assert "`learngene:uniform` - `weight_selection:uniform`: -1.0 points (1/5 tasks won); target >= 0: **missed**." in text
     assert "weight_selection_lowlr" not in text
+
+
+def test_a_new_method_is_one_registry_entry(tmp_path: Path) -> None:
+    """Adding a method to the harness is one ``register_method`` entry in ``harness/methods.py``: the tables,
+    ``Context``, ``make_spec`` and ``run.py --methods`` take it, and the keys of the other methods stay."""
+    import os
+    import shutil
+    import subprocess
+
+    paper = Path(harness.__file__).resolve().parents[1]
+    copy = tmp_path / "paper"
+    shutil.copytree(paper / "harness", copy / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(paper / "run.py", copy / "run.py")
+    methods = copy / "harness" / "methods.py"
+    marker = "# --------------------------------------------------------------------------------------------------\n" \
+             "# Derived tables"
+    entry = ('register_method(Method("my_method", "My method", "tab:olive", group="baseline", default_for=("dinov2",),'
+             ' build=build_own, learngene="own", condense="auto", condense_extra={"num_layers": 2}))\n\n')
+    methods.write_text(methods.read_text().replace(marker, entry + marker, 1))
+    script = f"""
+import sys
+sys.path.insert(0, {str(copy)!r})
+import harness, run
+assert harness.ALL_METHODS[-1] == "my_method" and harness.METHOD_LABELS["my_method"] == "My method"
+assert harness.DEFAULT_METHODS["dinov2"][-1] == "my_method" and harness.DEFAULT_METHODS["vit"] == harness.METHODS
+assert harness.CONDENSE_METHOD["my_method"] == "auto" and harness.NEW_METHODS[-1] == "my_method"
+ctx = harness.Context(profile=harness.get_profile("smoke"), output={str(tmp_path / "out")!r},
+                      work_dir={str(tmp_path / "work")!r}, progress=False)
+spec = harness.make_spec(ctx, "dinov2", "my_method", 0, 4)
+assert spec.learngene == ctx.learngene_key("dinov2", "my_method") != ctx.learngene_key("dinov2", "auto")
+assert ctx.condense_settings("dinov2", "my_method")["num_layers"] == 2 and "my_method" in ctx.condensed_methods("dinov2")
+print(",".join(run.parse_methods("auto,my_method")))
+print(harness.make_spec(ctx, "dinov2", "auto", 0, 4).key)
+"""
+    out = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    parsed, auto_key = out.stdout.strip().splitlines()[-2:]
+    assert parsed == "auto,my_method"
+    # the same work dir, so the same smoke ancestry: Auto's key is the one it has without the new entry
+    assert harness.make_spec(_ctx(tmp_path), "dinov2", "auto", 0, 4).key == auto_key
+
+
+def test_method_entries_are_checked() -> None:
+    from harness.methods import Method, build_own
+
+    with pytest.raises(ValueError, match="cut from the ancestry"):
+        Method("x", "X", "red", build=build_own, learngene="own")  # its own learngene, but from where?
+    with pytest.raises(ValueError, match="need a base method"):
+        Method("x", "X", "red", group="recipe", spec_fields={"inherited_lr_scale": 0.1})
+    with pytest.raises(ValueError, match="recipe option"):
+        Method("x", "X", "red", group="recipe", base="auto", build=build_own)
+    with pytest.raises(ValueError, match="already registered"):
+        harness.register_method(harness.get_method("auto"))
+    assert harness.get_method("auto_embed_lowlr").base == "auto" and harness.base_method("auto_embed_lowlr") == "auto"
+    assert list(harness.METHOD_REGISTRY) == list(harness.ALL_METHODS)

@@ -6,16 +6,13 @@ import argparse
 import gc
 import json
 import shutil
-import sys
 from pathlib import Path
 
+import harness  # examples/paper/harness/ (pytest.ini: pythonpath = examples/paper)
 import pytest
+import width_reduction
 
 PAPER_DIR = Path(__file__).resolve().parent.parent / "examples" / "paper"
-sys.path.insert(0, str(PAPER_DIR))
-
-import harness
-import width_reduction
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +163,7 @@ def test_width_reduction_takes_the_harness_auto_learngene_of_a_family(tmp_path: 
     # keyed by the harness's condense key: the summary works without the learngene folder (a fresh checkout)
     shutil.rmtree(tmp_path / "work" / "learngenes")
     monkeypatch.setattr(harness.ft, "finetune", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
-    monkeypatch.setattr(harness, "condense", lambda *a, **k: (_ for _ in ()).throw(AssertionError("condensed")))
+    monkeypatch.setattr(harness.learngenes, "condense", lambda *a, **k: (_ for _ in ()).throw(AssertionError("condensed")))
     assert width_reduction.main(["--learngene", "auto", "--family", "resnet", *args, "--summarize_only"])[
         "finished"] == 2
     with pytest.raises(SystemExit, match="is a 'resnet' learngene, not 'dinov2'"):
@@ -186,10 +183,10 @@ def test_width_reduction_default_widths_keep_the_head_dimension() -> None:
     from transformers import Dinov2Config, ViTConfig
 
     def widths(config, **given):
-        args = argparse.Namespace(**{f: None for f in (*width_reduction.TOKEN_WIDTH_FLAGS,
-                                                       *width_reduction.STAGED_WIDTH_FLAGS)})
+        args = argparse.Namespace(**{f: None for f in (*harness.widths.TOKEN_WIDTH_FLAGS,
+                                                       *harness.widths.STAGED_WIDTH_FLAGS)})
         vars(args).update(given)
-        return width_reduction.default_widths("vit", config, args)
+        return harness.widths.default_widths("vit", config, args)
 
     vit_s = Dinov2Config(hidden_size=384, num_attention_heads=6, mlp_ratio=4)
     assert widths(vit_s) == {"hidden_size": 192, "num_attention_heads": 3, "intermediate_size": 768}
@@ -206,4 +203,4 @@ def test_width_reduction_keys_of_the_committed_dinov2_runs_stand() -> None:
     records = [json.loads(p.read_text()) for p in sorted((PAPER_DIR / "results" / "runs").glob("dinov2_width-*.json"))]
     assert len(records) >= 70
     for record in records:
-        assert width_reduction.WidthRun(**record["spec"]).key == record["key"]
+        assert harness.widths.WidthRun(**record["spec"]).key == record["key"]

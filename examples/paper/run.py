@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Reproduce the Learngene paper's Table 2 and Figs. 3-5 (thin CLI over ``examples/paper/harness.py``).
+"""Reproduce the Learngene paper's Table 2 and Figs. 3-5 (thin CLI over the ``examples/paper/harness/`` package).
 
 Examples (from the repository root)::
 
@@ -36,14 +36,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from collections import Counter
 from pathlib import Path
 
+import harness  # the package beside this script (examples/paper/harness/)
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness
 
 
 def parse_methods(value: str) -> tuple[str, ...]:
