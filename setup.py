@@ -48,7 +48,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hf_learngene", "hf_learngene.*"]),
-    package_data={"hf_learngene": ["py.typed"]},
+    package_data={"hf_learngene": ["py.typed", "experiments/metric_modules/*/*.py"]},
     cmdclass={"build_py": BuildWithCards},
     install_requires=[
         "torch>=2.1",
@@ -63,7 +63,9 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "dev": ["pytest>=8", "ruff>=0.5", "build>=1.0"],
+        "dev": ["pytest>=8", "ruff>=0.5", "build>=1.0", "evaluate>=0.4,<0.5"],
+        # compute_metrics with `evaluate` (examples/finetune_descendant.py --metric_name); without it: numpy accuracy
+        "evaluate": ["evaluate>=0.4,<0.5"],
         # timm checkpoints as ancestries and descendants (hf_learngene/families/timm_*.py): the timm major
         # version the tests run with (TIMM_REQUIREMENT in hf_learngene/families/timm_base.py).
         "timm": ["timm>=1.0.31,<2"],

@@ -3,8 +3,11 @@
 
 Three ways to initialise the descendant (``--init``):
 
-* ``learngene`` (default): ``from_learngene(--learngene, ...)``: the learngene layers are inherited, the rest is
-  fresh (Auto-/Heur-Learngene, depending on how the learngene was condensed);
+* ``learngene`` (default): ``from_learngene(--learngene, ...)``: the learngene layers are inherited, and the input
+  embedding when the learngene carries it (``--inherit_embeddings false``: a fresh one, the paper's descendant); the
+  rest is fresh. It trains with ``hf_learngene.DescendantTrainer``: the inherited weights at ``--inherited_lr_scale``
+  x ``--learning_rate`` (default: the descendant's recorded recommendation, 0.1 with the inherited embedding at full
+  width, else 1.0);
 * ``scratch``: the same architecture, every weight fresh (``--like_learngene DIR`` gives the architecture);
 * ``distill``: like ``scratch`` and trained with Feature Distillation from the ancestry (``--teacher DIR``) at the
   learngene positions (:class:`hf_learngene.experiments.distillation.FeatureDistillationTrainer`).
@@ -12,7 +15,10 @@ Three ways to initialise the descendant (``--init``):
 The task is drawn with :func:`hf_learngene.experiments.make_task` (``--classes 80-99 --n_way 5 --samples_per_class K
 --task_seed S``). Training uses :class:`~transformers.Trainer` with one cheap evaluation per epoch (optionally on the
 first ``--eval_per_class`` test images of each class); test accuracy per epoch is written to ``--results_file``
-(default ``<output_dir>/finetune_results.json``).
+(default ``<output_dir>/finetune_results.json``); the metric is ``evaluate``'s ``--metric_name`` (default accuracy;
+offline: the copy hf_learngene ships). The output folder is a model others can use: weights, config, the image
+processor (``pipeline("image-classification", model=output_dir)`` works) and the descendant card with the last
+evaluation as ``model-index``.
 
 Examples (from the repository root)::
 

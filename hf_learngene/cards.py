@@ -290,11 +290,10 @@ def descendant_card(config: Any, model_class: str, repo_id: str | None = None,
         license=origin.get("license"),
         tags=["learngene", "learngene-descendant", origin.get("family", "")],
         base_model=hub_id_or_none(name),
-        model_name=Path(repo_id).name if repo_id else None,
+        model_name=(Path(repo_id).name if repo_id else f"descendant-of-{Path(name.split('@')[0]).name}")
+        if eval_results else None,
         eval_results=eval_results or None,
     )
-    if eval_results and card_data.model_name is None:
-        card_data.model_name = f"descendant-of-{Path(name.split('@')[0]).name}"
     card = ModelCard.from_template(
         card_data,
         template_path=str(template_path(DESCENDANT_CARD_TEMPLATE)),

@@ -56,6 +56,22 @@ def descendant_image_processor(model: PreTrainedModel, image_size: int | None = 
     """
     record = (getattr(model.config, "learngene", None) or {}).get("preprocessing") or {}
     size = image_size or record.get("image_size") or getattr(model.config, "image_size", None) or DEFAULT_IMAGE_SIZE
+    return image_processor_from_record({**record, "image_size": size})
+
+
+def learngene_image_processor(learngene: Any, image_size: int) -> ViTImageProcessorPil:
+    """The image processor of every descendant of ``learngene`` at ``image_size`` (its ancestry's normalisation),
+    including From-Scratch twins, which record no origin.
+
+    Example:
+        >>> processor = learngene_image_processor(learngene, 84)  # doctest: +SKIP
+    """
+    return image_processor_from_record(preprocessing_record(learngene.config.image_processor, image_size))
+
+
+def image_processor_from_record(record: dict[str, Any]) -> ViTImageProcessorPil:
+    """The processor of a :func:`preprocessing_record`: resize to ``image_size`` (bilinear), rescale, normalise."""
+    size = record.get("image_size") or DEFAULT_IMAGE_SIZE
     height, width = (size, size) if isinstance(size, int) else tuple(size)
     return ViTImageProcessorPil(
         do_resize=True, size={"height": int(height), "width": int(width)}, resample=Image.Resampling.BILINEAR,

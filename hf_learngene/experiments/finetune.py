@@ -40,12 +40,14 @@ import transformers
 from transformers import HfArgumentParser, PreTrainedModel, Trainer, TrainingArguments, set_seed
 
 from ..constants import FINETUNE_RESULTS_NAME
-from ..data import ImageTransform, format_class_spec, load_image_dataset, parse_class_spec
+from ..data import ImageTransform, default_dataset_path, format_class_spec, load_image_dataset, parse_class_spec
 from ..inherit import from_learngene, save_descendant_card
 from ..modeling_learngene import LearngeneModel
+from ..processing import learngene_image_processor
 from ..utils import count_parameters
 from ..version import __version__
 from .distillation import FeatureDistillationTrainer, layer_pairs_from_learngene, scratch_descendant_like
+from .metrics import metric_compute_fn
 from .tasks import Task, make_task
 from .training import train_classifier
 
@@ -80,6 +82,13 @@ class ModelArguments:
         default=None, metadata={"help": "Input resolution (default: the ancestry's image_size, else 84)."}
     )
     model_seed: int | None = field(default=None, metadata={"help": "Seed of the fresh weights (default: --seed)."})
+    inherit_embeddings: bool | None = field(default=None, metadata={"help": (
+        "--init learngene: copy the input embedding the learngene carries (default: when it carries one; false: a "
+        "fresh embedding, the paper's descendant).")})
+    inherited_lr_scale: float | None = field(default=None, metadata={"help": (
+        "--init learngene: train the inherited weights at this multiple of --learning_rate (default: the "
+        "descendant's recorded recommendation, 0.1 for a full-width descendant that inherited the embedding, else "
+        "1.0; hf_learngene.DescendantTrainer).")})
     save_final_model: bool = field(default=True, metadata={"help": "Save the trained descendant in --output_dir."})
 
 
@@ -103,6 +112,9 @@ class DataArguments:
     )
     image_column: str = field(default="image", metadata={"help": "Image column."})
     label_column: str = field(default="label", metadata={"help": "Label column."})
+    metric_name: str = field(default="accuracy", metadata={"help": (
+        "The `evaluate` metric of the evaluations (evaluate.load; offline: the copy hf_learngene ships; without "
+        "evaluate installed: numpy accuracy).")})
     no_augmentation: bool = field(default=False, metadata={"help": "Disable random crop + flip."})
     num_threads: int = field(default=2, metadata={"help": "torch.set_num_threads value."})
     results_file: str | None = field(
@@ -195,15 +207,20 @@ def finetune(
     quiet: bool = False,
     inherited_lr_scale: float | None = None,
     inherited_parameters: list[str] | None = None,
+    compute_metrics: Any = None,
+    processing_class: Any = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``task`` with per-epoch evaluation; Feature Distillation when ``teacher`` is given.
 
     ``transform`` is the training :class:`ImageTransform` (its ``with_train(False)`` copy is used for evaluation).
     For distillation, ``layer_pairs`` defaults to :func:`layer_pairs_from_learngene(model, learngene)`.
     ``quiet=True`` removes Trainer's console printing / progress callbacks (for many short runs).
-    ``inherited_lr_scale`` trains the inherited weights (``inherited_parameters``, default those recorded in
-    ``config.learngene``) at that multiple of the learning rate (:func:`hf_learngene.recipes.inherited_lr_param_groups`;
-    the optimizer is ``training_args.optim``'s, the schedule Trainer's).
+    A descendant of :func:`~hf_learngene.from_learngene` trains with :class:`~hf_learngene.DescendantTrainer`: its
+    inherited weights at ``inherited_lr_scale`` (default: its recorded ``inherited_lr_scale``) x the learning rate.
+    ``inherited_parameters`` names the inherited weights of another model (e.g. a whole ancestry under a fresh head)
+    for ``inherited_lr_scale`` (:func:`hf_learngene.recipes.inherited_lr_param_groups`; the optimizer is
+    ``training_args.optim``'s, the schedule Trainer's). ``compute_metrics`` defaults to numpy accuracy;
+    ``processing_class`` is saved with the model (default for descendants: their image processor).
 
     Returns ``{"history": [per-epoch rows], "final_accuracy", "best_accuracy", "train_runtime_s", "wall_time_s",
     "num_parameters", "num_train_samples", "num_eval_samples", "trainer"}``.
@@ -219,7 +236,13 @@ def finetune(
         trainer_class = FeatureDistillationTrainer
         trainer_kwargs = {"teacher": teacher, "layer_pairs": layer_pairs, "distill_weight": distill_weight,
                           "feature_loss": feature_loss}
-    if inherited_lr_scale is not None:
+    if teacher is None and inherited_parameters is None and getattr(model.config, "learngene", None):
+        from ..trainer import DescendantTrainer
+
+        # the given inherited_lr_scale, else the descendant's recorded one (1.0: Trainer's own optimizer)
+        trainer_class = DescendantTrainer
+        trainer_kwargs["inherited_lr_scale"] = inherited_lr_scale
+    elif inherited_lr_scale is not None:
         from ..recipes import inherited_lr_param_groups
 
         groups = inherited_lr_param_groups(model, learning_rate=training_args.learning_rate,
@@ -227,7 +250,12 @@ def finetune(
                                            inherited_lr_scale=inherited_lr_scale, inherited=inherited_parameters)
         optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(training_args, model)
         trainer_kwargs["optimizers"] = (optimizer_cls(groups, **optimizer_kwargs), None)
-    result = train_classifier(model, train_ds, eval_ds, args=training_args, callbacks=callbacks,
+    extra: dict[str, Any] = {}
+    if processing_class is not None:
+        trainer_kwargs["processing_class"] = processing_class
+    if compute_metrics is not None:
+        extra["compute_metrics"] = compute_metrics
+    result = train_classifier(model, train_ds, eval_ds, args=training_args, callbacks=callbacks, **extra,
                               trainer_class=trainer_class, trainer_kwargs=trainer_kwargs, progress=not quiet)
     accs = result.accuracies
     return {
@@ -280,20 +308,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logger.info("task seed %d: classes %s, %d train / %d test rows", dargs.task_seed, task.classes,
                 len(task.train), len(task.test))
     seed = targs.seed if margs.model_seed is None else margs.model_seed
+    inherit = {"inherit_embeddings": margs.inherit_embeddings} if margs.init == "learngene" else {}
+    if margs.init != "learngene" and (margs.inherit_embeddings or margs.inherited_lr_scale is not None):
+        raise SystemExit(f"--inherit_embeddings / --inherited_lr_scale apply to --init learngene, not {margs.init}")
     model = build_descendant(margs.init, learngene, id2label=task.id2label, label2id=task.label2id,
-                             image_size=image_size, num_random_layers=margs.num_random_layers, seed=seed)
-    logger.info("%s descendant (%s): %.2fM parameters", margs.init, type(model).__name__, count_parameters(model) / 1e6)
-    transform = ImageTransform(size=image_size, train=not dargs.no_augmentation,
-                               image_column=dargs.image_column, label_column=dargs.label_column)
+                             image_size=image_size, num_random_layers=margs.num_random_layers, seed=seed, **inherit)
+    origin = getattr(model.config, "learngene", None) or {}
+    logger.info("%s descendant (%s): %.2fM parameters%s", margs.init, type(model).__name__,
+                count_parameters(model) / 1e6,
+                f"; input embedding inherited, inherited lr x{margs.inherited_lr_scale or origin['inherited_lr_scale']:g}"
+                if origin.get("embeddings") else "")
+    processor = learngene_image_processor(learngene, image_size)  # saved with the model: pipeline() works on it
+    transform = ImageTransform.from_processor(processor, train=not dargs.no_augmentation,
+                                              image_column=dargs.image_column, label_column=dargs.label_column)
     result = finetune(model, task, targs, transform=transform,
                       teacher=margs.teacher if margs.init == "distill" else None, learngene=learngene,
                       distill_weight=margs.distill_weight, feature_loss=margs.distill_loss, eval_per_class=dargs.eval_per_class,
-                      label_column=dargs.label_column)
+                      label_column=dargs.label_column, inherited_lr_scale=margs.inherited_lr_scale,
+                      compute_metrics=metric_compute_fn(dargs.metric_name), processing_class=processor)
     trainer = result.pop("trainer")
     if margs.save_final_model:
         trainer.save_model()
-        if getattr(trainer.model.config, "learngene", None):  # a descendant of --learngene: write its model card
-            save_descendant_card(trainer.model, targs.output_dir)
+        if origin:  # a descendant of --learngene: its model card, with the last evaluation as model-index
+            from ..cards import eval_results_from_metrics
+            from ..provenance import source_reference
+
+            last = next((row for row in reversed(trainer.state.log_history) if "eval_loss" in row), {})
+            dataset = source_reference(dargs.dataset or default_dataset_path()) or "custom"
+            save_descendant_card(trainer.model, targs.output_dir, eval_results=eval_results_from_metrics(
+                last, dataset_name=str(dataset), dataset_split=dargs.eval_split) or None)
     summary = {
         **{k: v for k, v in result.items()},
         "init": margs.init,
