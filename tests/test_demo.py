@@ -27,7 +27,7 @@ def synthetic_mini_imagenet(path: Path, train_per_class: int = 6, test_per_class
     return path
 
 
-def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     data = synthetic_mini_imagenet(tmp_path / "data")
     tiny = {"image_size": 16, "ancestry_samples_per_class": 4, "ancestry_epochs": 1, "condense_images": 48,
             "condense_epochs": 1.0, "condense_repeats": 1, "task_samples_per_class": 4}
@@ -35,11 +35,31 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     out, cache = tmp_path / "demo", tmp_path / "cache"
     args = ["demo", "--dataset", str(data), "--output", str(out), "--cache-dir", str(cache), "--no-progress",
             "--epochs", "2", "--config", str(tmp_path / "tiny.json"), "--train-ancestry"]
+    import hf_learngene.experiments.demo as demo
+
+    real_condense, moved = demo.condense, []
+
+    def condense_then_hide_the_ancestry(ancestry, *a, **k):  # the main path: nothing of the ancestry after condensing
+        result = real_condense(ancestry, *a, **k)
+        Path(ancestry).rename(Path(str(ancestry) + "-hidden"))
+        moved.append(Path(ancestry))
+        return result
+
+    monkeypatch.setattr(demo, "condense", condense_then_hide_the_ancestry)
     assert main(args) == 0
+    assert moved
+    moved[0].with_name(moved[0].name + "-hidden").rename(moved[0])
+    monkeypatch.setattr(demo, "condense", real_condense)
     text = capsys.readouterr().out
-    assert "| Auto-Learngene |" in text and "| From-Scratch |" in text
+    assert f"| {demo.DEFAULT_LABEL} |" in text and "| From-Scratch |" in text and f"| {demo.PAPER_LABEL} |" in text
     results = json.loads((out / "demo_results.json").read_text())
-    assert len(results["table"]["Auto-Learngene"]["accuracy_per_epoch"]) == 2
+    table = results["table"]
+    assert len(table[demo.DEFAULT_LABEL]["accuracy_per_epoch"]) == 2
+    assert table[demo.DEFAULT_LABEL]["inherited_lr_scale"] == 0.1 and table[demo.PAPER_LABEL]["inherited_lr_scale"] == 1
+    assert results["learngene"]["include_embeddings"] is True
+    descendant = json.loads((out / "descendant" / "config.json").read_text())["learngene"]
+    assert descendant["embeddings"]["carried_by"] == "learngene"
+    assert (out / "descendant" / "preprocessor_config.json").exists()
     assert (out / "learning_curves.png").stat().st_size > 0
     assert (out / "learngene" / "model.safetensors").exists() and (out / "descendant" / "config.json").exists()
     assert results["ancestry"]["reused"] is False
@@ -73,20 +93,21 @@ def test_demo_condenses_a_given_pretrained_ancestry(tmp_path: Path, capsys: pyte
     assert main(["demo", "--dataset", str(data), "--ancestry", str(ancestry), "--output", str(out), "--no-progress",
                  "--epochs", "1", "--config", str(tmp_path / "tiny.json"), "--cache-dir", str(tmp_path / "c")]) == 0
     text = capsys.readouterr().out
-    assert "pretrained checkpoint" in text and "| Auto-Learngene |" in text
+    assert "pretrained checkpoint" in text and "| Learngene, default path" in text
     results = json.loads((out / "demo_results.json").read_text())
     assert results["ancestry"]["pretrained"] is True and results["ancestry"]["name_or_path"].startswith("my-dinov2@")
     assert len(results["condense"]["selected_layers"]) == 1  # condense_num_layers
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())  # nothing trained or cached
     assert str(tmp_path) not in (out / "demo_results.json").read_text()
-    # the third run: the descendant with the recipe options (the ancestry's embeddings, inherited lr x0.1)
-    from hf_learngene.experiments.demo import RECIPE_LABEL
+    # the default path: the descendant inherits the embedding the learngene carries; the paper's beside it
+    from hf_learngene.experiments.demo import DEFAULT_LABEL, PAPER_LABEL
 
-    assert f"| {RECIPE_LABEL} |" in text and RECIPE_LABEL in results["table"]
-    recipe = json.loads((out / "descendant-recipe" / "config.json").read_text())["learngene"]["embeddings"]
-    assert recipe["from"].startswith("my-dinov2@") and "patch_embeddings.projection.weight" in recipe["tensors"]
-    assert str(tmp_path) not in (out / "descendant-recipe" / "config.json").read_text()
-    assert "truncated copy of the ancestry" in (out / "descendant-recipe" / "README.md").read_text()
+    assert f"| {DEFAULT_LABEL} |" in text and PAPER_LABEL in results["table"]
+    default = json.loads((out / "descendant" / "config.json").read_text())["learngene"]["embeddings"]
+    assert default["carried_by"] == "learngene" and default["from"].startswith("learngene@sha256:")
+    assert str(tmp_path) not in (out / "descendant" / "config.json").read_text()
+    assert "truncated copy of the ancestry" in (out / "descendant" / "README.md").read_text()
+    assert "embeddings" not in json.loads((out / "descendant-paper" / "config.json").read_text())["learngene"]
 
 
 def test_default_ancestry_path_prefers_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

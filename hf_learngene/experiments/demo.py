@@ -1,12 +1,16 @@
 """``learngene demo``: the whole Learngene story end to end, in minutes, on a laptop CPU.
 
-1. **Ancestry**: reuse a cached ancestry, or train a small ResNet (or ViT) on the ancestry classes.
-2. **Condense**: Auto-Learngene picks the learngene layers on the condense classes.
-3. **Inherit**: a descendant is built with :func:`~hf_learngene.from_learngene`.
-4. **Train**: the descendant and a From-Scratch twin (same architecture, all weights fresh) are trained
-   with `Trainer` on a 5-way task of the descendant classes; a table and a learning-curve plot come out.
-   With ``recipe_run`` (default) a third model is trained: the descendant with the recipe options beyond the paper
-   (:mod:`hf_learngene.recipes`: the ancestry's embeddings too, inherited weights at 0.1 x the learning rate).
+1. **Ancestry**: a pretrained checkpoint (the shared DINOv2 by default), or a small ResNet / ViT trained on the
+   ancestry classes.
+2. **Condense**: Auto-Learngene picks the learngene layers on the condense classes; the learngene (its layers and the
+   ancestry's input embedding, the default form) is saved to ``<output>/learngene``. Nothing of the ancestry is read
+   after this step.
+3. **Inherit**: the main path, from the saved folder alone: ``from_learngene(<output>/learngene)`` gives the
+   descendant (layers + embedding, recorded inherited lr scale); beside it the paper's descendant
+   (``inherit_embeddings=False``, one learning rate) and a From-Scratch twin (same architecture, all weights fresh).
+4. **Train**: all three with :class:`~hf_learngene.DescendantTrainer` (a ``Trainer``) on a 5-way task of the
+   descendant classes; a table, a learning-curve plot and the saved descendants (with image processor and card,
+   ready for ``pipeline`` and the Hub) come out.
 """
 
 from __future__ import annotations
@@ -36,14 +40,18 @@ from ..data import ImageTransform, load_image_dataset
 from ..errors import LearngeneError
 from ..hub import load_ancestry
 from ..inherit import from_learngene, save_descendant, scratch_descendant_like
+from ..modeling_learngene import LearngeneModel
+from ..processing import learngene_image_processor
 from ..provenance import MODEL_FILE_PATTERNS, source_reference
-from ..recipes import inherit_embeddings, inherited_lr_param_groups
+from ..trainer import DescendantTrainer
 from ..utils import check_output_folder, count_parameters
 from .tasks import default_dataset_path, make_task
 from .training import epochs_to_reach, train_classifier
 
-#: Name of the demo's third run in its table and plot (DemoConfig.recipe_run).
-RECIPE_LABEL = "Auto-Learngene + embeddings, inherited lr x0.1"
+#: The demo's runs, in its table and plot: the library's default path, the paper's descendant, From-Scratch.
+DEFAULT_LABEL = "Learngene, default path (layers + embedding, inherited lr x0.1)"
+PAPER_LABEL = "Learngene, paper's descendant (layers only, one lr)"
+SCRATCH_LABEL = "From-Scratch"
 
 
 @dataclass
@@ -69,12 +77,10 @@ class DemoConfig:
     condense_epochs: float = 2.0
     condense_repeats: int = 1
     task_samples_per_class: int = 100
-    descendant_epochs: int = 10
+    descendant_epochs: int = 5
     descendant_learning_rate: float = 2e-4
-    # A third run with the recipe options beyond the paper (hf_learngene.recipes): the descendant also inherits the
-    # ancestry's embeddings, and its inherited weights train at inherited_lr_scale x the learning rate.
-    recipe_run: bool = True
-    inherited_lr_scale: float = 0.1
+    # Train the paper's descendant (layers only, one learning rate) beside the default path and From-Scratch.
+    paper_run: bool = True
     seed: int = 0
 
     @property
@@ -209,6 +215,9 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
         print(f"      {'reused cached' if ancestry_info['reused'] else 'trained'} ancestry at {ancestry_dir} "
               f"(test accuracy on its 64 classes: {100 * ancestry_info['accuracy']:.1f}%)")
 
+    # Sources as in a learngene's provenance: Hub ids as they are, local folders (the dataset, the cached ancestry)
+    # by name + content fingerprint, so the results can be shared ($LEARNGENE_RECORD_LOCAL_PATHS=1: full paths).
+    ancestry_ref = source_reference(str(ancestry_dir), patterns=MODEL_FILE_PATTERNS)
     print(f"\n[2/4] Condense: Auto-Learngene on classes {config.condense_classes}")
     result = condense(
         str(ancestry_dir), data["train"],
@@ -219,51 +228,54 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     )
     learngene_dir = result.save(output / "learngene")
     print(result.summary())
+    scores = result.scores_dict()
+    del result  # from here on, only the saved learngene folder is used: the ancestry is not read again
 
-    print(f"\n[3/4] Inherit: a descendant for a 5-way task from classes {config.descendant_classes}")
+    print(f"\n[3/4] Inherit from the saved learngene folder: 5-way task from classes {config.descendant_classes}")
     task = make_task(data["train"], data["test"], config.descendant_classes, n_way=5,
                      samples_per_class=config.task_samples_per_class, seed=config.seed)
-    descendant = from_learngene(result.learngene, id2label=task.id2label, seed=config.seed)
-    scratch = scratch_descendant_like(result.learngene, id2label=task.id2label, seed=config.seed)
+    learngene = LearngeneModel.from_pretrained(learngene_dir)
+    descendant = from_learngene(learngene_dir, id2label=task.id2label, seed=config.seed)
+    runs: list[tuple[str, Any]] = [(DEFAULT_LABEL, descendant)]
+    if config.paper_run:
+        runs.append((PAPER_LABEL, from_learngene(learngene, id2label=task.id2label, seed=config.seed,
+                                                 inherit_embeddings=False)))
+    runs.append((SCRATCH_LABEL, scratch_descendant_like(learngene, id2label=task.id2label, seed=config.seed)))
+    origin = descendant.config.learngene
     print(f"      task classes {task.classes}, {len(task.train)} training / {len(task.test)} test images; "
-          f"descendant: {count_parameters(descendant):,} parameters "
-          f"({len(result.selected_layers)} inherited layers), ancestry: {ancestry_info['num_parameters']:,}")
+          f"descendant: {count_parameters(descendant):,} parameters ({len(learngene.config.layer_indices)} inherited "
+          f"layers{' + the input embedding' if origin.get('embeddings') else ''}, inherited lr x"
+          f"{origin['inherited_lr_scale']:g}), ancestry: {ancestry_info['num_parameters']:,}")
 
-    runs: list[tuple[str, Any, dict[str, Any]]] = [("Auto-Learngene", descendant, {}), ("From-Scratch", scratch, {})]
-    if config.recipe_run:
-        recipe = inherit_embeddings(from_learngene(result.learngene, id2label=task.id2label, seed=config.seed),
-                                    str(ancestry_dir))
-        groups = inherited_lr_param_groups(recipe, learning_rate=config.descendant_learning_rate, weight_decay=0.05,
-                                           inherited_lr_scale=config.inherited_lr_scale)
-        runs.append((RECIPE_LABEL, recipe, {"optimizers": (torch.optim.AdamW(groups), None)}))
-    print(f"\n[4/4] Train the descendant and a From-Scratch twin{' (and the recipe run)' if config.recipe_run else ''} "
-          f"for {config.descendant_epochs} epochs")
+    print(f"\n[4/4] Train them with DescendantTrainer for {config.descendant_epochs} epochs")
+    processor = learngene_image_processor(learngene, config.size)
+    transform = ImageTransform.from_processor(processor)
     curves, rows = {}, {}
-    for name, model, trainer_kwargs in runs:
+    for name, model in runs:
         run = train_classifier(
             model, task.train.with_transform(transform.with_train(True)), task.test.with_transform(transform),
-            output_dir=output / "trainer" / name, epochs=config.descendant_epochs,
+            output_dir=output / "trainer" / name.split(",")[0].replace(" ", "-"), epochs=config.descendant_epochs,
             learning_rate=config.descendant_learning_rate, weight_decay=0.05, batch_size=32, seed=config.seed,
-            progress=progress, trainer_kwargs=trainer_kwargs,
+            progress=progress, trainer_class=DescendantTrainer, trainer_kwargs={"processing_class": processor},
         )
         curves[name] = run.accuracies
         rows[name] = {"final_accuracy": run.final_accuracy, "best_accuracy": max(run.accuracies),
-                      "wall_time": run.wall_time, "accuracy_per_epoch": run.accuracies}
-    save_descendant(descendant, output / "descendant")  # weights + model card
-    if config.recipe_run:
-        save_descendant(runs[-1][1], output / "descendant-recipe")
+                      "wall_time": run.wall_time, "accuracy_per_epoch": run.accuracies,
+                      "inherited_lr_scale": run.trainer.inherited_lr_scale,
+                      "num_parameters": count_parameters(model)}
+    save_descendant(descendant, output / "descendant", image_processor=processor)  # weights, processor, card
+    if config.paper_run:
+        save_descendant(runs[1][1], output / "descendant-paper", image_processor=processor)
     plot = plot_curves(curves, output / LEARNING_CURVES_PLOT_NAME,
                        f"5-way task {task.classes}, {config.task_samples_per_class} images/class")
-    target = rows["From-Scratch"]["final_accuracy"]
-    reach = epochs_to_reach(curves["Auto-Learngene"], target)
-    recipe_reach = epochs_to_reach(curves[RECIPE_LABEL], target) if config.recipe_run else None
-    # Sources as in a learngene's provenance: Hub ids as they are, local folders (the dataset, the cached ancestry)
-    # by name + content fingerprint, so the results can be shared ($LEARNGENE_RECORD_LOCAL_PATHS=1: full paths).
-    ancestry_ref = source_reference(str(ancestry_dir), patterns=MODEL_FILE_PATTERNS)
+    target = rows[SCRATCH_LABEL]["final_accuracy"]
+    reach = {name: epochs_to_reach(curves[name], target) for name, _ in runs if name != SCRATCH_LABEL}
     results = {"config": asdict(config), "dataset": source_reference(dataset_name),
-               "ancestry": {"name_or_path": ancestry_ref, **ancestry_info}, "condense": result.scores_dict(),
-               "task_classes": task.classes, "table": rows, "auto_epochs_to_reach_scratch_final": reach,
-               "recipe_epochs_to_reach_scratch_final": recipe_reach,
+               "ancestry": {"name_or_path": ancestry_ref, **ancestry_info}, "condense": scores,
+               "learngene": {"include_embeddings": learngene.config.include_embeddings,
+                             "layer_indices": list(learngene.config.layer_indices),
+                             "num_parameters": learngene.config.num_parameters},
+               "task_classes": task.classes, "table": rows, "epochs_to_reach_scratch_final": reach,
                "wall_time": time.perf_counter() - start}
     (output / DEMO_RESULTS_NAME).write_text(json.dumps(results, indent=2, default=float))
 
@@ -271,22 +283,21 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     for name, row in rows.items():
         print(f"| {name} | {100 * row['final_accuracy']:.1f}% | {100 * row['best_accuracy']:.1f}% | "
               f"{row['wall_time']:.0f} s |")
-    if reach:
-        print(f"\nAuto-Learngene reached From-Scratch's final accuracy after {reach} of {config.descendant_epochs} "
-              "epochs.")
-    if recipe_reach:
-        print(f"{RECIPE_LABEL} reached it after {recipe_reach} epoch{'s' if recipe_reach != 1 else ''}.")
+    for name, epochs in reach.items():
+        if epochs:
+            print(f"{name} reached From-Scratch's final accuracy after {epochs} of {config.descendant_epochs} epochs.")
     print(f"\nDone in {results['wall_time'] / 60:.1f} min. Written:\n"
-          f"  learngene:      {learngene_dir.resolve()}  (weights, scores, plots, model card)\n"
-          f"  descendant:     {(output / 'descendant').resolve()}  (a plain transformers model)\n"
-          + (f"  recipe run:     {(output / 'descendant-recipe').resolve()}  (+ the ancestry's embeddings)\n"
-             if config.recipe_run else "") +
+          f"  learngene:      {learngene_dir.resolve()}  (layers + input embedding, scores, plots, model card)\n"
+          f"  descendant:     {(output / 'descendant').resolve()}  (a plain transformers model, with its image "
+          "processor: pipeline('image-classification', model=...) works)\n"
+          + (f"  paper's:        {(output / 'descendant-paper').resolve()}\n" if config.paper_run else "") +
           f"  learning curve: {plot.resolve()}\n  results:        {(output / DEMO_RESULTS_NAME).resolve()}\n"
           "Share them on the Hub:\n"
           f"  python -c \"from hf_learngene import LearngeneModel; LearngeneModel.from_pretrained('{learngene_dir}')"
           ".push_to_hub('user/demo-learngene')\"\n"
-          f"  python -c \"from transformers import AutoModelForImageClassification as A; "
-          f"A.from_pretrained('{output / 'descendant'}').push_to_hub('user/demo-descendant')\"")
+          f"  python -c \"from hf_learngene import push_descendant_to_hub as p; from transformers import "
+          f"AutoModelForImageClassification as A; p(A.from_pretrained('{output / 'descendant'}'), "
+          "'user/demo-descendant')\"")
     return results
 
 
