@@ -13,8 +13,9 @@ RESULT_SUFFIXES = {".json", ".md", ".csv", ".txt", ".log"}
 
 
 def committed_result_files() -> list[Path]:
-    """Text result files (reports, run JSON, cards) under ``examples/**/results`` and the README."""
-    files = [ROOT / "README.md"]
+    """Text result files (reports, run JSON, cards) under ``examples/**/results``, the README and the result pages of
+    ``docs/results``."""
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     for results in ROOT.glob("examples/**/results"):
         files += sorted(p for p in results.rglob("*") if p.is_file() and p.suffix in RESULT_SUFFIXES)
     return files

@@ -390,27 +390,41 @@ def test_cli_methods_num_tasks_epochs_change_the_plan(tmp_path: Path, capsys: py
             _dry_run(tmp_path, *bad)
 
 
-def test_update_readme_dinov2_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_readme_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """update_readme writes one docs/results page per experiment (DINOv2 and home-trained blocks), a DINOv2 page and an
+    index; the README gets the evidence table in place of the "Results" section of earlier versions."""
     import update_readme
 
     results = tmp_path / "examples" / "paper" / "results" / "cpu"
     (results / "dinov2").mkdir(parents=True)
     (results / "table2.md").write_text("# Table 2 (cpu profile)\n\n| Method | ViT |\n")
     monkeypatch.setattr(update_readme, "ROOT", tmp_path)
-    home_only = update_readme.build("cpu")
-    assert "Table 2: accuracy of descendants (cpu profile, home-trained ancestry)" in home_only
-    assert "DINOv2" not in home_only
+    home_only = update_readme.pages("cpu")
+    assert set(home_only) == {"table2.md", "README.md"}
+    assert "## Table 2: accuracy of descendants (cpu profile, home-trained ancestry)" in home_only["table2.md"]
+    assert "DINOv2" not in home_only["table2.md"] and "[Table 2: accuracy of descendants](table2.md)" in home_only[
+        "README.md"]
+    assert "Not run yet for the home-trained ancestries with the `cpu` profile: fig3, fig4, fig5" in home_only["README.md"]
     (results / "dinov2" / "table2.md").write_text("# Table 2 (cpu profile)\n\n## Cost side\n\n| Method | DINOv2 |\n")
     (results / "dinov2" / "table2.json").write_text(json.dumps({"overrides": {
         "methods": ["scratch", "auto"], "num_tasks": 2, "epochs": 10, "learngenes": {"dinov2:auto": "dinov2-auto-x"},
         "random_k_draw_per_task": True, "fig5_samples": [20, 100]}}))
-    text = update_readme.build("cpu")
-    assert "### Real pretrained ancestry: DINOv2 ViT-S/14" in text
-    assert "#### Table 2: accuracy of descendants (cpu profile, DINOv2 ancestry)" in text and "##### Cost side" in text
+    pages = update_readme.pages("cpu")
+    assert pages["dinov2.md"].startswith("# The real pretrained ancestry: DINOv2 ViT-S/14\n")
+    assert "[Table 2: accuracy of descendants](table2.md#table-2-accuracy-of-descendants-cpu-profile-dinov2-ancestry)" \
+        in pages["dinov2.md"]
+    table2 = pages["table2.md"]
+    assert "## Table 2: accuracy of descendants (cpu profile, DINOv2 ancestry)" in table2 and "### Cost side" in table2
     assert ("python examples/paper/run.py --experiment table2 --profile cpu --family dinov2 --methods scratch,auto "
-            "--num_tasks 2 --epochs 10 --fig5_samples 20,100 --random_k_draw_per_task --learngene dinov2:auto=DIR") in text
-    assert "(cpu profile, home-trained ancestry)" in text
-
+            "--num_tasks 2 --epochs 10 --fig5_samples 20,100 --random_k_draw_per_task --learngene dinov2:auto=DIR") in table2
+    assert table2.index("DINOv2 ancestry") < table2.index("(cpu profile, home-trained ancestry)")
+    assert "(source: [examples/paper/results/cpu/table2.md](../../examples/paper/results/cpu/table2.md))" in table2
+    readme = "# x\n\n<!-- results:begin -->\n## Results\nold tables\n<!-- results:end -->\n\n## File formats\n"
+    updated = update_readme.update_readme(readme, "cpu", pages)
+    assert "old tables" not in updated and updated.endswith("<!-- evidence:end -->\n\n## File formats\n")
+    assert "## What the evidence says" in updated and "[Table 2: accuracy of descendants](docs/results/table2.md)" \
+        in updated
+    assert update_readme.update_readme(updated, "cpu", pages) == updated
 
 
 def test_update_readme_dinov2_findings_are_computed_from_the_results(tmp_path: Path) -> None:

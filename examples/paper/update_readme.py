@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Rewrite the "Results" section of README.md from the committed result files (no number is typed by hand).
+"""Write the result pages ``docs/results/*.md`` and the README's evidence table from the committed result files (no
+number is typed by hand).
 
     python examples/paper/update_readme.py [--profile cpu]
 
@@ -9,9 +10,14 @@ Reads, when present:
 - ``examples/paper/results/<profile>/condense/<family>-<method>/scores.json`` (condensing reports),
 - ``examples/paper/results/<profile>/dinov2/`` (the same files for the real pretrained DINOv2 ancestry,
   ``run.py --family dinov2``; the JSON files name the ``--methods`` / ``--num_tasks`` / ``--epochs`` used),
-- ``examples/results/benchmark/condense_benchmark.json`` (``examples/benchmark_condense.py``),
+- ``examples/paper/results/<profile>/<family>_width/results.{md,json}`` (``examples/paper/width_reduction.py``),
+- ``examples/results/condense_dinov2/``, ``examples/results/benchmark*/condense_benchmark.json``
+  (``examples/condense_dinov2.sh``, ``examples/benchmark_condense.py``),
 - ``examples/results/demo/demo_results.json`` (``learngene demo``),
-and replaces the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in README.md.
+writes one page per kind of result under ``docs/results/`` (:func:`pages`: Table 2, Fig. 3-5, the DINOv2 runs, widths,
+condensing, benchmarks, the training recipe, the demo, and an index) and replaces, in README.md, the text between
+``<!-- evidence:begin -->`` and ``<!-- evidence:end -->`` (the "What the evidence says" table, one row per target,
+:func:`evidence_section`) and the links of the evidence blocks ``condense-dinov2`` and ``recipe-dinov2``.
 """
 
 from __future__ import annotations
@@ -19,15 +25,25 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The README's evidence table (replaces the "Results" section of earlier versions, between the old markers).
+EVIDENCE_BEGIN, EVIDENCE_END = "<!-- evidence:begin -->", "<!-- evidence:end -->"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 CONDENSE_BEGIN, CONDENSE_END = "<!-- condense-dinov2:begin -->", "<!-- condense-dinov2:end -->"
 RECIPE_BEGIN, RECIPE_END = "<!-- recipe-dinov2:begin -->", "<!-- recipe-dinov2:end -->"
 #: The Table 2 rows of the recipe block: the paper's recipe, the options, and the references they are compared with.
 RECIPE_ROWS = ("scratch", "auto", "auto_embed", "auto_embed_lowlr", "finetune_ancestry", "finetune_ancestry_lowlr")
 CONDENSE_DINOV2 = ROOT / "examples" / "results" / "condense_dinov2"
+#: The result pages (``docs/results/<name>.md``).
+DOCS = ROOT / "docs" / "results"
+PAGE_NOTE = ("Generated from the committed result files by `python examples/paper/update_readme.py` (never typed by "
+             "hand). [All results](./README.md) · [What the evidence says](../../README.md#what-the-evidence-says)")
+#: README sections the pages point to.
+README_RECIPE = "README.md#training-recipe-what-else-a-descendant-can-inherit-beyond-the-paper"
+README_CONDENSING = "README.md#how-condensing-chooses-layers-and-where-it-deviates-from-the-paper"
 CONDENSE_RUNS = {"default5": "Auto-Learngene, default objective (`scale_free`)",
                  "paper1": "Auto-Learngene, `objective=\"paper\"`", "heur": "Heur-Learngene"}
 EXPERIMENTS = {
@@ -150,12 +166,14 @@ def _command(key: str, profile: str, folder: Path, family: str | None = None) ->
     return command
 
 
-def experiment_blocks(folder: Path, profile: str, label: str, family: str | None = None, level: int = 3) -> list[str]:
-    """One block per experiment whose Markdown exists in ``folder``: title, regenerate command, table, figure."""
+def experiment_blocks(folder: Path, profile: str, label: str, family: str | None = None, level: int = 3,
+                      keys: tuple[str, ...] = tuple(EXPERIMENTS)) -> list[str]:
+    """One block per experiment (of ``keys``) whose Markdown exists in ``folder``: title, regenerate command, table,
+    figure."""
     blocks = []
     for key, (title, stem) in EXPERIMENTS.items():
         md = folder / f"{stem}.md"
-        if not md.exists():
+        if key not in keys or not md.exists():
             continue
         rel = md.relative_to(ROOT)
         notes = ""
@@ -194,18 +212,21 @@ def dinov2_section(folder: Path, profile: str) -> str:
               "layers, k = the Auto learngene's size), Random-k (k random layers, seeded draws), Heur-Learngene and "
               "Auto-Learngene with the paper's objective (their top-k layers), and fine-tuning the whole ancestry (all "
               "layers + a head). Beside the paper's recipe (fresh embeddings, one learning rate) the recipe options of "
-              "\"Training recipe\" above: `auto_embed` / `auto_embed_lowlr` (Auto's descendant + the ancestry's "
+              f"the README's [Training recipe]({README_RECIPE}): `auto_embed` / `auto_embed_lowlr` (Auto's descendant + the ancestry's "
               "embeddings; inherited weights at 0.1 x lr) and `finetune_ancestry_lowlr`. "
               "`bash examples/paper/dinov2_proof.sh [TASKS] [EPOCHS]` runs it all: it cuts the top-6 learngenes from "
               "the committed condense scores (`examples/paper/select_top_k.py`; the default rule keeps fewer layers, "
-              "see \"How condensing chooses layers\") and trains the descendants; a learngene given as "
+              f"see [How condensing chooses layers]({README_CONDENSING})) and trains the descendants; a learngene given as "
               "`--learngene dinov2:auto=DIR` is named by its content fingerprint below."), ""]
     findings = dinov2_findings(folder)
     if findings:
         parts.append(findings)
     if condensed:
         parts.append(condensed)
-    parts += blocks
+    if blocks:
+        parts.append("#### Tables and figures\n\n" + " · ".join(
+            f"[{EXPERIMENTS[key][0]}]({key}.md#{_anchor(f'{EXPERIMENTS[key][0]} ({profile} profile, {DINOV2_LABEL})')})"
+            for key in EXPERIMENTS if (folder / f"{key}.md").exists()) + "\n")
     if missing:
         parts.append(f"Not run yet for the DINOv2 ancestry ({profile} profile): {', '.join(missing)}.\n")
     return "\n".join(parts)
@@ -249,29 +270,56 @@ def _target(ok: bool | None) -> str:
     return "not measured" if ok is None else ("**met**" if ok else "**missed**")
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A target of the issues against what was measured: a row of the README's evidence table."""
+
+    claim: str
+    measured: str
+    target: str
+    ok: bool | None  # met / missed / not measured
+    page: str  # the page of docs/results with the details
+
+
 def dinov2_findings(folder: Path) -> str:
     """The real-ancestry targets (issue "Prove it on a real pretrained ancestry") against what was measured, computed
     from ``table2.json`` / ``fig5.json`` (empty when Table 2 was not run)."""
+    lines, _ = dinov2_evidence(folder)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def dinov2_claims(folder: Path) -> list[Claim]:
+    """The targets of :func:`dinov2_findings` as rows of the README's evidence table."""
+    return dinov2_evidence(folder)[1]
+
+
+def dinov2_evidence(folder: Path) -> tuple[list[str], list[Claim]]:
+    """The lines of :func:`dinov2_findings` and its targets as :class:`Claim` s (none when Table 2 was not run)."""
     path = folder / "table2.json"
     if not path.exists():
-        return ""
+        return [], []
     table2 = json.loads(path.read_text())
     summary = table2.get("summary", {}).get("dinov2", {})
     cost = table2.get("cost", {}).get("dinov2", {}).get("methods", {})
     epochs = table2.get("overrides", {}).get("epochs") or table2.get("profile", {}).get("epochs")
     if "auto" not in summary or "scratch" not in summary:
-        return ""
+        return [], []
     lines = ["#### What the DINOv2 runs show (computed from the result files)", ""]
+    claims: list[Claim] = []
     fraction = summary["auto"]["num_parameters"] / summary["auto"]["ancestry_num_parameters"]
     auto_vs_scratch = _paired(table2, "auto", "scratch")
+    met = auto_vs_scratch["mean_difference"] >= 0.15 if _measured(auto_vs_scratch) else None
     lines.append(f"- Auto-Learngene (the paper's recipe) vs From-Scratch: {_diff(auto_vs_scratch)} at "
-                 f"{fraction:.0%} of the ancestry's parameters; target +15: "
-                 f"{_target(auto_vs_scratch['mean_difference'] >= 0.15 if _measured(auto_vs_scratch) else None)}.")
+                 f"{fraction:.0%} of the ancestry's parameters; target +15: {_target(met)}.")
+    claims.append(Claim("DINOv2: Auto-Learngene (the paper's recipe) - From-Scratch", _diff(auto_vs_scratch),
+                        "+15 points", met, "dinov2.md"))
     recipe = _paired(table2, "auto_embed_lowlr", "scratch")
     if _measured(recipe):
         lines.append(f"- The same learngene with the recipe options (`auto_embed_lowlr`: + the ancestry's embeddings, "
                      f"inherited weights at 0.1 x lr) vs From-Scratch: {_diff(recipe)}, same size; target +15: "
                      f"{_target(recipe['mean_difference'] >= 0.15)}.")
+        claims.append(Claim("DINOv2: the same learngene with the recipe options (`auto_embed_lowlr`) - From-Scratch",
+                            _diff(recipe), "+15 points", recipe["mean_difference"] >= 0.15, "dinov2.md"))
     identical = table2.get("identical_to_auto", {}).get("dinov2", [])
     if identical:
         names = ", ".join(METHOD_NAMES.get(m, m) for m in identical)
@@ -294,6 +342,8 @@ def dinov2_findings(folder: Path) -> str:
         when = f"after {reach} of {epochs} epochs" if reach is not None else f"in none of its {epochs} epochs"
         lines.append(f"- {METHOD_NAMES.get(method, method)} reaches From-Scratch's final accuracy {when}; target <= "
                      f"{epochs // 4}: {_target(reach is not None and reach <= epochs // 4)}.")
+        claims.append(Claim(f"DINOv2: {METHOD_NAMES.get(method, method)} reaches From-Scratch's final accuracy", when,
+                            f"<= {epochs // 4} epochs", reach is not None and reach <= epochs // 4, "dinov2.md"))
     fig5_path = folder / "fig5.json"
     if fig5_path.exists():
         fig5 = json.loads(fig5_path.read_text()).get("summary", {}).get("dinov2", {})
@@ -303,9 +353,14 @@ def dinov2_findings(folder: Path) -> str:
         for method in ("auto", "auto_embed_lowlr"):
             few = fig5.get(method, {}).get("by_samples", {}).get("20")
             if few and few.get("final_mean") is not None and scratch.get("final_mean") is not None:
+                measured = (f"{100 * few['final_mean']:.1f} % ({few['n']} tasks) vs {100 * scratch['final_mean']:.1f} % "
+                            f"({scratch['n']} tasks)")
                 lines.append(f"- {METHOD_NAMES.get(method, method)} with 20 images/class: {100 * few['final_mean']:.1f} % "
                              f"({few['n']} tasks) vs From-Scratch with {full}: {100 * scratch['final_mean']:.1f} % "
                              f"({scratch['n']} tasks); target >=: {_target(few['final_mean'] >= scratch['final_mean'])}.")
+                claims.append(Claim(f"DINOv2: {METHOD_NAMES.get(method, method)} with 20 images/class vs From-Scratch "
+                                    f"with {full}", measured, ">= From-Scratch",
+                                    few["final_mean"] >= scratch["final_mean"], "dinov2.md"))
     fig4_path = folder / "fig4.json"
     if fig4_path.exists():
         sensitivity = json.loads(fig4_path.read_text()).get("sensitivity", {}).get("dinov2", {})
@@ -320,6 +375,9 @@ def dinov2_findings(folder: Path) -> str:
                     lines.append(f"- Fig. 4 spread (max - min over the lr x wd grid) of {METHOD_NAMES.get(method, method)}: "
                                  f"{100 * spread:.1f} points vs {100 * base:.1f} for From-Scratch{over}; target below: "
                                  f"{_target(spread < base)}.")
+                    claims.append(Claim(f"DINOv2: spread of {METHOD_NAMES.get(method, method)} over the lr x wd grid "
+                                        "(max - min)", f"{100 * spread:.1f} vs {100 * base:.1f} points{over}",
+                                        "below From-Scratch's", spread < base, "dinov2.md"))
     gaps = dict(table2.get("finetune_gaps", {}).get("dinov2", {}))
     if table2.get("finetune_gap", {}).get("dinov2"):  # present when both fine-tune and Auto were run
         # the reference of the issue: the whole ancestry fine-tuned with the paper's recipe vs Auto-Learngene
@@ -332,7 +390,7 @@ def dinov2_findings(folder: Path) -> str:
         lines.append(f"- {finetune} - {other}: {100 * gap['gap']:+.1f} points in mean accuracy ({n_f} vs {n_o} "
                      f"tasks{paired}) for {gap['parameters_saved'] / 1e6:.1f}M parameters saved (the {other} "
                      f"descendant has {gap['auto_parameter_fraction']:.0%} of the fine-tuned model's){_train_times(gap)}.")
-    return "\n".join(lines) + "\n"
+    return lines, claims
 
 
 def condense_dinov2_section(folder: Path = CONDENSE_DINOV2) -> str:
@@ -372,7 +430,7 @@ def recipe_dinov2_section(profile: str = "cpu") -> str:
     if not path.exists():
         return ""
     data = json.loads(path.read_text())
-    cells = data["summary"].get("dinov2", {})
+    cells = data.get("summary", {}).get("dinov2", {})
     if not any(m in cells for m in ("auto_embed", "auto_embed_lowlr")):
         return ""
     settings = data.get("profile", {})
@@ -397,7 +455,7 @@ def recipe_dinov2_section(profile: str = "cpu") -> str:
     rel = path.relative_to(ROOT)
     return (f"**Evidence** (the shared DINOv2, Table 2 of the real-ancestry proof: 5-way tasks from classes 80-99, "
             f"{settings.get('samples_per_class', 100)} images/class, {settings.get('epochs', '?')} epochs, one "
-            f"learning rate for all methods; source [{rel}]({rel}), command in the Results section):\n\n"
+            f"learning rate for all methods; source [{rel}]({rel}), command in [Table 2](table2.md)):\n\n"
             + "\n".join(rows) + "\n\nPaired per task: " + "; ".join(pairs) + ".\n")
 
 
@@ -451,50 +509,203 @@ def width_findings(path: Path) -> str:
     return "Targets of the issue (computed from the results above):\n\n" + "\n".join(lines) + "\n"
 
 
-def build(profile: str) -> str:
+WIDTH_NAMES = {"dinov2": "DINOv2", "vit": "home ViT", "resnet": "home ResNet"}
+
+
+def width_claims(path: Path) -> list[Claim]:
+    """The targets of :func:`width_findings` as rows of the README's evidence table: per sample size, the learngene
+    descendant of the paper's recipe (every width rule) - From-Scratch (target +10 points) and - Weight Selection with
+    the same rule (target >= 0); the recipe options stay on the widths page."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    width = data.get("width", {})
+    size = (f"width {width['hidden_size']}" if width.get("hidden_size") else
+            f"stage widths {width.get('hidden_sizes')}")
+    name = f"{WIDTH_NAMES.get(data.get('family', 'dinov2'), data.get('family'))} at {size}"
+    claims = []
+    for samples, cell in data.get("summary", {}).items():
+        for reference, goal, aim, label in (("scratch", 0.10, "+10 points", "From-Scratch"),
+                                            ("weight_selection", 0.0, ">= 0 points",
+                                             "Weight Selection (the same rule)")):
+            pairs = {}
+            for pair_name, pair in sorted(cell.get("paired", {}).items()):
+                method, other = pair_name.split(" - ")
+                kind, _, rule = method.partition(":")
+                if kind == "learngene" and other == (reference if reference == "scratch" else f"{reference}:{rule}"):
+                    pairs[rule] = pair
+            if pairs:
+                measured = "; ".join(f"`{rule}` {100 * pair['mean']:+.1f} points ({pair['wins']}/{pair['n']} tasks "
+                                     "won)" for rule, pair in pairs.items())
+                claims.append(Claim(f"{name}, {samples} images/class: the learngene descendant - {label}", measured,
+                                    aim + (" (every width rule)" if len(pairs) > 1 else ""),
+                                    all(pair["mean"] >= goal for pair in pairs.values()), "widths.md"))
+    return claims
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _promote(markdown: str, top: int = 2) -> str:
+    """Shift the headings of ``markdown`` so that the shallowest is at level ``top``."""
+    levels = [len(m.group(1)) for m in re.finditer(r"^(#+) ", markdown, re.MULTILINE)]
+    if not levels:
+        return markdown
+    shift = min(levels) - top
+    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) - shift) + " ", markdown, flags=re.MULTILINE)
+
+
+def _relink(markdown: str) -> str:
+    """Links to repository files (written relative to the repository root) made relative to ``docs/results``."""
+    def fix(match: re.Match) -> str:
+        target = match.group(1)
+        if re.match(r"[a-z]+:|#|\.\.?/", target) or not (ROOT / target.split("#")[0]).exists():
+            return match.group(0)
+        return f"]({Path('..', '..', target).as_posix()})"
+
+    return re.sub(r"\]\(([^)\s]+)\)", fix, markdown)
+
+
+def _page(title: str, *parts: str) -> str:
+    """A page of ``docs/results``: the title, the note that it is generated, and the non-empty ``parts``."""
+    body = "\n".join(part.strip() + "\n" for part in parts if part.strip())
+    return _relink(f"# {title}\n\n{PAGE_NOTE}\n\n{body}")
+
+
+PAGES = {  # name: (title in the index, what it holds)
+    "dinov2.md": ("The real pretrained ancestry: DINOv2 ViT-S/14",
+                  "the targets against what was measured, condensing it, the baselines"),
+    "table2.md": ("Table 2: accuracy of descendants", "final accuracy per method, paired differences, the cost side"),
+    "fig3.md": ("Fig. 3: convergence", "accuracy per epoch, epochs to reach From-Scratch"),
+    "fig4.md": ("Fig. 4: hyperparameter sensitivity", "accuracy over the learning-rate x weight-decay grid"),
+    "fig5.md": ("Fig. 5: fewer training samples", "accuracy per training samples per class"),
+    "widths.md": ("Narrower descendants", "learngene vs From-Scratch vs Weight Selection at a reduced width"),
+    "recipe.md": ("Training recipe: the evidence", "descendants with and without the recipe options"),
+    "condensing.md": ("Condensing: the layers chosen", "the default objective on the DINOv2, the home ancestries"),
+    "benchmarks.md": ("Condensing speed and memory", "throughput and overhead of condensing"),
+    "demo.md": ("`learngene demo`", "the demo's run"),
+}
+
+
+def pages(profile: str) -> dict[str, str]:
+    """The pages of ``docs/results`` (``{file name: Markdown}``), each from the committed results of ``profile``;
+    a page without results is left out, and ``README.md`` indexes the others."""
     results = ROOT / "examples" / "paper" / "results" / profile
-    parts = [BEGIN, "## Results", "",
-             ("Everything below is generated from committed result files by `python examples/paper/update_readme.py`; "
-             "each block names the command that regenerates it. Findings and misses are discussed in the notes of the "
-             "issues and in each result file."), ""]
-    parts.append(demo_section(ROOT / "examples" / "results" / "demo" / "demo_results.json"))
-    dinov2 = dinov2_section(results / "dinov2", profile)
-    if dinov2:
-        parts.append(dinov2)
-    parts += [section for section in (width_section(results / name) for name in WIDTH_SECTIONS) if section]
-    parts.append(condense_section(results / "condense"))
-    parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark_dinov2" / "condense_benchmark.json",
-                                   "### Condensing speed and memory: the real DINOv2 at 84 px"))
-    parts.append(benchmark_section(ROOT / "examples" / "results" / "benchmark" / "condense_benchmark.json",
-                                   f"### Condensing speed and memory ({HOME_LABEL} shapes)"))
-    parts += experiment_blocks(results, profile, HOME_LABEL)
+    dinov2 = results / "dinov2"
+    out = {}
+    section = dinov2_section(dinov2, profile)
+    if section:
+        out["dinov2.md"] = _page(PAGES["dinov2.md"][0], _promote(section, 1).split("\n", 1)[1])
+    for key, (title, _) in EXPERIMENTS.items():
+        blocks = (experiment_blocks(dinov2, profile, DINOV2_LABEL, family="dinov2", level=2, keys=(key,))
+                  + experiment_blocks(results, profile, HOME_LABEL, level=2, keys=(key,)))
+        if blocks:
+            out[f"{key}.md"] = _page(title, *blocks)
+    widths = [_promote(section) for section in (width_section(results / name) for name in WIDTH_SECTIONS) if section]
+    if widths:
+        out["widths.md"] = _page(PAGES["widths.md"][0] + " (issue \"Descendants of any size\")", *widths)
+    recipe = recipe_dinov2_section(profile)
+    if recipe:
+        out["recipe.md"] = _page(PAGES["recipe.md"][0], f"What the README's [Training recipe]({README_RECIPE}) "
+                                 "describes, measured on the shared DINOv2.", recipe)
+    default = condense_dinov2_section(ROOT / "examples" / "results" / "condense_dinov2")
+    home = condense_section(results / "condense")
+    if default or home:
+        out["condensing.md"] = _page(
+            PAGES["condensing.md"][0],
+            f"## The default objective on the shared DINOv2\n\nWhat the README's [How condensing chooses layers]"
+            f"({README_CONDENSING}) describes.\n\n{default}" if default else "", _promote(home))
+    benchmarks = [benchmark_section(ROOT / "examples" / "results" / "benchmark_dinov2" / "condense_benchmark.json",
+                                    "## Condensing speed and memory: the real DINOv2 at 84 px"),
+                  benchmark_section(ROOT / "examples" / "results" / "benchmark" / "condense_benchmark.json",
+                                    f"## Condensing speed and memory ({HOME_LABEL} shapes)")]
+    if any(benchmarks):
+        out["benchmarks.md"] = _page(PAGES["benchmarks.md"][0], *benchmarks)
+    demo = demo_section(ROOT / "examples" / "results" / "demo" / "demo_results.json")
+    if demo:
+        out["demo.md"] = _page(PAGES["demo.md"][0], _promote(demo, 1).split("\n", 1)[1])
     missing = [key for key in EXPERIMENTS if not (results / f"{key}.md").exists()]
+    index = [f"- [{PAGES[name][0]}]({name}): {PAGES[name][1]}" for name in PAGES if name in out]
     if missing:
-        parts.append(f"Not run yet with the `{profile}` profile: {', '.join(missing)} "
-                     f"(`python examples/paper/run.py --experiment all --profile {profile}` resumes where it stopped).\n")
-    parts.append(END)
-    return "\n".join(p for p in parts if p is not None)
+        index.append(f"\nNot run yet for the home-trained ancestries with the `{profile}` profile: {', '.join(missing)} "
+                     f"(`python examples/paper/run.py --experiment all --profile {profile}` resumes where it stopped).")
+    out["README.md"] = _page("Results", (f"Every result of the `{profile}` profile, one page per kind; each block "
+                                         "names the command that regenerates it."), "\n".join(index))
+    return out
+
+
+def evidence_section(profile: str, available: dict[str, str] | None = None) -> str:
+    """The README's "What the evidence says": one row per target (the DINOv2 runs, the width measurements), computed
+    from the result JSON, with a link to the page that holds the details; ``available``: the pages of :func:`pages`."""
+    results = ROOT / "examples" / "paper" / "results" / profile
+    available = pages(profile) if available is None else available
+    claims = dinov2_claims(results / "dinov2") + [
+        claim for name in WIDTH_SECTIONS for claim in width_claims(results / name / "results.json")]
+    lines = [EVIDENCE_BEGIN, "## What the evidence says", "",
+             (f"The targets of the issues against what the committed runs of the `{profile}` profile measured "
+              "(see [Reproducing the paper](#reproducing-the-paper-examplespaper)), computed from their JSON by `python examples/paper/update_readme.py`. "
+              "Every result table and figure, with the command that regenerates it, is in "
+              "[docs/results/](docs/results/README.md)."), ""]
+    if claims:
+        lines += ["| claim | measured | target | result | details |", "|---|---|---|---|---|"]
+        lines += [f"| {c.claim} | {c.measured} | {c.target} | {_target(c.ok)} | "
+                  f"[{c.page[:-3]}](docs/results/{c.page}) |" for c in claims]
+        lines.append("")
+    links = [f"[{PAGES[name][0]}](docs/results/{name})" for name in PAGES if name in available]
+    if links:
+        lines += ["Results: " + " · ".join(links) + ".", ""]
+    lines.append(EVIDENCE_END)
+    return "\n".join(lines)
+
+
+def evidence_links(profile: str, available: dict[str, str]) -> dict[tuple[str, str], str]:
+    """The generated text of the README's evidence blocks ``{(begin, end): text}``: links to their pages."""
+    blocks = {}
+    if "condensing.md" in available and condense_dinov2_section(ROOT / "examples" / "results" / "condense_dinov2"):
+        blocks[(CONDENSE_BEGIN, CONDENSE_END)] = (
+            "**Evidence**: condensing the shared DINOv2 with each objective (selected layers, scores, the repeats that "
+            "agree, wall time) in [docs/results/condensing.md](docs/results/condensing.md).\n")
+    if "recipe.md" in available:
+        blocks[(RECIPE_BEGIN, RECIPE_END)] = (
+            "**Evidence**: the DINOv2 descendants with and without these options, paired per task, in "
+            "[docs/results/recipe.md](docs/results/recipe.md); summed up in \"What the evidence says\" below.\n")
+    return blocks
+
+
+def _replace(text: str, begin: str, end: str, block: str) -> str:
+    """``text`` with what lies between ``begin`` and ``end`` (both kept) replaced by ``block``."""
+    return text[: text.index(begin) + len(begin)] + "\n" + block + text[text.index(end):]
+
+
+def update_readme(text: str, profile: str, available: dict[str, str]) -> str:
+    """README text with its generated blocks rewritten (the evidence table replaces a "Results" section of earlier
+    versions; without either it is appended)."""
+    evidence = evidence_section(profile, available)
+    if EVIDENCE_BEGIN in text and EVIDENCE_END in text:
+        text = text[: text.index(EVIDENCE_BEGIN)] + evidence + text[text.index(EVIDENCE_END) + len(EVIDENCE_END):]
+    elif BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + evidence + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + evidence + "\n"
+    for (begin, end), block in evidence_links(profile, available).items():
+        if begin in text and end in text:
+            text = _replace(text, begin, end, block)
+    return text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="cpu", help="experiment profile whose results to show")
     args = parser.parse_args()
+    generated = pages(args.profile)
+    DOCS.mkdir(parents=True, exist_ok=True)
+    for name, text in generated.items():
+        (DOCS / name).write_text(text)
     readme = ROOT / "README.md"
-    text = readme.read_text()
-    section = build(args.profile)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    if CONDENSE_BEGIN in text and CONDENSE_END in text:
-        block = f"{CONDENSE_BEGIN}\n{condense_dinov2_section()}{CONDENSE_END}"
-        text = text[: text.index(CONDENSE_BEGIN)] + block + text[text.index(CONDENSE_END) + len(CONDENSE_END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    if RECIPE_BEGIN in text and RECIPE_END in text:
-        block = f"{RECIPE_BEGIN}\n{recipe_dinov2_section(args.profile)}{RECIPE_END}"
-        text = text[: text.index(RECIPE_BEGIN)] + block + text[text.index(RECIPE_END) + len(RECIPE_END):]
-    readme.write_text(text)
-    print(f"README.md results section rewritten from {args.profile} results")
+    readme.write_text(update_readme(readme.read_text(), args.profile, generated))
+    print(f"docs/results/ ({len(generated)} pages) and README.md's evidence table rewritten from {args.profile} results")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""The README's "What the evidence says" table and the result pages of ``docs/results``.
+
+Every number in the evidence table is recomputed here from the committed JSON (independently of
+``examples/paper/update_readme.py``), and the README's generated blocks and the pages are what the script writes from
+the committed results today (regenerate: ``python examples/paper/update_readme.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import update_readme  # examples/paper/update_readme.py (pytest.ini: pythonpath = examples/paper)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "examples" / "paper" / "results" / "cpu"
+DOCS = ROOT / "docs" / "results"
+#: A number standing on its own (not the 2 of "DINOv2"), with its sign.
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?!\w)")
+
+
+def readme_block(begin: str, end: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    assert text.count(begin) == 1 and text.count(end) == 1, (begin, end)
+    return text[text.index(begin): text.index(end) + len(end)]
+
+
+def evidence_rows() -> list[list[str]]:
+    """The cells of the evidence table's rows (not the header)."""
+    block = readme_block(update_readme.EVIDENCE_BEGIN, update_readme.EVIDENCE_END)
+    lines = [line for line in block.splitlines() if line.startswith("| ")][1:]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
+
+
+def numbers(text: str) -> list[float]:
+    return [float(n) for n in NUMBER.findall(text)]
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def expected_rows() -> list[tuple[list[float], bool, str]]:
+    """Per row of the table, recomputed from the JSON: the numbers of its claim, measured and target cells (in
+    order), whether the target is met, and its page."""
+    table2, fig4, fig5 = load("dinov2/table2.json"), load("dinov2/fig4.json"), load("dinov2/fig5.json")
+    rows = []
+    for pair in (table2["paired"]["dinov2"]["scratch"], table2["paired_recipes"]["dinov2"]["auto_embed_lowlr"]["scratch"]):
+        rows.append(([100 * pair["mean_difference"], pair["wins"], pair["n"], 15], pair["mean_difference"] >= 0.15,
+                     "dinov2.md"))
+    epochs = table2["overrides"]["epochs"]
+    for method in ("auto", "auto_embed_lowlr"):
+        reach = table2["cost"]["dinov2"]["methods"][method]["epochs_to_reach_scratch_final"]
+        rows.append(([reach, epochs, epochs // 4] if reach is not None else [epochs, epochs // 4],
+                     reach is not None and reach <= epochs // 4, "dinov2.md"))
+    full = table2["profile"]["samples_per_class"]
+    scratch = fig5["summary"]["dinov2"]["scratch"]["by_samples"][str(full)]
+    for method in ("auto", "auto_embed_lowlr"):
+        few = fig5["summary"]["dinov2"][method]["by_samples"]["20"]
+        rows.append(([20, full, 100 * few["final_mean"], few["n"], 100 * scratch["final_mean"], scratch["n"]],
+                     few["final_mean"] >= scratch["final_mean"], "dinov2.md"))
+    spreads = fig4["sensitivity"]["dinov2"]
+    for method in ("auto", "auto_embed_lowlr"):
+        mine, base = spreads[method], spreads["scratch"]
+        rows.append(([100 * mine["max_minus_min"], 100 * base["max_minus_min"], len(mine["tasks"]), len(base["tasks"])],
+                     mine["max_minus_min"] < base["max_minus_min"], "dinov2.md"))
+    for name in ("dinov2_width", "vit_width", "resnet_width"):
+        if not (RESULTS / name / "results.json").exists():
+            continue
+        data = load(f"{name}/results.json")
+        width = data["width"]
+        size = [width["hidden_size"]] if width.get("hidden_size") else list(width["hidden_sizes"])
+        for samples, cell in data["summary"].items():
+            for reference, goal in (("scratch", 10), ("weight_selection", 0)):
+                pairs = []
+                for key, pair in sorted(cell["paired"].items()):  # "learngene:<rule> - <reference>[:<rule>]"
+                    method, other = key.split(" - ")
+                    rule = method.removeprefix("learngene:")
+                    wanted = "scratch" if reference == "scratch" else f"weight_selection:{rule}"
+                    if method.startswith("learngene:") and other == wanted:
+                        pairs.append(pair)
+                if pairs:
+                    measured = [x for pair in pairs for x in (100 * pair["mean"], pair["wins"], pair["n"])]
+                    rows.append(([*size, int(samples), *measured, goal], all(100 * p["mean"] >= goal for p in pairs),
+                                 "widths.md"))
+    return rows
+
+
+def test_every_number_of_the_evidence_table_matches_its_json() -> None:
+    rows, expected = evidence_rows(), expected_rows()
+    assert len(rows) == len(expected) >= 12
+    for cells, (values, met, page) in zip(rows, expected):
+        claim, measured, target, result, details = cells
+        shown = numbers(claim) + numbers(measured) + numbers(target)
+        assert len(shown) == len(values) and all(abs(a - b) <= 0.05 + 1e-9 for a, b in zip(shown, values)), (
+            cells, values)
+        assert result == ("**met**" if met else "**missed**"), cells
+        assert details == f"[{page[:-3]}](docs/results/{page})"
+
+
+def test_the_readme_and_the_result_pages_are_generated_from_the_committed_results() -> None:
+    pages = update_readme.pages("cpu")
+    assert readme_block(update_readme.EVIDENCE_BEGIN, update_readme.EVIDENCE_END) == update_readme.evidence_section(
+        "cpu", pages)
+    for (begin, end), block in update_readme.evidence_links("cpu", pages).items():
+        assert readme_block(begin, end) == f"{begin}\n{block}{end}"
+    assert {p.name for p in DOCS.glob("*.md")} == set(pages)
+    stale = [name for name, text in pages.items() if (DOCS / name).read_text() != text]
+    assert not stale, f"docs/results/ is stale: {stale}; run python examples/paper/update_readme.py"
+    readme = (ROOT / "README.md").read_text()
+    assert update_readme.BEGIN not in readme  # the result tables of earlier versions moved to docs/results
+    assert {"table2.md", "fig3.md", "fig4.md", "fig5.md", "widths.md", "dinov2.md"} <= set(pages)
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.glob("*.md"))])
+def test_the_links_of_the_readme_and_the_result_pages_resolve(page: str) -> None:
+    source = ROOT / page
+    for target in re.findall(r"\]\(([^)\s]+)\)", source.read_text()):
+        if not re.match(r"[a-z]+:|#", target):
+            assert (source.parent / target.split("#")[0]).exists(), (page, target)
