@@ -702,9 +702,7 @@ def test_a_new_method_is_one_registry_entry(tmp_path: Path) -> None:
              ' build=build_own, learngene="own", condense="auto", condense_extra={"num_layers": 2}))\n\n')
     methods.write_text(methods.read_text().replace(marker, entry + marker, 1))
     script = f"""
-import sys
-sys.path.insert(0, {str(copy)!r})
-import harness, run
+import harness, run  # the copy: python -c runs in it (cwd)
 assert harness.ALL_METHODS[-1] == "my_method" and harness.METHOD_LABELS["my_method"] == "My method"
 assert harness.DEFAULT_METHODS["dinov2"][-1] == "my_method" and harness.DEFAULT_METHODS["vit"] == harness.METHODS
 assert harness.CONDENSE_METHOD["my_method"] == "auto" and harness.NEW_METHODS[-1] == "my_method"
@@ -717,7 +715,7 @@ print(",".join(run.parse_methods("auto,my_method")))
 print(harness.make_spec(ctx, "dinov2", "auto", 0, 4).key)
 """
     out = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         cwd=copy, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""})
     assert out.returncode == 0, out.stderr[-3000:]
     parsed, auto_key = out.stdout.strip().splitlines()[-2:]
     assert parsed == "auto,my_method"
