@@ -108,6 +108,8 @@ def test_demo_condenses_a_given_pretrained_ancestry(tmp_path: Path, capsys: pyte
     assert str(tmp_path) not in (out / "descendant" / "config.json").read_text()
     assert "truncated copy of the ancestry" in (out / "descendant" / "README.md").read_text()
     assert "embeddings" not in json.loads((out / "descendant-paper" / "config.json").read_text())["learngene"]
+    card = (out / "learngene" / "README.md").read_text()  # the condense data is named, not "(unknown)"
+    assert "`data@sha256:" in card and "(unknown)" not in card
 
 
 def test_default_ancestry_path_prefers_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

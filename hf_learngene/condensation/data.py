@@ -115,6 +115,8 @@ def prepare_condense_data(
     if not isinstance(dataset, Dataset):
         raise LearngeneError(f"dataset must be a datasets.Dataset, a DatasetDict, a path or a Hub id, got "
                              f"{type(dataset).__name__}.")
+    if name is None:  # a Dataset object: the name `datasets` gives it (its folder or Hub name), better than none
+        name = getattr(dataset.info, "dataset_name", None) or None
     for column, arg in ((image_column, "image_column"), (label_column, "label_column")):
         if column not in dataset.column_names:
             raise LearngeneError(f"The condense dataset has no column {column!r} (columns: {dataset.column_names}). "

@@ -220,11 +220,11 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     ancestry_ref = source_reference(str(ancestry_dir), patterns=MODEL_FILE_PATTERNS)
     print(f"\n[2/4] Condense: Auto-Learngene on classes {config.condense_classes}")
     result = condense(
-        str(ancestry_dir), data["train"],
+        str(ancestry_dir), str(dataset_name),  # by path: the learngene records it (name + fingerprint)
         CondenseConfig(num_repeats=config.condense_repeats, epochs=config.condense_epochs,
                        max_images=config.condense_images, image_size=config.size, seed=config.seed,
                        num_layers=config.condense_num_layers, progress=progress),
-        classes=config.condense_classes,
+        classes=config.condense_classes, split="train",
     )
     learngene_dir = result.save(output / "learngene")
     print(result.summary())
