@@ -280,8 +280,10 @@ def from_learngene(
             carried_by="learngene")
     from .processing import preprocessing_record
 
+    family_defaults = learngene.family.image_preprocessing(model.config)
     model.config.learngene["preprocessing"] = preprocessing_record(
-        config.image_processor, image_size or getattr(model.config, "image_size", None))
+        config.image_processor, image_size or getattr(model.config, "image_size", None) or family_defaults.get("size"),
+        learngene.family.image_preprocessing(config.ancestry_transformers_config()))
     model.config.learngene["inherited_lr_scale"] = float(
         recommended_inherited_lr_scale(model) if inherited_lr_scale is None else inherited_lr_scale)
     model.config.learngene["inherited_lr_scale_given"] = inherited_lr_scale is not None

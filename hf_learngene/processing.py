@@ -25,20 +25,26 @@ from .data import IMAGENET_MEAN, IMAGENET_STD
 DEFAULT_IMAGE_SIZE = 224
 
 
-def preprocessing_record(ancestry_processor: dict[str, Any] | None, image_size: int | None) -> dict[str, Any]:
+def preprocessing_record(ancestry_processor: dict[str, Any] | None, image_size: int | None,
+                         family_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a descendant records as ``config.learngene["preprocessing"]``: its input size and the normalisation of
-    its ancestry's image processor (``ancestry_processor``: a ``preprocessor_config.json`` dict; ImageNet statistics
-    without one).
+    its ancestry's image processor (``ancestry_processor``: a ``preprocessor_config.json`` dict), else of the
+    ancestry's config (``family_defaults``: :meth:`ArchitectureFamily.image_preprocessing`, e.g. a timm
+    ``pretrained_cfg``), else ImageNet statistics.
 
     Example:
-        >>> preprocessing_record(None, 84)
+        >>> preprocessing_record(None, 84)  # ResNet descendants without an image_size: 224
         {'image_size': 84, 'image_mean': [0.485, 0.456, 0.406], 'image_std': [0.229, 0.224, 0.225]}
     """
     processor = ancestry_processor or {}
     mean, std = processor.get("image_mean"), processor.get("image_std")
+    if mean is None and family_defaults:
+        mean, std = family_defaults.get("mean"), family_defaults.get("std")
+    mean = list(mean) if isinstance(mean, (list, tuple)) else mean
+    std = list(std) if isinstance(std, (list, tuple)) else std
     if not (isinstance(mean, list) and len(mean) == 3 and isinstance(std, list) and len(std) == 3):
         mean, std = IMAGENET_MEAN, IMAGENET_STD
-    return {"image_size": image_size, "image_mean": [float(v) for v in mean], "image_std": [float(v) for v in std]}
+    return {"image_size": image_size or DEFAULT_IMAGE_SIZE, "image_mean": [float(v) for v in mean], "image_std": [float(v) for v in std]}
 
 
 def descendant_image_processor(model: PreTrainedModel, image_size: int | None = None) -> ViTImageProcessorPil:
@@ -66,7 +72,11 @@ def learngene_image_processor(learngene: Any, image_size: int) -> ViTImageProces
     Example:
         >>> processor = learngene_image_processor(learngene, 84)  # doctest: +SKIP
     """
-    return image_processor_from_record(preprocessing_record(learngene.config.image_processor, image_size))
+    from .families import get_family
+
+    family = get_family(learngene.config.family)
+    defaults = family.image_preprocessing(learngene.config.ancestry_transformers_config())
+    return image_processor_from_record(preprocessing_record(learngene.config.image_processor, image_size, defaults))
 
 
 def image_processor_from_record(record: dict[str, Any]) -> ViTImageProcessorPil:

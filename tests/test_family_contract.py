@@ -218,3 +218,30 @@ def test_a_family_without_its_contract_attributes_is_refused() -> None:
         register_family(Nameless())
     assert "nameless" not in supported_families()
     assert issubclass(Nameless, ArchitectureFamily)
+
+
+@pytest.mark.parametrize(("name", "case"), _cases())
+def test_a_saved_descendant_works_with_pipeline(name: str, case: TinyCase, tmp_path) -> None:
+    """Every family's saved descendant ships an image processor: ``pipeline("image-classification")`` loads it and
+    predicts what the model predicts on the library's own preprocessing of the same image."""
+    from PIL import Image
+    from transformers import pipeline
+
+    from hf_learngene import save_descendant
+    from hf_learngene.data import ImageTransform
+
+    learngene = LearngeneModel.from_ancestry(_ancestry(name, case), layer_indices=[0, 1])
+    child = from_learngene(learngene, num_labels=3, seed=0, id2label={0: "a", 1: "b", 2: "c"}).eval()
+    save_descendant(child, tmp_path / "child")
+    size = child.config.learngene["preprocessing"]["image_size"]
+    image = Image.fromarray(torch.randint(0, 255, (41, 29, 3), generator=torch.Generator().manual_seed(0),
+                                          dtype=torch.uint8).numpy())
+    record = child.config.learngene["preprocessing"]
+    pixels = ImageTransform(size=size, mean=record["image_mean"], std=record["image_std"])(
+        {"image": [image], "label": [0]})["pixel_values"]
+    with torch.no_grad():
+        expected = torch.softmax(child(pixel_values=pixels).logits, -1)[0]
+    scores = {row["label"]: row["score"]
+              for row in pipeline("image-classification", model=str(tmp_path / "child"), device="cpu")(image, top_k=None)}
+    for index, label in child.config.id2label.items():
+        assert scores[label] == pytest.approx(float(expected[index]), abs=1e-4)
