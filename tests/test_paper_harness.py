@@ -732,6 +732,9 @@ def test_method_entries_are_checked() -> None:
         Method("x", "X", "red", group="recipe", spec_fields={"inherited_lr_scale": 0.1})
     with pytest.raises(ValueError, match="recipe option"):
         Method("x", "X", "red", group="recipe", base="auto", build=build_own)
+    with pytest.raises(ValueError, match="never Auto-Learngene's"):
+        Method("x", "X", "red", build=build_own, learngene="own", condense="auto", same_as_auto=True,
+               inherit_carried_embeddings=True)
     with pytest.raises(ValueError, match="already registered"):
         harness.register_method(harness.get_method("auto"))
     assert harness.get_method("auto_embed_lowlr").base == "auto" and harness.base_method("auto_embed_lowlr") == "auto"

@@ -73,6 +73,9 @@ class Method:
             (``identical_to``). Only for a builder that then builds Auto's descendant.
         distill_loss: Feature Distillation from the ancestry with this feature loss (sets ``distill_loss`` and the
             profile's ``distill_weight`` in its runs).
+        inherit_carried_embeddings: the descendant inherits the input embedding its learngene carries (the library's
+            default, ``from_learngene(inherit_embeddings=None)``); ``False``: a fresh embedding, the paper's
+            descendant, whatever the learngene carries (the runs cached before learngenes carried embeddings).
         base: a training-recipe option: the method it modifies (its learngene, builder and everything else).
         spec_fields: a recipe option's :class:`~harness.runs.RunSpec` fields (``inherit_embeddings``,
             ``inherited_lr_scale``); every run of the option carries them (and so gets its own key).
@@ -92,6 +95,7 @@ class Method:
     draws: bool = False
     same_as_auto: bool = False
     distill_loss: str | None = None
+    inherit_carried_embeddings: bool = False
     base: str | None = None
     spec_fields: Mapping[str, Any] = field(default_factory=dict)
 
@@ -99,7 +103,8 @@ class Method:
         if self.group not in GROUPS:
             raise ValueError(f"{self.name}: group must be one of {GROUPS}, got {self.group!r}")
         if self.base is not None:
-            if self.group != "recipe" or self.build is not None or self.condense or self.layers or self.same_as_auto:
+            if (self.group != "recipe" or self.build is not None or self.condense or self.layers or self.same_as_auto
+                    or self.inherit_carried_embeddings):
                 raise ValueError(f"{self.name}: a recipe option (base={self.base!r}) has group 'recipe' and takes "
                                  "everything but its label, colour, default families and spec_fields from its base")
             return
@@ -112,6 +117,9 @@ class Method:
         if (self.learngene == "own") != bool(self.condense or self.layers):
             raise ValueError(f"{self.name}: its own learngene (learngene='own') is condensed (condense=) or cut from "
                              "the ancestry (layers=), and only then")
+        if self.same_as_auto and self.inherit_carried_embeddings:
+            raise ValueError(f"{self.name}: a descendant with the carried embedding is never Auto-Learngene's "
+                             "(same_as_auto)")
 
 
 #: Every registered method by name, in registration order (the order of tables, plots and JSON summaries).
@@ -193,9 +201,17 @@ def descendant_options(ctx: Context, spec: RunSpec, task: Any) -> dict[str, Any]
             "seed": spec.seed}
 
 
+def inheritance_options(ctx: Context, spec: RunSpec, task: Any) -> dict[str, Any]:
+    """:func:`descendant_options` of a descendant that inherits a learngene's layers, with the fresh input embedding
+    of the paper's descendant unless the method inherits the embedding its learngene carries
+    (:attr:`Method.inherit_carried_embeddings`)."""
+    carried = None if behaviour(spec.method).inherit_carried_embeddings else False
+    return {**descendant_options(ctx, spec, task), "inherit_embeddings": carried}
+
+
 def build_auto(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
     """Auto-Learngene: the descendant of the Auto learngene."""
-    return ft.build_descendant("learngene", ctx.learngene(spec.family, "auto"), **descendant_options(ctx, spec, task)), {}
+    return ft.build_descendant("learngene", ctx.learngene(spec.family, "auto"), **inheritance_options(ctx, spec, task)), {}
 
 
 def build_padded(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
@@ -206,7 +222,7 @@ def build_padded(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str,
     pad = None
     if spec.family != "resnet":  # same depth as Auto's descendant
         pad = max(0, len(auto.config.layer_indices) - len(learngene.config.layer_indices)) or None
-    model = ft.build_descendant("learngene", learngene, num_random_layers=pad, **descendant_options(ctx, spec, task))
+    model = ft.build_descendant("learngene", learngene, num_random_layers=pad, **inheritance_options(ctx, spec, task))
     return model, {"num_random_layers": pad}
 
 
@@ -214,7 +230,7 @@ def build_own(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, An
     """The descendant of the method's own learngene as it is (First-k / Random-k: k = Auto's size, so the same
     architecture as Auto's descendant, no padding)."""
     learngene = ctx.learngene(spec.family, base_method(spec.method), spec.draw)
-    return ft.build_descendant("learngene", learngene, **descendant_options(ctx, spec, task)), {}
+    return ft.build_descendant("learngene", learngene, **inheritance_options(ctx, spec, task)), {}
 
 
 def build_scratch(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:

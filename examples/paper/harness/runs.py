@@ -201,7 +201,9 @@ def identical_auto_spec(ctx: Context, spec: RunSpec) -> RunSpec | None:
     if list(mine.config.layer_indices) != list(auto.config.layer_indices):
         return None
     theirs = auto.state_dict()
-    if any(key not in theirs or not torch.equal(value, theirs[key]) for key, value in mine.state_dict().items()):
+    layers = {key: value for key, value in mine.state_dict().items()  # its descendant does not take a carried
+              if not key.startswith("embeddings.")}                     # embedding (Method.same_as_auto)
+    if any(key not in theirs or not torch.equal(value, theirs[key]) for key, value in layers.items()):
         return None
     return make_spec(ctx, spec.family, "auto", spec.task_seed, spec.samples_per_class, spec.learning_rate,
                      spec.weight_decay)

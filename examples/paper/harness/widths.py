@@ -205,13 +205,14 @@ def build_model(ctx: Context, learngene: LearngeneModel, run: WidthRun, task: An
     """The descendant of ``run`` for ``task`` (seeded by the task seed, like the harness's runs)."""
     options = {"id2label": task.id2label, "label2id": task.label2id, "image_size": run.image_size,
                "seed": run.task_seed, **run.width_options()}
+    paper = {"inherit_embeddings": False}  # the paper's fresh embedding, whatever the learngene carries
     if run.method in ("learngene_embed", "learngene_embed_lowlr"):
         from hf_learngene.recipes import inherit_embeddings
 
-        return inherit_embeddings(from_learngene(learngene, width_selection=run.width_selection, **options),
+        return inherit_embeddings(from_learngene(learngene, width_selection=run.width_selection, **paper, **options),
                                   ctx.ancestry(run.family))
     if run.method == "learngene":
-        return from_learngene(learngene, width_selection=run.width_selection, **options)
+        return from_learngene(learngene, width_selection=run.width_selection, **paper, **options)
     if run.method == "scratch":
         return scratch_descendant_like(learngene, **options)
     if run.method in ("weight_selection", "weight_selection_lowlr"):
@@ -220,7 +221,7 @@ def build_model(ctx: Context, learngene: LearngeneModel, run: WidthRun, task: An
                              "--layout after (or drop the method).")
         options = {k: v for k, v in options.items() if k not in ("num_random_layers", "layout")}
         if run.family in STAGED:  # the first blocks of every stage, as many as the learngene descendant has there
-            depths = list(from_learngene(learngene, **options).config.depths)
+            depths = list(from_learngene(learngene, **paper, **options).config.depths)
             return weight_selection_descendant(ctx.ancestry(run.family), depths=depths,
                                                width_selection=run.width_selection, **options)
         return weight_selection_descendant(ctx.ancestry(run.family), len(learngene.config.layer_indices),
