@@ -78,7 +78,9 @@ What the fields decide:
   ``build_finetune_ancestry`` in ``methods.py``, or a new function taking :func:`~harness.methods.descendant_options`).
 * ``draws=True``: one run per task and draw (Random-k); ``same_as_auto=True``: a run whose learngene holds exactly
   Auto's layers copies Auto's record instead of training it again; ``distill_loss=``: Feature Distillation from the
-  ancestry with that loss.
+  ancestry with that loss; ``inherit_carried_embeddings=True``: the descendant takes the input embedding its learngene
+  carries (``from_learngene``'s default, the library's default path) - every other method keeps the paper's fresh
+  embedding, whatever its learngene carries.
 * A training-recipe option is an entry with ``group="recipe"``, ``base=`` (the method it modifies) and
   ``spec_fields=`` (:class:`RunSpec` fields such as ``{"inherit_embeddings": True, "inherited_lr_scale": 0.1}``):
   everything else comes from the base method.
