@@ -37,7 +37,7 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "DescendantCardCallback": ".inherit",
     "DescendantTrainer": ".trainer",
     "descendant_image_processor": ".processing",
-    "recommended_inherited_lr_scale": ".inherit",
+    "recommended_inherited_lr_scale": ".recipes",
     "from_learngene": ".inherit",
     "push_descendant_to_hub": ".inherit",
     "save_descendant": ".inherit",
@@ -57,14 +57,18 @@ if TYPE_CHECKING:
         DescendantCardCallback,
         from_learngene,
         push_descendant_to_hub,
-        recommended_inherited_lr_scale,
         save_descendant,
         save_descendant_card,
         scratch_descendant_like,
     )
     from .modeling_learngene import LearngeneModel
     from .processing import descendant_image_processor
-    from .recipes import inherit_embeddings, inherited_lr_param_groups, inherited_parameter_names
+    from .recipes import (
+        inherit_embeddings,
+        inherited_lr_param_groups,
+        inherited_parameter_names,
+        recommended_inherited_lr_scale,
+    )
     from .trainer import DescendantTrainer
 
 

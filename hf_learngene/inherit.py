@@ -25,6 +25,7 @@ from .errors import LearngeneError
 from .families import DescendantPlan
 from .hub import push_with_card
 from .modeling_learngene import LearngeneModel
+from .recipes import copy_carried_embeddings, embedding_record, recommended_inherited_lr_scale
 from .sizing import get_width_selection, reduce_layer_state, select_width_indices, width_record
 from .utils import atomic_directory, count_parameters
 from .version import __version__
@@ -268,8 +269,6 @@ def from_learngene(
         for item, (index, prefix) in zip(model.config.learngene["layer_map"], plan.inherited):
             item.update(learngene_layer=position_of[index], **per_layer[prefix])
     if learngene.carries_embeddings and inherit_embeddings is not False:
-        from .recipes import copy_carried_embeddings, embedding_record
-
         try:
             copied, resampled = copy_carried_embeddings(learngene.embeddings, model, config.family)
         except LearngeneError as err:
@@ -288,26 +287,6 @@ def from_learngene(
         recommended_inherited_lr_scale(model) if inherited_lr_scale is None else inherited_lr_scale)
     model.config.learngene["inherited_lr_scale_given"] = inherited_lr_scale is not None
     return model
-
-
-#: The learning-rate multiple of inherited weights that :func:`recommended_inherited_lr_scale` gives a full-width
-#: descendant with the inherited input embedding (measured on the shared DINOv2: 85.7 % at 0.1 vs 63.1 % at 1.0;
-#: narrowed to width 192: 49.9 % at 0.1 vs 55.7 % at 1.0; README "Training recipe").
-INHERITED_LR_SCALE_FULL_WIDTH = 0.1
-
-
-def recommended_inherited_lr_scale(model: PreTrainedModel) -> float:
-    """The learning-rate multiple for the inherited weights of a descendant, from what it inherited: 0.1
-    (:data:`INHERITED_LR_SCALE_FULL_WIDTH`) when it keeps the ancestry's width and inherited the input embedding
-    (a truncated copy of the ancestry: its pretrained weights want a gentle fine-tune), else 1.0 (the paper's one
-    learning rate; the measured better choice for layers only and for narrowed descendants).
-
-    Example:
-        >>> recommended_inherited_lr_scale(from_learngene(learngene, num_labels=5))  # doctest: +SKIP
-        0.1
-    """
-    origin = getattr(model.config, "learngene", None) or {}
-    return INHERITED_LR_SCALE_FULL_WIDTH if origin.get("embeddings") and not origin.get("width") else 1.0
 
 
 def learngene_reference(learngene: LearngeneModel) -> str:

@@ -250,10 +250,28 @@ def inherit_embeddings(
     origin["embeddings"] = record
     descendant.config.learngene = origin
     if "inherited_lr_scale" in origin and not origin.get("inherited_lr_scale_given"):  # the recommendation follows
-        from .inherit import recommended_inherited_lr_scale
-
         origin["inherited_lr_scale"] = recommended_inherited_lr_scale(descendant)
     return descendant
+
+
+#: The learning-rate multiple of inherited weights that :func:`recommended_inherited_lr_scale` gives a full-width
+#: descendant with the inherited input embedding (measured on the shared DINOv2: 85.7 % at 0.1 vs 63.1 % at 1.0;
+#: narrowed to width 192: 49.9 % at 0.1 vs 55.7 % at 1.0; README "Training recipe").
+INHERITED_LR_SCALE_FULL_WIDTH = 0.1
+
+
+def recommended_inherited_lr_scale(model: PreTrainedModel) -> float:
+    """The learning-rate multiple for the inherited weights of a descendant, from what it inherited: 0.1
+    (:data:`INHERITED_LR_SCALE_FULL_WIDTH`) when it keeps the ancestry's width and inherited the input embedding
+    (a truncated copy of the ancestry: its pretrained weights want a gentle fine-tune), else 1.0 (the paper's one
+    learning rate; the measured better choice for layers only and for narrowed descendants).
+
+    Example:
+        >>> recommended_inherited_lr_scale(from_learngene(learngene, num_labels=5))  # doctest: +SKIP
+        0.1
+    """
+    origin = getattr(model.config, "learngene", None) or {}
+    return INHERITED_LR_SCALE_FULL_WIDTH if origin.get("embeddings") and not origin.get("width") else 1.0
 
 
 def inherited_parameter_names(model: PreTrainedModel) -> list[str]:

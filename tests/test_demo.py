@@ -35,7 +35,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture, mon
     out, cache = tmp_path / "demo", tmp_path / "cache"
     args = ["demo", "--dataset", str(data), "--output", str(out), "--cache-dir", str(cache), "--no-progress",
             "--epochs", "2", "--config", str(tmp_path / "tiny.json"), "--train-ancestry"]
-    import hf_learngene.experiments.demo as demo
+    from hf_learngene.experiments import demo
 
     real_condense, moved = demo.condense, []
 

@@ -11,7 +11,6 @@ import torch
 from huggingface_hub import ModelCard
 from transformers import AutoModelForImageClassification, Trainer, TrainingArguments
 
-import hf_learngene.inherit
 from hf_learngene import (
     DescendantCardCallback,
     LearngeneModel,

@@ -161,7 +161,7 @@ def _task(size: int = 32) -> tuple:
 def test_descendant_trainer_puts_inherited_weights_at_the_recorded_lr_scale(tmp_path: Path) -> None:
     learngene = LearngeneModel.from_ancestry(build_ancestry("vit"), layer_indices=[0, 1])
     child = from_learngene(learngene, num_labels=3, seed=0)
-    train, test = _task()
+    train, _ = _task()
     args = TrainingArguments(tmp_path / "out", learning_rate=1e-3, weight_decay=0.05, report_to="none",
                              use_cpu=True, remove_unused_columns=False, save_strategy="no")
     trainer = DescendantTrainer(model=child, args=args, train_dataset=train, data_collator=collate_fn)

@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                              "selected_from": f"{folder.name}/{SCORES_NAME}"},
         layer_scores=scores["layer_scores"], pair_scores=scores.get("pair_scores"),
         condense_data=condensed.get("condense_data"),
+        include_embeddings=False,  # the paper's form, as the committed runs were keyed by
     )
     learngene.save_pretrained(args.output)
     print(f"top-{args.num_layers} layers {layers} of {folder} -> {args.output}")

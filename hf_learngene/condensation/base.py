@@ -168,8 +168,13 @@ class BaseCondenseConfig:
             self._fail("max_images", f"must be None or >= 2, got {self.max_images}.")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of all fields."""
-        return dataclasses.asdict(self)
+        """A JSON-able dict of all fields; ``include_embeddings`` only when it was set (``None``, its default, leaves
+        the dict, its saved ``condense_config.json`` and the cache keys hashed from it as they were before the
+        field existed)."""
+        data = dataclasses.asdict(self)
+        if data.get("include_embeddings", False) is None:
+            del data["include_embeddings"]
+        return data
 
     def recorded_dict(self) -> dict[str, Any]:
         """The config as the learngene records it (``selection_arguments``, ``condense_config.json``): no local

@@ -4,6 +4,7 @@ folders keyed by their content (:func:`learngene_fingerprint`, :func:`load_preco
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -40,11 +41,40 @@ def learngene_fingerprint(folder: str | os.PathLike) -> str:
         path = root / name
         if not path.is_file():
             raise FileNotFoundError(f"{root} is not a learngene folder: it has no {name}.")
+        if name == CONFIG_NAME:
+            data = fingerprinted_config(path)
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
+            continue
         digest.update(f"{name}\0{path.stat().st_size}\0".encode())
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()[:16]
+
+
+#: ``config.json`` keys added after runs were keyed by learngene fingerprints, with the value that leaves a learngene
+#: what it was (``None``: provenance that never changes a descendant, always left out of the fingerprint).
+LATER_CONFIG_KEYS: dict[str, Any] = {"include_embeddings": False, "image_processor": None}
+#: The ``transformers_version`` every fingerprint is computed with: the version that wrote the learngenes of the
+#: committed runs. The `transformers` release that saves a learngene changes neither its layers nor its descendants,
+#: so it must not change the runs' keys (it did: 5.24 -> 5.25 re-keyed every run of a precomputed learngene).
+FINGERPRINT_TRANSFORMERS_VERSION = "5.24.0"
+
+
+def fingerprinted_config(path: Path) -> bytes:
+    """The bytes of a learngene ``config.json`` that its fingerprint covers: the file as `transformers` writes it
+    (sorted keys, 2-space indent) without the :data:`LATER_CONFIG_KEYS` at their neutral values and with every
+    ``transformers_version`` set to :data:`FINGERPRINT_TRANSFORMERS_VERSION`, so a learngene of the paper's form gets
+    the fingerprint it had when the committed runs were keyed, whichever `transformers` 5.x saved it."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    for key, neutral in LATER_CONFIG_KEYS.items():
+        if key in config and (neutral is None or config[key] == neutral):
+            del config[key]
+    for section in (config, config.get("ancestry_config")):
+        if isinstance(section, dict) and "transformers_version" in section:
+            section["transformers_version"] = FINGERPRINT_TRANSFORMERS_VERSION
+    return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
 
 
 def load_precomputed_learngene(ctx: Context, family: str, method: str, folder: str | os.PathLike) -> LearngeneModel:

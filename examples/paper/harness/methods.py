@@ -245,6 +245,25 @@ def build_distill(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str
                    "distill_weight": spec.distill_weight, "feature_loss": spec.distill_loss or "mse"}
 
 
+def build_default_path(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
+    """The library's main path: ``from_learngene`` of a learngene folder that carries Auto's layers and the ancestry's
+    input embedding (:meth:`Context.default_path_folder`), with its defaults (the embedding inherited, the recorded
+    ``inherited_lr_scale``, which ``ft.finetune`` applies with ``DescendantTrainer``). Nothing of the ancestry is
+    read to build it."""
+    return ft.build_descendant("learngene", ctx.learngene(spec.family, "default_path"),
+                               **inheritance_options(ctx, spec, task)), {}
+
+
+def build_default_path_norm(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
+    """An option toward the whole-ancestry fine-tune: the default path plus the ancestry's final norm (its
+    ``layernorm``, copied from the ancestry at hand; trained at the full learning rate like the fresh parts)."""
+    from hf_learngene.recipes import copy_backbone_parts
+
+    model, extra = build_default_path(ctx, spec, task)
+    copy_backbone_parts(ctx.ancestry(spec.family), model, spec.family, ("layernorm.",))
+    return model, extra
+
+
 def ancestry_classifier(ctx: Context, family: str, task: Any, seed: int) -> Any:
     """``finetune_ancestry``'s model: the whole ancestry (embeddings, all layers, final norm; its weights) under a
     fresh ``n_way`` head, as the family's ``*ForImageClassification`` (DINOv2: ``Dinov2ForImageClassification``).
@@ -354,6 +373,12 @@ register_method(Method("auto_embed_lowlr", "Auto-Learngene + ancestry embeddings
                                                                  "inherited_lr_scale": 0.1}))
 register_method(Method("finetune_ancestry_lowlr", "Fine-tune the whole ancestry, lr x0.1 (head x1)", "indigo",
                        group="recipe", base="finetune_ancestry", spec_fields={"inherited_lr_scale": 0.1}))
+# The library's main path (a learngene that carries the input embedding -> from_learngene -> DescendantTrainer, with
+# their defaults) and an option beyond it, measured against the whole-ancestry fine-tune
+register_method(Method("default_path", "Library default path (layers + embedding, DescendantTrainer)", "darkred",
+                       group="baseline", build=build_default_path, inherit_carried_embeddings=True))
+register_method(Method("default_path_norm", "Default path + the ancestry's final norm", "salmon", group="baseline",
+                       build=build_default_path_norm, inherit_carried_embeddings=True))
 
 # --------------------------------------------------------------------------------------------------
 # Derived tables (of the methods registered above)
