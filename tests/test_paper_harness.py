@@ -739,3 +739,27 @@ def test_method_entries_are_checked() -> None:
         harness.register_method(harness.get_method("auto"))
     assert harness.get_method("auto_embed_lowlr").base == "auto" and harness.base_method("auto_embed_lowlr") == "auto"
     assert list(harness.METHOD_REGISTRY) == list(harness.ALL_METHODS)
+
+
+def test_learngene_fingerprint_ignores_the_transformers_version_and_neutral_new_keys(tmp_path) -> None:
+    """A precomputed learngene keys its runs by its fingerprint: saving it with another transformers 5.x or with the
+    config keys added later (at their paper-form values) must find the same runs; carrying an embedding must not."""
+    import json as _json
+
+    from hf_learngene import LearngeneModel
+    from tests.tiny_models import build_ancestry
+
+    LearngeneModel.from_ancestry(build_ancestry("vit"), layer_indices=[0, 1],
+                                 include_embeddings=False).save_pretrained(tmp_path / "lg")
+    config_file = tmp_path / "lg" / "config.json"
+    before = harness.learngene_fingerprint(tmp_path / "lg")
+    config = _json.loads(config_file.read_text())
+    config["transformers_version"] = "5.99.0"
+    config["ancestry_config"]["transformers_version"] = "5.98.0"
+    config.pop("include_embeddings")
+    config.pop("image_processor", None)
+    config_file.write_text(_json.dumps(config, indent=4))  # another layout too
+    assert harness.learngene_fingerprint(tmp_path / "lg") == before
+    config["include_embeddings"] = True
+    config_file.write_text(_json.dumps(config))
+    assert harness.learngene_fingerprint(tmp_path / "lg") != before
