@@ -330,6 +330,9 @@ def build_run_model(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[s
         from hf_learngene.recipes import inherit_embeddings
 
         inherit_embeddings(model, ctx.ancestry(spec.family))
+        # a recipe option's lr is its spec's: one learning rate unless it names a scale (inherit_embeddings would
+        # otherwise update the descendant's recommended scale, which DescendantTrainer applies)
+        extra.setdefault("inherited_lr_scale", 1.0)
     return model, extra
 
 

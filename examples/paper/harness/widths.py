@@ -46,12 +46,17 @@ METHODS = ("learngene", "scratch", "weight_selection")
 INHERITED_LR_SCALE = 0.1
 RECIPE_METHODS = {"learngene_embed": ("learngene", None), "learngene_embed_lowlr": ("learngene", INHERITED_LR_SCALE),
                   "weight_selection_lowlr": ("weight_selection", INHERITED_LR_SCALE)}
-ALL_METHODS = (*METHODS, *RECIPE_METHODS)
+#: The library's main path at this width: ``from_learngene`` of a learngene folder that carries the learngene's layers
+#: and the ancestry's input embedding, with its defaults (the embedding inherited and element-selected, the recorded
+#: ``inherited_lr_scale``: 1.0 for a narrowed descendant), trained with ``DescendantTrainer``.
+LIBRARY_METHODS = ("default_path",)
+ALL_METHODS = (*METHODS, *RECIPE_METHODS, *LIBRARY_METHODS)
 METHOD_LABELS = {"learngene": "Learngene (element-selected)", "scratch": "From-Scratch",
                  "weight_selection": "Weight Selection (lowest k layers + embeddings)",
                  "learngene_embed": "Learngene + ancestry embeddings (element-selected)",
                  "learngene_embed_lowlr": "Learngene + ancestry embeddings (element-selected), inherited lr x0.1",
-                 "weight_selection_lowlr": "Weight Selection, inherited lr x0.1"}
+                 "weight_selection_lowlr": "Weight Selection, inherited lr x0.1",
+                 "default_path": "Library default path (learngene with embedding, from_learngene defaults)"}
 
 
 def summary_name(family: str) -> str:
@@ -206,6 +211,9 @@ def build_model(ctx: Context, learngene: LearngeneModel, run: WidthRun, task: An
     options = {"id2label": task.id2label, "label2id": task.label2id, "image_size": run.image_size,
                "seed": run.task_seed, **run.width_options()}
     paper = {"inherit_embeddings": False}  # the paper's fresh embedding, whatever the learngene carries
+    if run.method == "default_path":
+        return from_learngene(carrying_learngene(ctx, learngene, run.family), width_selection=run.width_selection,
+                              **options)
     if run.method in ("learngene_embed", "learngene_embed_lowlr"):
         from hf_learngene.recipes import inherit_embeddings
 
@@ -227,6 +235,26 @@ def build_model(ctx: Context, learngene: LearngeneModel, run: WidthRun, task: An
         return weight_selection_descendant(ctx.ancestry(run.family), len(learngene.config.layer_indices),
                                            width_selection=run.width_selection, **options)
     raise ValueError(f"Unknown method {run.method!r}; choose from {', '.join(ALL_METHODS)}")
+
+
+def carrying_learngene(ctx: Context, learngene: LearngeneModel, family: str) -> LearngeneModel:
+    """``learngene``'s layers plus the ancestry's input embedding (the library's default form), saved once under the
+    work dir (by the layers' fingerprint) and loaded back from that folder: what a user of the Hub learngene has."""
+    import logging
+
+    from .learngenes import learngene_fingerprint
+
+    cache = ctx.__dict__.setdefault("_carrying_learngenes", {})
+    key = (family, tuple(learngene.config.layer_indices))
+    if key not in cache:
+        carrying = LearngeneModel.from_ancestry(str(ctx.ancestry_path(family)),
+                                                layer_indices=list(learngene.config.layer_indices),
+                                                include_embeddings=True)
+        folder = ctx.work_dir / "learngenes" / f"carrying-{family}-{'-'.join(map(str, key[1]))}"
+        carrying.save_pretrained(folder)
+        cache[key] = LearngeneModel.from_pretrained(folder)
+        logging.getLogger("paper_harness").info("default path learngene %s (%s)", folder.name, learngene_fingerprint(folder))
+    return cache[key]
 
 
 def run_path(ctx: Context, run: WidthRun) -> Path:
@@ -252,7 +280,8 @@ def run_one(ctx: Context, learngene: LearngeneModel, run: WidthRun) -> dict[str,
         warnings.simplefilter("ignore")
         result = ft.finetune(model, task, args, transform=ctx.transform(run.family),
                                      eval_per_class=run.eval_per_class, quiet=True,
-                                     inherited_lr_scale=RECIPE_METHODS.get(run.method, (None, None))[1])
+                                     inherited_lr_scale=RECIPE_METHODS.get(run.method, (None, None))[1]
+                                     or (1.0 if run.method in RECIPE_METHODS or run.method == "learngene" else None))
     shutil.rmtree(scratch, ignore_errors=True)
     result.pop("trainer")
     origin = getattr(model.config, "learngene", None) or {}
