@@ -273,3 +273,12 @@ def test_cli_condense_and_inherit_flags(tmp_path: Path) -> None:
     config = json.loads((tmp_path / "child" / "config.json").read_text())
     assert "embeddings" not in config["learngene"] and config["learngene"]["inherited_lr_scale"] == 1.0
     assert (tmp_path / "child" / "preprocessor_config.json").is_file()
+
+
+def test_cards_link_no_repository_that_does_not_exist(tmp_path: Path) -> None:
+    learngene = LearngeneModel.from_ancestry(build_ancestry("vit"), layer_indices=[0])
+    learngene.save_pretrained(tmp_path / "lg")
+    save_descendant(from_learngene(tmp_path / "lg", num_labels=2, seed=0), tmp_path / "child")
+    for card in (tmp_path / "lg" / "README.md", tmp_path / "child" / "README.md"):
+        text = card.read_text()
+        assert "github.com" not in text and "`hf_learngene` Python package" in text
