@@ -51,28 +51,24 @@ class PlannedDescendant:
     sizes: dict[str, Any] | None = None
 
 
-def _build_planned_descendant(
-    learngene: LearngeneModel | str | os.PathLike,
-    num_labels: int | None = None,
-    *,
-    id2label: dict[int, str] | None = None,
-    label2id: dict[str, int] | None = None,
-    image_size: int | None = None,
-    num_random_layers: int | None = None,
-    seed: int | None = None,
-    revision: str | None = None,
-    token: str | bool | None = None,
-    layout: str | list[int] | None = None,
-    width_selection: str = DEFAULT_WIDTH_SELECTION,
-    width_indices: dict[str, list[int]] | None = None,
-    **family_options: Any,
-) -> PlannedDescendant:
+def _build_planned_descendant(learngene: LearngeneModel | str | os.PathLike, num_labels: int | None = None,
+                              **options: Any) -> PlannedDescendant:
     """Resolve ``learngene``, check the labels, lay out its descendant and build it with fresh weights.
 
-    This is the one definition of the arguments of :func:`from_learngene` and :func:`scratch_descendant_like`
-    (documented there), so that both give the same architecture and, for one seed, the same fresh weights. Every
-    weight of the model is fresh (seeded by ``seed``; the global RNG state is left as it was).
+    ``options`` are :func:`from_learngene`'s architecture and label arguments (``id2label``, ``label2id``,
+    ``image_size``, ``num_random_layers``, ``seed``, ``revision``, ``token``, ``layout``, ``width_selection``,
+    ``width_indices``), the rest family options.
+
+    :func:`from_learngene` and :func:`scratch_descendant_like` both build through it, so that both give the same
+    architecture and, for one seed, the same fresh weights. Every weight of the model is fresh (seeded by ``seed``;
+    the global RNG state is left as it was).
     """
+    id2label, label2id = options.pop("id2label", None), options.pop("label2id", None)
+    image_size, num_random_layers = options.pop("image_size", None), options.pop("num_random_layers", None)
+    seed, revision, token = options.pop("seed", None), options.pop("revision", None), options.pop("token", None)
+    layout, width_indices = options.pop("layout", None), options.pop("width_indices", None)
+    width_selection = options.pop("width_selection", DEFAULT_WIDTH_SELECTION)
+    family_options = options
     if not isinstance(learngene, LearngeneModel):
         learngene = LearngeneModel.from_pretrained(learngene, revision=revision, token=token)
     if id2label is not None:
