@@ -314,7 +314,7 @@ def summarize(ctx: Context, runs: list[WidthRun], learngene_ref: LearngeneRef, a
             cell[label] = {"final_mean": mean, "final_std": std, "n": len(per_task), "per_task": per_task,
                            "num_parameters": params[label]}
         for rule in args.width_selections:
-            for method in ("learngene", "learngene_embed", "learngene_embed_lowlr"):
+            for method in ("learngene", "learngene_embed", "learngene_embed_lowlr", "default_path"):
                 mine = by_label.get(f"{method}:{rule}", {})
                 for reference in ("scratch", f"weight_selection:{rule}", f"weight_selection_lowlr:{rule}"):
                     theirs = by_label.get(reference, {})
