@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +109,11 @@ class DescendantTrainer(Trainer):
             return
         path = Path(self.args.output_dir) / MODEL_CARD_NAME
         trainer_card = ModelCard.load(path)
-        body = trainer_card.text
+        body = re.sub(r"<!--.*?-->", "", trainer_card.text, flags=re.DOTALL)  # Trainer's "proofread" note
+        # its title and its "fine-tuned version of [](...)" line (the descendant's origin is in the generated part)
         body = "\n".join(line for line in body.splitlines()
-                         if not line.startswith("# ") and "probably proofread" not in line
-                         and "Fill in your model card" not in line)
+                         if not line.startswith("# ") and not line.startswith("This model is a fine-tuned version of")
+                         and not line.startswith("This model was trained from scratch"))
         metadata = trainer_card.data.to_dict()
         metadata.pop("model-index", None)  # replaced by the descendant's eval results
         metadata.pop("model_name", None)

@@ -282,3 +282,19 @@ def test_cards_link_no_repository_that_does_not_exist(tmp_path: Path) -> None:
     for card in (tmp_path / "lg" / "README.md", tmp_path / "child" / "README.md"):
         text = card.read_text()
         assert "github.com" not in text and "`hf_learngene` Python package" in text
+
+
+def test_the_merged_trainer_card_keeps_trainer_sections_and_no_broken_markup(tmp_path: Path) -> None:
+    child = from_learngene(LearngeneModel.from_ancestry(build_ancestry("vit"), layer_indices=[0]), num_labels=3, seed=0)
+    train, _ = _task()
+    args = TrainingArguments(tmp_path / "out", num_train_epochs=1, report_to="none", use_cpu=True,
+                             remove_unused_columns=False, save_strategy="no")
+    trainer = DescendantTrainer(model=child, args=args, train_dataset=train, eval_dataset=train,
+                                data_collator=collate_fn)
+    trainer.train()
+    trainer.evaluate()
+    trainer.create_model_card(dataset="tiny")
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert text.count("<!--") == text.count("-->")  # no comment left open (it would hide the rest of the card)
+    assert "fine-tuned version of [](" not in text and "Training hyperparameters" in text
+    assert text.index("hf_learngene:generated:end") < text.index("Training hyperparameters")
