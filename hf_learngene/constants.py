@@ -3,7 +3,7 @@
 A learngene folder holds :data:`CONFIG_NAME`, :data:`SAFETENSORS_WEIGHTS_NAME` and :data:`MODEL_CARD_NAME`;
 ``CondenseResult.save`` adds :data:`SCORES_NAME`, :data:`CONDENSE_CONFIG_NAME`, :data:`CONDENSE_LOG_NAME` and
 the plots :data:`PAIR_SCORES_PLOT_NAME`, :data:`LAYER_SCORES_PLOT_NAME` and :data:`SCORE_TRAJECTORY_PLOT_NAME` (see
-"File formats" in the README).
+``docs/guide/formats.md``).
 """
 
 from __future__ import annotations

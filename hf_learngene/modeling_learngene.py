@@ -219,8 +219,8 @@ class LearngeneModel(LearngenePreTrainedModel):
             include_embeddings: also carry the ancestry's input embedding (copied bit for bit), which
                 :func:`~hf_learngene.from_learngene` then gives every descendant. ``None`` (default): yes when the
                 family can (ViT, DINOv2, ResNet; measured: +31.6 points over the layers only on the shared DINOv2,
-                README "Which form"); ``False``: the layers only, the paper's form (not a working model, the safest
-                to share from a proprietary ancestry); ``True`` on a family that cannot carry it is an error.
+                README "What a learngene carries"); ``False``: the layers only, the paper's form (not a working model,
+                the safest to share from a proprietary ancestry); ``True`` on a family that cannot carry it is an error.
 
         Example:
             >>> learngene = LearngeneModel.from_ancestry("google/vit-base-patch16-224", [0, 1, 2, 3, 4, 5])  # doctest: +SKIP

@@ -1,9 +1,11 @@
 """Training-recipe options for descendants: inherit the ancestry's input embeddings, train inherited weights slower.
 
 Neither is part of the Learngene paper, whose descendants inherit only the learngene layers (patch embedding,
-position embeddings, [CLS] token, final norm and head fresh) and train every weight at one learning rate. Both are
-options, off by default, measured side by side with the paper's recipe in the real-ancestry experiments (README,
-"Real pretrained ancestry").
+position embeddings, [CLS] token, final norm and head fresh) and train every weight at one learning rate. Both were
+measured side by side with the paper's recipe on the shared DINOv2 (``docs/results/recipe.md``) and are the library's
+default path now: a learngene carries the embedding and :func:`~hf_learngene.from_learngene` copies it; the
+recommended scale is recorded and :class:`~hf_learngene.DescendantTrainer` applies it (``docs/guide/recipe.md``).
+:func:`inherit_embeddings` serves learngenes of the layers only, :func:`inherited_lr_param_groups` a plain ``Trainer``.
 
 * :func:`inherit_embeddings` copies the ancestry's input embedding (ViT / DINOv2: patch embedding, [CLS] / mask /
   register tokens, position embeddings resampled to the descendant's token grid exactly as the ancestry resamples
@@ -256,7 +258,7 @@ def inherit_embeddings(
 
 #: The learning-rate multiple of inherited weights that :func:`recommended_inherited_lr_scale` gives a full-width
 #: descendant with the inherited input embedding (measured on the shared DINOv2: 85.7 % at 0.1 vs 63.1 % at 1.0;
-#: narrowed to width 192: 49.9 % at 0.1 vs 55.7 % at 1.0; README "Training recipe").
+#: narrowed to width 192: 49.9 % at 0.1 vs 55.7 % at 1.0; ``docs/results/widths.md``).
 INHERITED_LR_SCALE_FULL_WIDTH = 0.1
 
 

@@ -38,8 +38,9 @@ def run_as_module(code: str, name: str, monkeypatch: pytest.MonkeyPatch, **names
 
 @pytest.fixture
 def own_registries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registrations made by a snippet are undone after the test."""
-    from hf_learngene.condensation import base
+    """Registrations made by a snippet are undone after the test (the built-ins are registered before the copy, or a
+    first test that imports them would register them into the copy only, and they would be gone after it)."""
+    from hf_learngene.condensation import base, methods  # noqa: F401 (importing methods registers the built-ins)
     from hf_learngene.families import registry
 
     monkeypatch.setattr(base, "_METHODS", dict(base._METHODS))

@@ -17,6 +17,7 @@ import update_readme  # examples/paper/update_readme.py (pytest.ini: pythonpath 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "examples" / "paper" / "results" / "cpu"
 DOCS = ROOT / "docs" / "results"
+GUIDE = ROOT / "docs" / "guide"
 #: A number standing on its own (not the 2 of "DINOv2"), with its sign.
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?!\w)")
 
@@ -66,6 +67,26 @@ def expected_rows() -> list[tuple[list[float], bool, str]]:
         mine, base = spreads[method], spreads["scratch"]
         rows.append(([100 * mine["max_minus_min"], 100 * base["max_minus_min"], len(mine["tasks"]), len(base["tasks"])],
                      mine["max_minus_min"] < base["max_minus_min"], "dinov2.md"))
+    if (RESULTS / "dinov2" / "mainpath.json").exists():  # the library's main path (examples/paper/main_path.py)
+        main = load("dinov2/mainpath.json")
+        mine, recipe = main["rows"]["default_path"], main["rows"]["auto_embed_lowlr"]
+        tasks = sorted(set(mine["per_task"]) & set(recipe["per_task"]))
+        diffs = [mine["per_task"][t] - recipe["per_task"][t] for t in tasks]
+        mean = sum(diffs) / len(diffs)
+        recipe_mean = sum(recipe["per_task"].values()) / len(recipe["per_task"])
+        spread = (sum((v - recipe_mean) ** 2 for v in recipe["per_task"].values()) / (len(recipe["per_task"]) - 1)) ** 0.5
+        rows.append(([100 * mean, len(tasks), 100 * mine["mean"], 100 * recipe["mean"], 100 * spread],
+                     abs(mean) <= spread, "mainpath.md"))
+        scratch = main["rows"]["scratch"]["per_task"]
+        shared = sorted(set(mine["per_task"]) & set(scratch))
+        gain = sum(mine["per_task"][t] - scratch[t] for t in shared) / len(shared)
+        wins = sum(mine["per_task"][t] > scratch[t] for t in shared)
+        rows.append(([100 * gain, wins, len(shared), 15], gain >= 0.15, "mainpath.md"))
+        options = [row for name, row in main["rows"].items() if name.startswith("default_path")
+                   and row.get("parameter_fraction") is not None and row["parameter_fraction"] <= 0.60]
+        best = max(options, key=lambda row: row["mean"])
+        rows.append(([60, 100 * best["mean"], len(best["tasks"]), 100 * best["parameter_fraction"], 89],
+                     best["mean"] >= 0.89, "mainpath.md"))
     for name in ("dinov2_width", "vit_width", "resnet_width"):
         if not (RESULTS / name / "results.json").exists():
             continue
@@ -85,6 +106,13 @@ def expected_rows() -> list[tuple[list[float], bool, str]]:
                     measured = [x for pair in pairs for x in (100 * pair["mean"], pair["wins"], pair["n"])]
                     rows.append(([*size, int(samples), *measured, goal], all(100 * p["mean"] >= goal for p in pairs),
                                  "widths.md"))
+    if (RESULTS / "dinov2_width" / "results.json").exists():  # the default path at width 192: target 65 %
+        data = load("dinov2_width/results.json")
+        for samples, cell in data["summary"].items():
+            for name, row in cell.items():
+                if name.startswith("default_path:"):
+                    rows.append(([data["width"]["hidden_size"], int(samples), 100 * row["final_mean"], row["n"], 65],
+                                 row["final_mean"] >= 0.65, "widths.md"))
     return rows
 
 
@@ -114,9 +142,40 @@ def test_the_readme_and_the_result_pages_are_generated_from_the_committed_result
     assert {"table2.md", "fig3.md", "fig4.md", "fig5.md", "widths.md", "dinov2.md"} <= set(pages)
 
 
-@pytest.mark.parametrize("page", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.glob("*.md"))])
-def test_the_links_of_the_readme_and_the_result_pages_resolve(page: str) -> None:
+def heading_anchors(path: Path) -> set[str]:
+    """GitHub's anchors of the Markdown headings of ``path`` (outside code blocks)."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+    return {update_readme._anchor(m.group(1)) for m in re.finditer(r"^#+ (.+)$", text, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.glob("*.md")),
+                                  *sorted(str(p.relative_to(ROOT)) for p in GUIDE.glob("*.md"))])
+def test_the_links_of_the_readme_the_result_pages_and_the_guide_resolve(page: str) -> None:
+    """Every relative link names a file that exists and, into a Markdown file, a heading it has."""
     source = ROOT / page
     for target in re.findall(r"\]\(([^)\s]+)\)", source.read_text()):
-        if not re.match(r"[a-z]+:|#", target):
-            assert (source.parent / target.split("#")[0]).exists(), (page, target)
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = source.parent / path if path else source
+        assert linked.exists(), (page, target)
+        if anchor and linked.suffix == ".md":
+            assert anchor in heading_anchors(linked), (page, target)
+
+
+def test_the_readme_links_every_guide_page() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert GUIDE.is_dir() and all(f"(docs/guide/{p.name})" in readme for p in GUIDE.glob("*.md"))
+
+
+def test_the_readme_stays_a_short_guide() -> None:
+    assert len((ROOT / "README.md").read_bytes()) < 20_000, "move detail to docs/guide/ and link it"
+
+
+def test_the_numbers_the_readme_quotes_come_from_the_result_pages() -> None:
+    """The table of "What a learngene carries" quotes docs/results/recipe.md, which is generated from the JSON."""
+    section = (ROOT / "README.md").read_text().split("## What a learngene carries", 1)[1].split("\n## ", 1)[0]
+    quoted = re.findall(r"\d+\.\d ± \d+\.\d", section)
+    assert len(quoted) >= 5
+    page = (DOCS / "recipe.md").read_text()
+    assert all(q in page for q in quoted), [q for q in quoted if q not in page]

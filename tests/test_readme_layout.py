@@ -1,4 +1,5 @@
-"""The README's "Library layout" lists exactly the package's modules (and nothing that is gone)."""
+"""The guide's "Library layout" (docs/guide/layout.md, linked from the README) lists exactly the package's modules (and
+nothing that is gone)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LAYOUT = ROOT / "docs" / "guide" / "layout.md"
 
 
 def layout_entries() -> set[str]:
-    """Paths named in the layout block of the README (folders end with ``/``), from the indentation of each line."""
-    text = (ROOT / "README.md").read_text()
-    block = text.split("## Library layout", 1)[1].split("```", 2)[1]
+    """Paths named in the layout block of docs/guide/layout.md (folders end with ``/``), from the indentation of each
+    line."""
+    text = LAYOUT.read_text()
+    block = text.split("# Library layout", 1)[1].split("```", 2)[1]
     entries, folders = set(), []
     for line in block.splitlines():
         match = re.match(r"^( *)(\S.*?)(?: {2,}.*)?$", line)
@@ -37,5 +40,9 @@ def test_the_layout_lists_every_module_of_the_package() -> None:
             actual.add(f"{path.relative_to(ROOT)}/")
         elif path.suffix == ".py" or path.name == "py.typed":
             actual.add(str(path.relative_to(ROOT)))
-    assert listed == actual, {"not in the README": sorted(actual - listed), "gone": sorted(listed - actual)}
-    assert {"hub_cards/", "examples/", "tests/"} <= layout_entries()
+    assert listed == actual, {"not in docs/guide/layout.md": sorted(actual - listed), "gone": sorted(listed - actual)}
+    assert {"hub_cards/", "examples/", "tests/", "docs/guide/", "docs/results/"} <= layout_entries()
+
+
+def test_the_readme_links_the_layout() -> None:
+    assert "(docs/guide/layout.md)" in (ROOT / "README.md").read_text()

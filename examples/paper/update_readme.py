@@ -42,8 +42,8 @@ DOCS = ROOT / "docs" / "results"
 PAGE_NOTE = ("Generated from the committed result files by `python examples/paper/update_readme.py` (never typed by "
              "hand). [All results](./README.md) · [What the evidence says](../../README.md#what-the-evidence-says)")
 #: README sections the pages point to.
-README_RECIPE = "README.md#training-recipe-what-else-a-descendant-can-inherit-beyond-the-paper"
-README_CONDENSING = "README.md#how-condensing-chooses-layers-and-where-it-deviates-from-the-paper"
+README_RECIPE = "README.md#what-a-learngene-carries-and-where-this-deviates-from-the-paper"
+README_CONDENSING = "README.md#how-condensing-chooses-layers"
 CONDENSE_RUNS = {"default5": "Auto-Learngene, default objective (`scale_free`)",
                  "paper1": "Auto-Learngene, `objective=\"paper\"`", "heur": "Heur-Learngene"}
 EXPERIMENTS = {

@@ -78,7 +78,8 @@ class AutoLearngeneConfig(BaseCondenseConfig):
     The names follow the paper (Sec. 4.2, Algorithm 1, Appendix A); defaults are the paper's where it gives
     one (meta-data = 1/6 of the condense data, selection threshold 1/L, cosine-annealed meta learning rate) and
     otherwise chosen to run on a laptop CPU. The default ``objective="scale_free"`` deviates from the paper (see
-    :mod:`hf_learngene.condensation.objectives` and the README); ``objective="paper"`` is Algorithm 1 as written.
+    :mod:`hf_learngene.condensation.objectives` and ``docs/guide/condensing.md``); ``objective="paper"`` is Algorithm 1
+    as written.
     """
 
     method: str = _method_field("auto")
