@@ -510,6 +510,60 @@ def width_findings(path: Path) -> str:
 
 
 WIDTH_NAMES = {"dinov2": "DINOv2", "vit": "home ViT", "resnet": "home ResNet"}
+#: The issue's target for the library's default path at the DINOv2's width 192.
+WIDTH_DEFAULT_TARGET = 0.65
+#: The issue's target for the main path's options: the whole-ancestry fine-tune's level at <= 60 % of its parameters.
+MAINPATH_TARGET, MAINPATH_FRACTION = 0.89, 0.60
+
+
+def mainpath_claims(folder: Path) -> list[Claim]:
+    """The main-path targets (issue "The learngene from the Hub is all a descendant needs") from ``mainpath.json``
+    (``python examples/paper/main_path.py``): the default path reproduces the recipe built by hand within its spread,
+    its gain over From-Scratch, and the best option at <= 60 % of the ancestry's parameters against 89 %."""
+    path = folder / "mainpath.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    rows, findings, claims = data["rows"], data["findings"], []
+    same = findings.get("default_vs_recipe")
+    if same:
+        default, recipe = same["default"], same["recipe"]
+        claims.append(Claim(
+            "DINOv2: the library's default path (from the learngene folder alone) - the same recipe built with the "
+            "ancestry (`auto_embed_lowlr`)",
+            f"{100 * same['mean_difference']:+.1f} points on {len(same['tasks'])} tasks ({100 * default[0]:.1f} % vs "
+            f"{100 * recipe[0]:.1f} %)", f"within its spread, {100 * recipe[1]:.1f} points", same["within_noise"],
+            "mainpath.md"))
+    versus = rows.get("default_path", {}).get("vs_scratch")
+    if versus:
+        claims.append(Claim("DINOv2: the library's default path - From-Scratch",
+                            f"{100 * versus['mean_difference']:+.1f} points ({versus['wins']}/{len(versus['tasks'])} "
+                            "tasks won)", "+15 points", versus["mean_difference"] >= 0.15, "mainpath.md"))
+    best = findings.get("best_option")
+    if best:
+        claims.append(Claim(f"DINOv2: the best main-path option at <= {100 * MAINPATH_FRACTION:.0f} % of the ancestry's "
+                            "parameters", f"`{best['name']}` {100 * best['mean']:.1f} % ({len(best['tasks'])} tasks, "
+                            f"{100 * best['parameter_fraction']:.0f} % of the parameters)",
+                            f">= {100 * MAINPATH_TARGET:.0f} %", best["target_met"], "mainpath.md"))
+    return claims
+
+
+def width_default_claims(path: Path) -> list[Claim]:
+    """The default path at the DINOv2's reduced width (``default_path:<rule>`` of the width runs) against the issue's
+    target (65 % at width 192), per sample size."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    width = data.get("width", {}).get("hidden_size")
+    claims = []
+    for samples, cell in data.get("summary", {}).items():
+        for name, row in cell.items():
+            if name.startswith("default_path:") and isinstance(row, dict) and row.get("final_mean") is not None:
+                claims.append(Claim(f"DINOv2 at width {width}, {samples} images/class: the library's default path",
+                                    f"{100 * row['final_mean']:.1f} % ({row['n']} tasks)",
+                                    f">= {100 * WIDTH_DEFAULT_TARGET:.0f} %", row["final_mean"] >= WIDTH_DEFAULT_TARGET,
+                                    "widths.md"))
+    return claims
 
 
 def width_claims(path: Path) -> list[Claim]:
@@ -583,6 +637,8 @@ PAGES = {  # name: (title in the index, what it holds)
     "fig5.md": ("Fig. 5: fewer training samples", "accuracy per training samples per class"),
     "widths.md": ("Narrower descendants", "learngene vs From-Scratch vs Weight Selection at a reduced width"),
     "recipe.md": ("Training recipe: the evidence", "descendants with and without the recipe options"),
+    "mainpath.md": ("The library's main path, measured", ("the default path from a learngene folder alone, the options "
+                                                          "toward the whole-ancestry fine-tune, parameters vs accuracy")),
     "condensing.md": ("Condensing: the layers chosen", "the default objective on the DINOv2, the home ancestries"),
     "benchmarks.md": ("Condensing speed and memory", "throughput and overhead of condensing"),
     "demo.md": ("`learngene demo`", "the demo's run"),
@@ -610,6 +666,13 @@ def pages(profile: str) -> dict[str, str]:
     if recipe:
         out["recipe.md"] = _page(PAGES["recipe.md"][0], f"What the README's [Training recipe]({README_RECIPE}) "
                                  "describes, measured on the shared DINOv2.", recipe)
+    mainpath = dinov2 / "mainpath.md"
+    if mainpath.exists():
+        plot = (dinov2 / "mainpath.png").relative_to(ROOT)
+        out["mainpath.md"] = _page(PAGES["mainpath.md"][0], (
+            "Regenerate: `python examples/paper/main_path.py` (trains what is missing, then summarizes; "
+            f"source: [{mainpath.relative_to(ROOT)}]({mainpath.relative_to(ROOT)})).\n\n"
+            + _promote(mainpath.read_text(), 2).split("\n", 1)[1] + f"\n![parameters vs accuracy]({plot})\n"))
     default = condense_dinov2_section(ROOT / "examples" / "results" / "condense_dinov2")
     home = condense_section(results / "condense")
     if default or home:
@@ -641,8 +704,9 @@ def evidence_section(profile: str, available: dict[str, str] | None = None) -> s
     from the result JSON, with a link to the page that holds the details; ``available``: the pages of :func:`pages`."""
     results = ROOT / "examples" / "paper" / "results" / profile
     available = pages(profile) if available is None else available
-    claims = dinov2_claims(results / "dinov2") + [
-        claim for name in WIDTH_SECTIONS for claim in width_claims(results / name / "results.json")]
+    claims = dinov2_claims(results / "dinov2") + mainpath_claims(results / "dinov2") + [
+        claim for name in WIDTH_SECTIONS for claim in width_claims(results / name / "results.json")] + (
+        width_default_claims(results / "dinov2_width" / "results.json"))
     lines = [EVIDENCE_BEGIN, "## What the evidence says", "",
              (f"The targets of the issues against what the committed runs of the `{profile}` profile measured "
               "(see [Reproducing the paper](#reproducing-the-paper-examplespaper)), computed from their JSON by `python examples/paper/update_readme.py`. "
