@@ -72,23 +72,25 @@ def _pair_set(value: str) -> str | list[list[int]]:
 def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "condense",
-        help="Condense an ancestry into a learngene (Auto-Learngene, Heur-Learngene or manual).",
+        help="Condense an ancestry into a learngene (Auto-Learngene, Heur-Learngene, manual or a layer-selection "
+        "method such as first_k).",
         description="Condense an ancestry (a local checkpoint folder or a Hub id) into a learngene and write it, "
         "with its scores, plots and log, to --output (ready for the Hub).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--ancestry", required=True, help="ancestry: a local checkpoint folder or a Hub model id")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit sha) of the ancestry")
+    methods = [get_condense_method(name) for name in available_methods()]
     parser.add_argument("--dataset", default=None,
                         help="condense data: a local dataset folder or a Hub dataset id (default: "
-                        "$LEARNGENE_DATASET or ../shared/datasets/mini-imagenet); not needed for --method manual")
+                        "$LEARNGENE_DATASET or ../shared/datasets/mini-imagenet); not needed for --method "
+                        + ", ".join(m.name for m in methods if not m.needs_data))
     parser.add_argument("--dataset-revision", default=None, help="Hub revision of the dataset")
     parser.add_argument("--split", default="train", help="dataset split to condense on")
     parser.add_argument("--classes", default=None, help="labels to condense on, e.g. '64-79' or '1,2,5-9'")
     parser.add_argument("--image-column", default="image", help="name of the image column")
     parser.add_argument("--label-column", default="label", help="name of the label column")
     parser.add_argument("--output", required=True, help="output folder for the learngene and its reports")
-    methods = [get_condense_method(name) for name in available_methods()]
     parser.add_argument("--method", default="auto", choices=[m.name for m in methods],
                         help="; ".join(f"{m.name}: {m.description or m.label}" for m in methods))
     parser.add_argument("--layer-indices", type=_int_list, default=None,

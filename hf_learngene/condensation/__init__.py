@@ -1,5 +1,6 @@
-"""Condensing an ancestry into a learngene: Auto-Learngene (paper Algorithm 1), Heur-Learngene, manual, or a
-method of your own (:func:`register_condense_method`).
+"""Condensing an ancestry into a learngene: Auto-Learngene (paper Algorithm 1), Heur-Learngene, manual, the
+layer-selection methods of :mod:`.selection_methods` (first_k, evenly_spaced, block_influence, angular_block,
+probe_greedy), or a method of your own (:func:`register_condense_method`).
 
 The names below load their modules (``accelerate``, ``datasets``, matplotlib) on first use.
 """
@@ -28,6 +29,11 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "get_condense_method": ".methods",
     "register_condense_method": ".methods",
     "select_layers": ".selection",
+    "AngularBlockConfig": ".selection_methods",
+    "BlockInfluenceConfig": ".selection_methods",
+    "EvenlySpacedConfig": ".selection_methods",
+    "FirstKConfig": ".selection_methods",
+    "ProbeGreedyConfig": ".selection_methods",
 }
 
 if TYPE_CHECKING:
@@ -37,20 +43,32 @@ if TYPE_CHECKING:
     from .config import AutoLearngeneConfig, CondenseConfig, HeuristicConfig, ManualConfig
     from .methods import available_methods, get_condense_method, register_condense_method
     from .selection import select_layers
+    from .selection_methods import (
+        AngularBlockConfig,
+        BlockInfluenceConfig,
+        EvenlySpacedConfig,
+        FirstKConfig,
+        ProbeGreedyConfig,
+    )
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY_ATTRIBUTES)
 
 
 __all__ = [
+    "AngularBlockConfig",
     "AutoLearngeneConfig",
     "BaseCondenseConfig",
+    "BlockInfluenceConfig",
     "CondenseConfig",
     "CondenseMethod",
     "CondenseResult",
+    "EvenlySpacedConfig",
+    "FirstKConfig",
     "HeuristicConfig",
     "ManualConfig",
     "MetaNetwork",
+    "ProbeGreedyConfig",
     "PseudoDescendant",
     "RepeatResult",
     "available_methods",

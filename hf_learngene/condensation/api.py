@@ -169,7 +169,8 @@ def condense(
     Args:
         ancestry: a `transformers` ViT/DeiT/DINOv2/ResNet model, a local directory or a Hub id.
         dataset: the condense data: a ``datasets.Dataset``/``DatasetDict``, a local path or a Hub id, with an
-            image and a label column (not needed for ``method="manual"``).
+            image and a label column (not needed for ``method="manual"`` and the methods that read none, e.g.
+            ``"first_k"``, ``"evenly_spaced"``).
         config: :class:`CondenseConfig` (default: Auto-Learngene with its defaults), or the config class of a
             registered method (e.g. :class:`~hf_learngene.condensation.config.HeuristicConfig`).
         image_column, label_column: column names.
@@ -200,12 +201,18 @@ def condense(
                                                  include_embeddings=config.include_embeddings)
         return CondenseResult(method.name, config, None, None, learngene.config.layer_indices, None, [], learngene,
                               time.perf_counter() - start)
-    if dataset is None:
+    data = None
+    if not method.needs_data:  # e.g. first_k: the runner gets data=None
+        if dataset is not None:
+            warnings.warn(f"method={config.method!r} reads no condense data: the dataset is not used (nor recorded).",
+                          UserWarning, stacklevel=2)
+    elif dataset is None:
         raise LearngeneError(f"method={config.method!r} needs condense data: pass dataset=... (a datasets.Dataset, "
                              "a local folder or a Hub id) with an image and a label column.")
-    data = prepare_condense_data(dataset, config, ancestry_config=loaded.model.config, ancestry_dir=loaded.folder,
-                                 image_column=image_column, label_column=label_column, classes=classes, split=split,
-                                 revision=dataset_revision)
+    else:
+        data = prepare_condense_data(dataset, config, ancestry_config=loaded.model.config, ancestry_dir=loaded.folder,
+                                     image_column=image_column, label_column=label_column, classes=classes,
+                                     split=split, revision=dataset_revision)
     if accelerator is None:
         # A multi-process launch on a machine without GPU (`accelerate launch --multi_gpu` or `torchrun`) must
         # use the CPU backend (gloo); accelerate only picks it when told the run is on the CPU.
@@ -258,11 +265,11 @@ def condense(
         selection_arguments=config.recorded_dict(),
         layer_scores=[float(s) for s in layer_scores],
         pair_scores=None if pair_scores is None else pair_scores.tolist(),
-        condense_data=data.provenance(),
+        condense_data=None if data is None else data.provenance(),
         include_embeddings=config.include_embeddings,
     )
     return CondenseResult(config.method, config, layer_scores, pair_scores, selected, frequency, repeats, learngene,
-                          time.perf_counter() - start, data.provenance())
+                          time.perf_counter() - start, {} if data is None else data.provenance())
 
 
 def _trajectory(repeats: list[RepeatResult], num_layers: int) -> tuple[list[int], np.ndarray] | None:

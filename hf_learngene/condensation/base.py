@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 _METHOD_HELP = (
     "Condensing method: 'auto' (Auto-Learngene, the meta-network of the paper's Algorithm 1), "
-    "'heuristic' (Heur-Learngene, gradient stability) or 'manual' (layer_indices as given), or a method registered "
-    "with hf_learngene.condensation.register_condense_method."
+    "'heuristic' (Heur-Learngene, gradient stability), 'manual' (layer_indices as given), one of the layer-selection "
+    "methods 'first_k', 'evenly_spaced', 'block_influence', 'angular_block', 'probe_greedy' "
+    "(hf_learngene.condensation.selection_methods), or a method registered with "
+    "hf_learngene.condensation.register_condense_method."
 )
 
 
@@ -217,6 +219,8 @@ class CondenseMethod:
         label: display name, e.g. ``"Auto-Learngene"``.
         description: one line for ``learngene condense --help``.
         score_note: what the model card says about the layer scores; ``{threshold}`` is ``1/L``.
+        uses_data: whether the runner reads condense data; ``False`` (e.g. ``"first_k"``): ``condense`` loads none
+            and hands the runner ``data=None``.
     """
 
     name: str
@@ -225,11 +229,13 @@ class CondenseMethod:
     label: str
     description: str = ""
     score_note: str = ""
+    uses_data: bool = True
 
     @property
     def needs_data(self) -> bool:
-        """Whether the method reads condense data (every method with a runner does)."""
-        return self.runner is not None
+        """Whether the method reads condense data (every method with a runner does, unless registered with
+        ``uses_data=False``)."""
+        return self.runner is not None and self.uses_data
 
     def load_runner(self) -> Runner:
         """The runner, imported on first use when registered as ``"module:function"``."""
@@ -244,7 +250,7 @@ class CondenseMethod:
 
 def register_condense_method(name: str, config_class: type[BaseCondenseConfig], runner: Runner | str | None, *,
                              label: str | None = None, description: str = "", score_note: str = "",
-                             ) -> CondenseMethod:
+                             uses_data: bool = True) -> CondenseMethod:
     """Register a condensing method (call it once, in the method's module) and return its :class:`CondenseMethod`.
 
     Args:
@@ -253,11 +259,11 @@ def register_condense_method(name: str, config_class: type[BaseCondenseConfig], 
             ``name``, and its own fields become ``learngene condense`` options (help from ``metadata["help"]``).
         runner: ``runner(ancestry, family, data, config, accelerator, repeat) -> RepeatResult`` or
             ``"module:function"``; ``None``: the layers are ``config.layer_indices``.
-        label, description, score_note: see :class:`CondenseMethod` (``label`` defaults to ``name``).
+        label, description, score_note, uses_data: see :class:`CondenseMethod` (``label`` defaults to ``name``).
 
     Example:
         >>> from hf_learngene.condensation.methods import available_methods
-        >>> available_methods()
+        >>> available_methods()[:3]
         ('auto', 'heuristic', 'manual')
     """
     if not isinstance(config_class, type) or not issubclass(config_class, BaseCondenseConfig):
@@ -267,7 +273,7 @@ def register_condense_method(name: str, config_class: type[BaseCondenseConfig], 
         raise LearngeneError(f"Condensing method {name!r}: runner must be a callable, 'module:function' or None, "
                              f"got {runner!r}.")
     method = CondenseMethod(name=name, config_class=config_class, runner=runner, label=label or name,
-                            description=description, score_note=score_note)
+                            description=description, score_note=score_note, uses_data=uses_data)
     _METHODS[name] = method
     return method
 

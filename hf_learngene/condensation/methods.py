@@ -12,7 +12,11 @@ from, because importing it also registers the three built-in methods (at the bot
 - ``"heuristic"``: Heur-Learngene (:class:`~hf_learngene.condensation.config.HeuristicConfig`, runner
   :func:`hf_learngene.condensation.heuristic.run_heuristic_repeat`);
 - ``"manual"``: the layers given in ``layer_indices`` (:class:`~hf_learngene.condensation.config.ManualConfig`, no
-  runner).
+  runner);
+
+and the layer-selection methods of :mod:`~hf_learngene.condensation.selection_methods`, one module each, registered
+when this module imports that package: ``"first_k"``, ``"evenly_spaced"`` (no data), ``"block_influence"``,
+``"angular_block"`` and ``"probe_greedy"``.
 
 A runner scores the ancestry's layers once: ``runner(ancestry, family, data, config, accelerator, repeat)`` returns a
 :class:`~hf_learngene.condensation.base.RepeatResult` with ``layer_scores`` (one per integral layer, summing to 1).
@@ -20,7 +24,7 @@ A runner scores the ancestry's layers once: ``runner(ancestry, family, data, con
 scores and selects the layers. A runner may be given as ``"package.module:function"``, imported on first use, so that
 registering a method does not import what it needs to run. See CONTRIBUTING.md for a complete new method.
 
-This module imports nothing heavy (no torch, accelerate or datasets).
+This module imports nothing heavy (no accelerate or datasets; torch and transformers come with ``hf_learngene``).
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from .base import (
     register_condense_method,
 )
 from .config import CondenseConfig
+from .selection_methods import SELECTION_METHODS  # importing the package registers them (after the built-ins)
 
 __all__ = [
+    "SELECTION_METHODS",
     "CondenseMethod",
     "Runner",
     "available_methods",
