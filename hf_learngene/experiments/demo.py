@@ -235,12 +235,12 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     task = make_task(data["train"], data["test"], config.descendant_classes, n_way=5,
                      samples_per_class=config.task_samples_per_class, seed=config.seed)
     learngene = LearngeneModel.from_pretrained(learngene_dir)
-    descendant = from_learngene(learngene_dir, id2label=task.id2label, seed=config.seed)
+    shape = {"id2label": task.id2label, "image_size": config.size, "seed": config.seed}  # built at the input size
+    descendant = from_learngene(learngene_dir, **shape)
     runs: list[tuple[str, Any]] = [(DEFAULT_LABEL, descendant)]
     if config.paper_run:
-        runs.append((PAPER_LABEL, from_learngene(learngene, id2label=task.id2label, seed=config.seed,
-                                                 inherit_embeddings=False)))
-    runs.append((SCRATCH_LABEL, scratch_descendant_like(learngene, id2label=task.id2label, seed=config.seed)))
+        runs.append((PAPER_LABEL, from_learngene(learngene, inherit_embeddings=False, **shape)))
+    runs.append((SCRATCH_LABEL, scratch_descendant_like(learngene, **shape)))
     origin = descendant.config.learngene
     print(f"      task classes {task.classes}, {len(task.train)} training / {len(task.test)} test images; "
           f"descendant: {count_parameters(descendant):,} parameters ({len(learngene.config.layer_indices)} inherited "
