@@ -85,14 +85,17 @@ def test_make_spec_rederives_every_committed_run(committed_context) -> None:
     """``make_spec`` with the run's profile (``cpu``) gives back every committed run: the same spec, the same key
     (the methods' registry entries decide the learngene, draw, distillation and recipe fields)."""
     _, learngenes = committed_fingerprints()
-    contexts: dict[int, harness.Context] = {}
+    contexts: dict[tuple, harness.Context] = {}
     for path, record in harness_runs():
         spec = record["spec"]
         assert spec["profile"] == "cpu"
-        if spec["epochs"] not in contexts:
-            keys = {key.split("-file-")[0].replace("-", ":", 1): key for key in learngenes}  # dinov2:auto -> key
-            contexts[spec["epochs"]] = committed_context(epochs=spec["epochs"], learngene_keys=keys)
-        ctx = contexts[spec["epochs"]]
+        keys = {key.split("-file-")[0].replace("-", ":", 1): key for key in sorted(learngenes)}  # dinov2:auto -> key
+        if spec["learngene"] in learngenes:  # a run on another precomputed learngene (e.g. the main path's 7 layers)
+            keys[spec["learngene"].split("-file-")[0].replace("-", ":", 1)] = spec["learngene"]
+        context_key = (spec["epochs"], tuple(sorted(keys.items())))
+        if context_key not in contexts:
+            contexts[context_key] = committed_context(epochs=spec["epochs"], learngene_keys=keys)
+        ctx = contexts[context_key]
         made = harness.make_spec(ctx, spec["family"], spec["method"], spec["task_seed"], spec["samples_per_class"],
                                  spec["learning_rate"], spec["weight_decay"], draw=spec.get("draw"))
         assert made == harness.RunSpec(**spec) and made.key == record["key"], path.name
