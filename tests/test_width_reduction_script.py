@@ -93,7 +93,8 @@ def test_width_reduction_recipe_methods_inherit_embeddings_and_train_them_slower
                                              "--samples_per_class", "2"))
     assert summary["finished"] == 3
     embed, embed_lowlr, ws_lowlr = seen  # in --methods order
-    assert (embed["scale"], embed_lowlr["scale"], ws_lowlr["scale"]) == (None, 0.1, 0.1)
+    # one learning rate is named explicitly (inherit_embeddings updates a descendant's recommended scale)
+    assert (embed["scale"], embed_lowlr["scale"], ws_lowlr["scale"]) == (1.0, 0.1, 0.1)
     assert not embed["ws"] and not embed_lowlr["ws"] and ws_lowlr["ws"]
     assert embed["layers"] == embed_lowlr["layers"] == [1, 2] and ws_lowlr["layers"] == [0, 1]
     for record in (embed["embeddings"], embed_lowlr["embeddings"]):  # the ancestry's embedding, at width 16
