@@ -104,7 +104,8 @@ def test_make_spec_rederives_every_committed_run(committed_context) -> None:
 def test_the_committed_summaries_find_all_their_runs(committed_context) -> None:
     """The plans of the committed summaries (``run.py`` with the overrides each summary records) find every run
     cached, and the condensed home-ancestry learngenes their metadata."""
-    summaries = sorted((RESULTS / "cpu").glob("*.json")) + sorted((RESULTS / "cpu" / "dinov2").glob("*.json"))
+    summaries = sorted((RESULTS / "cpu").glob("*.json")) + sorted(  # mainpath.json: its own test below
+        p for p in (RESULTS / "cpu" / "dinov2").glob("*.json") if p.stem != "mainpath")
     assert {p.stem for p in summaries} == set(harness.EXPERIMENTS)
     assert len(summaries) == 2 * len(harness.EXPERIMENTS)
     for path in summaries:
@@ -120,3 +121,22 @@ def test_the_committed_summaries_find_all_their_runs(committed_context) -> None:
     for family in harness.HOME_FAMILIES:
         for method in ("auto", "heur"):
             assert home.condense_meta(family, method)["key"] == home.learngene_key(family, method)
+
+
+def test_the_main_path_summary_is_its_committed_runs() -> None:
+    """``mainpath.json`` (``examples/paper/main_path.py``): every row's runs are committed, its per-task accuracies and
+    mean are theirs, and the default path's runs are the harness's ``default_path`` method."""
+    path = RESULTS / "cpu" / "dinov2" / "mainpath.json"
+    if not path.exists():
+        pytest.skip("the main path was not run")
+    data = json.loads(path.read_text())
+    runs = dict(_load("*.json"))
+    by_key = {record["key"]: record for record in runs.values()}
+    for name, row in data["rows"].items():
+        if row.get("missing"):
+            continue
+        records = [by_key[key] for key in row["keys"]]
+        assert {str(r["spec"]["task_seed"]): r["result"]["final_accuracy"] for r in records} == row["per_task"], name
+        assert abs(sum(row["per_task"].values()) / len(row["per_task"]) - row["mean"]) < 1e-9
+        assert {r["spec"]["method"] for r in records} == {row["method"]}
+    assert data["rows"]["default_path"]["method"] == "default_path" and len(data["rows"]["default_path"]["tasks"]) == 5

@@ -18,6 +18,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import harness
 import torch
@@ -37,6 +38,17 @@ def learngene_folders(ancestry: str) -> dict[int, Path]:
                             "--num-layers", str(k), "--output", str(folder)], check=True)
         folders[k] = folder
     return folders
+
+
+def train_missing(ctx: harness.Context, variant: Any) -> None:
+    """Train the variant's runs that are not cached (claimed: a run another process trains is skipped). Unlike
+    ``run.py`` it writes no Table 2 summary: a variant's context (one method, its tasks) would overwrite the full one."""
+    for spec in variant_specs(ctx, variant):
+        if harness.run_path(ctx, spec).exists():
+            continue
+        with harness.claim_run(harness.run_path(ctx, spec)) as mine:
+            if mine:
+                harness.run_one(ctx, spec)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -67,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
                     print(f"[{state}] {variant.name} task={spec.task_seed} epochs={spec.epochs} key={spec.key}")
             elif not args.summarize_only and not variant.reference and (
                     args.variants is None or variant.name in args.variants.split(",")):
-                harness.run_experiments(ctx, ["table2"], [FAMILY], progress=False)
+                train_missing(ctx, variant)
         if args.dry_run:
             return {}
         summary = summarize_mainpath(base, folders)

@@ -543,7 +543,7 @@ def mainpath_claims(folder: Path) -> list[Claim]:
     if best:
         claims.append(Claim(f"DINOv2: the best main-path option at <= {100 * MAINPATH_FRACTION:.0f} % of the ancestry's "
                             "parameters", f"`{best['name']}` {100 * best['mean']:.1f} % ({len(best['tasks'])} tasks, "
-                            f"{100 * best['parameter_fraction']:.0f} % of the parameters)",
+                            f"{100 * best['parameter_fraction']:.1f} % of the parameters)",
                             f">= {100 * MAINPATH_TARGET:.0f} %", best["target_met"], "mainpath.md"))
     return claims
 
