@@ -18,5 +18,6 @@ RUN=(python examples/paper/width_reduction.py --learngene "$LEARNGENE" --num_tas
 "${RUN[@]}" --samples_per_class 100,20 --methods learngene,scratch,weight_selection
 "${RUN[@]}" --samples_per_class 100,20 --methods learngene_embed,learngene_embed_lowlr,weight_selection_lowlr
 "${RUN[@]}" --samples_per_class 100 --methods learngene --width_selections heads,magnitude
+"${RUN[@]}" --samples_per_class 100 --methods default_path   # the library's main path at this width
 "${RUN[@]}" --samples_per_class 100,20 --summarize_only
 python examples/paper/update_readme.py --profile cpu
