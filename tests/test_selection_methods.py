@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -248,3 +249,14 @@ def test_cli_builds_the_probe_greedy_config() -> None:
                                        "--num-layers", "3", "--probe-keep-first", "true"])
     with pytest.raises(LearngeneError, match="--probe-keep-first is not an option of --method first_k"):
         config_from_args(other)
+
+
+def test_condense_warns_when_the_1_over_l_rule_keeps_a_tiny_learngene(dataset) -> None:
+    """The 1/L rule kept one layer of the shared DINOv2, whose descendants are far weaker than those of 6 or 7 layers
+    (docs/results/mainpath.md): condense says so and how to ask for a size; an explicit size gets no such warning."""
+    ancestry = with_identity_layers(tiny_vit(num_hidden_layers=8), [1, 2, 3, 4, 5, 6, 7])  # only layer 0 acts
+    with pytest.warns(UserWarning, match=r"1/L rule keeps 1 of 8 layers .*--num-layers"):
+        assert run(ancestry, BlockInfluenceConfig(**FAST), dataset).selected_layers == [0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert len(run(ancestry, BlockInfluenceConfig(num_layers=4, **FAST), dataset).selected_layers) == 4

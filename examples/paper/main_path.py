@@ -7,7 +7,7 @@ share the work), then writes ``examples/paper/results/cpu/dinov2/mainpath.{json,
 
     python examples/paper/main_path.py [--dry_run] [--summarize_only] [--num_threads 1]
 
-The learngenes are the top-6 / top-7 layers of the committed condense scores (``examples/results/condense_dinov2/
+The learngenes are the top-k layers (k = 1, 3, 6, 7) of the committed condense scores (``examples/results/condense_dinov2/
 default5``), cut with ``select_top_k.py`` into ``outputs/condense_dinov2/default5-top{6,7}`` when missing.
 """
 
@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def learngene_folders(ancestry: str) -> dict[int, Path]:
-    """``{k: folder}`` of the top-k learngenes (k = 6, 7), cut from the committed scores when missing."""
+    """``{k: folder}`` of the top-k learngenes (every size of ``VARIANTS``), cut from the committed scores when missing."""
     folders = {}
-    for k in (6, 7):
+    for k in sorted({variant.num_layers for variant in VARIANTS}):
         folder = ROOT / "outputs" / "condense_dinov2" / f"default5-top{k}"
         if not (folder / "config.json").exists():
             subprocess.run([sys.executable, str(Path(__file__).parent / "select_top_k.py"), "--scores",

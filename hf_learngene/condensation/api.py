@@ -254,6 +254,14 @@ def condense(
             "parameters: little is condensed. Cap it with CondenseConfig(num_layers=k) or "
             "CondenseConfig(max_parameter_fraction=0.5) (CLI: --num-layers / --max-parameter-fraction).",
             UserWarning, stacklevel=2)
+    if (config.num_layers is None and config.max_parameter_fraction is None and 0 < len(selected) < num_layers // 4
+            and num_layers >= 4):
+        warnings.warn(
+            f"The 1/L rule keeps {len(selected)} of {num_layers} layers ({fraction:.0%} of the layer parameters): a "
+            "learngene that small gives weak descendants (measured on the shared DINOv2: 1 and 3 layers far below 6 "
+            "and 7, docs/results/mainpath.md). Ask for a size with CondenseConfig(num_layers=k) (CLI --num-layers K), "
+            "e.g. half the ancestry's layers.",
+            UserWarning, stacklevel=2)
     if not selected:
         raise LearngeneError(
             f"No layer scored above 1/L = {1 / num_layers:.4f} (scores {np.round(layer_scores, 4).tolist()}): the "

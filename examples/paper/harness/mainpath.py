@@ -7,7 +7,8 @@ protocol (5-way tasks of classes 80-99, 100 images/class, 20 epochs) beside:
 * the references already in the cache: From-Scratch, the paper's descendant (``auto``), ``auto_embed``,
   ``auto_embed_lowlr`` (the same recipe built by hand with the ancestry at hand) and the whole-ancestry fine-tunes;
 * options toward the whole-ancestry fine-tune at <= 60 % of its parameters (:data:`VARIANTS`): the ancestry's final
-  norm carried too, 7 layers instead of 6, 30 epochs instead of 20 (3 tasks each where 5 did not fit the CPU budget).
+  norm carried too, 7 layers instead of 6, 30 epochs instead of 20 (3 tasks each where 5 did not fit the CPU budget);
+* smaller learngenes on the same path: 3 layers, and 1 layer (what the default ``1/L`` rule keeps on this ancestry).
 
 Each variant is a :class:`~harness.context.Context` of the ``cpu`` profile with its own Auto learngene (6 or 7 layers)
 and epochs, so its runs live in the same run cache under their own keys. :func:`summarize_mainpath` writes
@@ -60,6 +61,9 @@ VARIANTS = (
     Variant("default_path_norm", "Default path + the ancestry's final norm", "default_path_norm", num_tasks=3),
     Variant("default_path_k7", "Default path, 7 layers", "default_path", num_layers=7, num_tasks=3),
     Variant("default_path_30ep", "Default path, 30 epochs", "default_path", epochs=30, num_tasks=3),
+    Variant("default_path_k3", "Default path, 3 layers", "default_path", num_layers=3, num_tasks=3),
+    Variant("default_path_k1", "Default path, 1 layer (what the 1/L rule keeps)", "default_path", num_layers=1,
+            num_tasks=3),
     Variant("finetune_ancestry_lowlr", "Whole ancestry, lr x0.1 (head x1)", "finetune_ancestry_lowlr", reference=True),
     Variant("finetune_ancestry", "Whole ancestry, one lr", "finetune_ancestry", reference=True),
 )
