@@ -25,7 +25,12 @@ from .errors import LearngeneError
 from .families import DescendantPlan
 from .hub import push_with_card
 from .modeling_learngene import LearngeneModel
-from .recipes import copy_carried_embeddings, embedding_record, recommended_inherited_lr_scale
+from .recipes import (
+    check_inherited_lr_scale,
+    copy_carried_embeddings,
+    embedding_record,
+    recommended_inherited_lr_scale,
+)
 from .sizing import get_width_selection, reduce_layer_state, select_width_indices, width_record
 from .utils import atomic_directory, count_parameters
 from .version import __version__
@@ -222,10 +227,8 @@ def from_learngene(
             f"inherit_embeddings=True but the learngene {learngene_reference(learngene)} carries no input embedding "
             "(it holds the layers only): condense it with include_embeddings=True, or build the descendant with "
             "inherit_embeddings=None and copy the ancestry's with hf_learngene.inherit_embeddings(child, ancestry).")
-    if inherited_lr_scale is not None and not (isinstance(inherited_lr_scale, (int, float))
-                                               and not isinstance(inherited_lr_scale, bool) and inherited_lr_scale > 0):
-        raise LearngeneError(f"inherited_lr_scale must be a number > 0, got {inherited_lr_scale!r} (1.0: one learning "
-                             "rate for every weight).")
+    if inherited_lr_scale is not None:
+        check_inherited_lr_scale(inherited_lr_scale)
     state = model.state_dict()
     position_of = {index: position for position, index in enumerate(config.layer_indices)}
     width = getattr(plan, "width", None)

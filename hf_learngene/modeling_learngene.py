@@ -107,7 +107,7 @@ class LearngeneModel(LearngenePreTrainedModel):
     that can), the ancestry's input embedding (``embeddings``: ViT / DINOv2 patch embedding, [CLS] / register tokens
     and position table; ResNet: the stem), never a final norm or a head. ``forward`` runs the layers on hidden
     states (ViT/DINOv2 tokens ``(batch, tokens, width)``) or feature maps (ResNet ``(batch, channels, height,
-    width)``); :meth:`embed` turns pixels into the first layer's input when the embedding is carried.
+    width)``).
 
     Example:
         >>> from transformers import ViTConfig, ViTModel
@@ -140,20 +140,6 @@ class LearngeneModel(LearngenePreTrainedModel):
     def carries_embeddings(self) -> bool:
         """Whether this learngene holds the ancestry's input embedding (``config.include_embeddings``)."""
         return self.embeddings is not None
-
-    def embed(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """The carried input embedding applied to ``pixel_values`` (the input of the first learngene layer when it is
-        the ancestry's first layer). Position tables are resampled for other image sizes, as the ancestry does.
-
-        Example:
-            >>> hidden = learngene.embed(torch.zeros(1, 3, 84, 84))  # doctest: +SKIP
-        """
-        if self.embeddings is None:
-            raise LearngeneError("This learngene carries no input embedding (include_embeddings=False): condense it "
-                                 "again with include_embeddings=True, or embed with the ancestry.")
-        if self.config.family == "vit":
-            return self.embeddings(pixel_values, interpolate_pos_encoding=True)
-        return self.embeddings(pixel_values)
 
     def forward(
         self,

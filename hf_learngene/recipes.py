@@ -262,6 +262,19 @@ def inherit_embeddings(
 INHERITED_LR_SCALE_FULL_WIDTH = 0.1
 
 
+def check_inherited_lr_scale(value: Any) -> float:
+    """``value`` as the float learning-rate multiple of inherited weights; anything but a number > 0 is an error.
+
+    Example:
+        >>> check_inherited_lr_scale(0.1)
+        0.1
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise LearngeneError(f"inherited_lr_scale must be a number > 0, got {value!r} (1.0: one learning rate for "
+                             "every weight).")
+    return float(value)
+
+
 def recommended_inherited_lr_scale(model: PreTrainedModel) -> float:
     """The learning-rate multiple for the inherited weights of a descendant, from what it inherited: 0.1
     (:data:`INHERITED_LR_SCALE_FULL_WIDTH`) when it keeps the ancestry's width and inherited the input embedding

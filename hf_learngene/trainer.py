@@ -40,6 +40,7 @@ from .cards import END, START, eval_results_from_metrics
 from .constants import MODEL_CARD_NAME
 from .errors import LearngeneError
 from .inherit import DescendantCardCallback, save_descendant_card
+from .recipes import check_inherited_lr_scale
 
 
 def _origin(model: Any) -> dict[str, Any] | None:
@@ -74,10 +75,7 @@ class DescendantTrainer(Trainer):
         super().__init__(*args, **kwargs)
         if inherited_lr_scale is None:
             inherited_lr_scale = (origin or {}).get("inherited_lr_scale", 1.0)
-        if (not isinstance(inherited_lr_scale, (int, float)) or isinstance(inherited_lr_scale, bool)
-                or not inherited_lr_scale > 0):
-            raise LearngeneError(f"inherited_lr_scale must be a number > 0, got {inherited_lr_scale!r} (1.0: one "
-                                 "learning rate for every weight).")
+        inherited_lr_scale = check_inherited_lr_scale(inherited_lr_scale)
         if inherited_lr_scale != 1.0 and origin is None:
             raise LearngeneError(f"inherited_lr_scale={inherited_lr_scale} needs a descendant built by "
                                  "hf_learngene.from_learngene (its config.learngene names the inherited weights).")

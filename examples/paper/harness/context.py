@@ -271,27 +271,25 @@ class Context:
                     str(self.ancestry_path(family)), layer_indices=self.manual_layers(family, method, draw),
                     include_embeddings=False)
             elif method == "default_path":
-                self._learngenes[key] = LearngeneModel.from_pretrained(self.default_path_folder(family))
+                auto = self.learngene(family, "auto")
+                self._learngenes[key] = self.carrying_learngene(family, list(auto.config.layer_indices))
             else:
                 raise ValueError(f"Method {method!r} has no learngene")
         return self._learngenes[key]
 
-    def default_path_folder(self, family: str) -> Path:
-        """The folder of the ``default_path`` learngene: Auto's layers plus the ancestry's input embedding
-        (``include_embeddings=True``, the library's default form), written once under the work dir (keyed by Auto's
-        learngene key); its runs load it back with ``LearngeneModel.from_pretrained`` and build their descendant
-        from it alone."""
+    def carrying_learngene(self, family: str, layer_indices: list[int]) -> LearngeneModel:
+        """The ancestry's ``layer_indices`` plus its input embedding (``include_embeddings=True``, the library's
+        default form), written once under the work dir and loaded back from that folder alone: what a user of the Hub
+        learngene has (``default_path`` runs, the width runs' ``default_path``)."""
         from .runs import claim_run
 
-        folder = self.work_dir / "learngenes" / f"default-path-{self.learngene_key(family, 'auto')}"
+        folder = self.work_dir / "learngenes" / f"carrying-{family}-{'-'.join(map(str, layer_indices))}"
         if not (folder / "config.json").exists():
-            auto = self.learngene(family, "auto")
             with claim_run(folder.with_suffix(".json"), wait=True):
                 if not (folder / "config.json").exists():
-                    LearngeneModel.from_ancestry(str(self.ancestry_path(family)),
-                                                 layer_indices=list(auto.config.layer_indices),
+                    LearngeneModel.from_ancestry(str(self.ancestry_path(family)), layer_indices=list(layer_indices),
                                                  include_embeddings=True).save_pretrained(folder)
-        return folder
+        return LearngeneModel.from_pretrained(folder)
 
     def manual_layers(self, family: str, method: str, draw: int | None = None) -> list[int]:
         """The ancestry layers of ``first_k`` / ``random_k`` (k = the size of the Auto learngene): the method's

@@ -247,7 +247,7 @@ def build_distill(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str
 
 def build_default_path(ctx: Context, spec: RunSpec, task: Any) -> tuple[Any, dict[str, Any]]:
     """The library's main path: ``from_learngene`` of a learngene folder that carries Auto's layers and the ancestry's
-    input embedding (:meth:`Context.default_path_folder`), with its defaults (the embedding inherited, the recorded
+    input embedding (:meth:`Context.carrying_learngene`), with its defaults (the embedding inherited, the recorded
     ``inherited_lr_scale``, which ``ft.finetune`` applies with ``DescendantTrainer``). Nothing of the ancestry is
     read to build it."""
     return ft.build_descendant("learngene", ctx.learngene(spec.family, "default_path"),

@@ -212,8 +212,8 @@ def build_model(ctx: Context, learngene: LearngeneModel, run: WidthRun, task: An
                "seed": run.task_seed, **run.width_options()}
     paper = {"inherit_embeddings": False}  # the paper's fresh embedding, whatever the learngene carries
     if run.method == "default_path":
-        return from_learngene(carrying_learngene(ctx, learngene, run.family), width_selection=run.width_selection,
-                              **options)
+        carrying = ctx.carrying_learngene(run.family, list(learngene.config.layer_indices))
+        return from_learngene(carrying, width_selection=run.width_selection, **options)
     if run.method in ("learngene_embed", "learngene_embed_lowlr"):
         from hf_learngene.recipes import inherit_embeddings
 
@@ -235,26 +235,6 @@ def build_model(ctx: Context, learngene: LearngeneModel, run: WidthRun, task: An
         return weight_selection_descendant(ctx.ancestry(run.family), len(learngene.config.layer_indices),
                                            width_selection=run.width_selection, **options)
     raise ValueError(f"Unknown method {run.method!r}; choose from {', '.join(ALL_METHODS)}")
-
-
-def carrying_learngene(ctx: Context, learngene: LearngeneModel, family: str) -> LearngeneModel:
-    """``learngene``'s layers plus the ancestry's input embedding (the library's default form), saved once under the
-    work dir (by the layers' fingerprint) and loaded back from that folder: what a user of the Hub learngene has."""
-    import logging
-
-    from .learngenes import learngene_fingerprint
-
-    cache = ctx.__dict__.setdefault("_carrying_learngenes", {})
-    key = (family, tuple(learngene.config.layer_indices))
-    if key not in cache:
-        carrying = LearngeneModel.from_ancestry(str(ctx.ancestry_path(family)),
-                                                layer_indices=list(learngene.config.layer_indices),
-                                                include_embeddings=True)
-        folder = ctx.work_dir / "learngenes" / f"carrying-{family}-{'-'.join(map(str, key[1]))}"
-        carrying.save_pretrained(folder)
-        cache[key] = LearngeneModel.from_pretrained(folder)
-        logging.getLogger("paper_harness").info("default path learngene %s (%s)", folder.name, learngene_fingerprint(folder))
-    return cache[key]
 
 
 def run_path(ctx: Context, run: WidthRun) -> Path:
