@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             from ..cards import eval_results_from_metrics
             from ..provenance import source_reference
 
-            last = next((row for row in reversed(trainer.state.log_history) if "eval_loss" in row), {})
+            last = trainer.last_eval_metrics()  # a descendant trains with DescendantTrainer
             dataset = source_reference(dargs.dataset or default_dataset_path()) or "custom"
             save_descendant_card(trainer.model, targs.output_dir, eval_results=eval_results_from_metrics(
                 last, dataset_name=str(dataset), dataset_split=dargs.eval_split) or None)
