@@ -25,8 +25,10 @@ def _load(pattern: str) -> list[tuple[Path, dict]]:
 
 
 def harness_runs() -> list[tuple[Path, dict]]:
-    """The committed descendant runs of ``run.py`` (not the condense metadata, not the width runs)."""
-    return [(p, r) for p, r in _load("*.json") if not p.name.startswith("condense-") and "_width-" not in p.name]
+    """The committed descendant runs of ``run.py`` (not the condense metadata, not the width runs, not the Table 3
+    baseline records)."""
+    return [(p, r) for p, r in _load("*.json") if not p.name.startswith("condense-") and "_width-" not in p.name
+            and "_table3-" not in p.name]
 
 
 def committed_fingerprints() -> tuple[dict[str, str], dict[str, str]]:
@@ -104,8 +106,9 @@ def test_make_spec_rederives_every_committed_run(committed_context) -> None:
 def test_the_committed_summaries_find_all_their_runs(committed_context) -> None:
     """The plans of the committed summaries (``run.py`` with the overrides each summary records) find every run
     cached, and the condensed home-ancestry learngenes their metadata."""
-    summaries = sorted((RESULTS / "cpu").glob("*.json")) + sorted(  # mainpath.json: its own test below
-        p for p in (RESULTS / "cpu" / "dinov2").glob("*.json") if p.stem != "mainpath")
+    summaries = sorted(p for p in (RESULTS / "cpu").glob("*.json") if p.stem != "table3") + sorted(
+        p for p in (RESULTS / "cpu" / "dinov2").glob("*.json")  # mainpath.json, table3.json: their own tests below
+        if p.stem not in ("mainpath", "table3"))
     assert {p.stem for p in summaries} == set(harness.EXPERIMENTS)
     assert len(summaries) == 2 * len(harness.EXPERIMENTS)
     for path in summaries:
@@ -140,3 +143,25 @@ def test_the_main_path_summary_is_its_committed_runs() -> None:
         assert abs(sum(row["per_task"].values()) / len(row["per_task"]) - row["mean"]) < 1e-9
         assert {r["spec"]["method"] for r in records} == {row["method"]}
     assert data["rows"]["default_path"]["method"] == "default_path" and len(data["rows"]["default_path"]["tasks"]) == 5
+
+def test_the_table3_summaries_are_their_committed_records() -> None:
+    """``table3.json`` (``examples/paper/table3.py``): every record it names is committed, the baseline records' keys
+    are re-derived from their specs, and each cell's per-task accuracies are its records'."""
+    from harness import table3
+
+    paths = [p for p in (RESULTS / "cpu" / "table3.json", RESULTS / "cpu" / "dinov2" / "table3.json") if p.exists()]
+    if not paths:
+        pytest.skip("Table 3 was not run")
+    baselines = _load("*_table3-*.json")
+    for path, record in baselines:
+        assert table3.BaselineSpec(**record["spec"]).key == record["key"] == path.stem, path.name
+    by_key = {record["key"]: record for _, record in _load("*.json") if "key" in record}
+    for path in paths:
+        data = json.loads(path.read_text())
+        for family, rows in data["cells"].items():
+            for row, by_shots in rows.items():
+                for shots, cell in by_shots.items():
+                    records = [by_key[key] for key in cell["keys"]]  # KeyError: a record that is not committed
+                    assert {str(r["spec"]["task_seed"]): r["result"]["final_accuracy"] for r in records} == \
+                        cell["per_task"], (path.name, family, row, shots)
+                    assert all(int(r["spec"]["samples_per_class"]) == int(shots) for r in records)

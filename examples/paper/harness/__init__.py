@@ -24,8 +24,10 @@ through ``pythonpath`` in ``pytest.ini``). The names below are also importable f
   running them; :func:`run` - all of it in one call.
 * One module per experiment: :mod:`harness.table2` (Table 2 and Fig. 3), :mod:`harness.fig4`, :mod:`harness.fig5`
   (plans and summaries, written to ``<output>/<profile>/<experiment>.{json,md,png}``) and :mod:`harness.widths`
-  (width-reduced descendants, ``examples/paper/width_reduction.py``); :mod:`harness.summaries` holds what the
-  summaries share.
+  (width-reduced descendants, ``examples/paper/width_reduction.py``), :mod:`harness.mainpath` (the library's main
+  path, ``examples/paper/main_path.py``) and :mod:`harness.table3` (Table 3, few-shot: 5-way 10/20-shot descendants
+  beside a nearest-prototype and a linear-probe baseline on the frozen ancestry, with 95 % confidence intervals;
+  ``examples/paper/table3.py``); :mod:`harness.summaries` holds what the summaries share.
 * :mod:`harness.estimate` - :func:`estimate_runtime`: measure training throughput for a few steps and extrapolate
   the remaining runs (condenses the Auto-Learngene learngenes first when they are not cached: the descendants' shape
   depends on them).
