@@ -144,6 +144,7 @@ def test_the_main_path_summary_is_its_committed_runs() -> None:
         assert {r["spec"]["method"] for r in records} == {row["method"]}
     assert data["rows"]["default_path"]["method"] == "default_path" and len(data["rows"]["default_path"]["tasks"]) == 5
 
+
 def test_the_table3_summaries_are_their_committed_records() -> None:
     """``table3.json`` (``examples/paper/table3.py``): every record it names is committed, the baseline records' keys
     are re-derived from their specs, and each cell's per-task accuracies are its records'."""
