@@ -25,24 +25,26 @@ def _load(pattern: str) -> list[tuple[Path, dict]]:
 
 
 def harness_runs() -> list[tuple[Path, dict]]:
-    """The committed descendant runs of ``run.py`` (not the condense metadata, not the width runs, not the Table 3
-    baseline records)."""
-    return [(p, r) for p, r in _load("*.json") if not p.name.startswith("condense-") and "_width-" not in p.name
-            and "_table3-" not in p.name]
+    """The committed descendant runs of the harness (``RunSpec`` records; not the condense metadata, the width runs,
+    the layer selections of ``which_layers.py`` or the Table 3 baseline records)."""
+    return [(p, r) for p, r in _load("*.json") if not p.name.startswith(("condense-", "select-"))
+            and "_width-" not in p.name and "_table3-" not in p.name]
 
 
 def committed_fingerprints() -> tuple[dict[str, str], dict[str, str]]:
-    """``{family: ancestry fingerprint}`` and ``{learngene key: folder fingerprint}`` of the precomputed learngenes,
-    as the committed runs record them."""
-    ancestries: dict[str, set[str]] = {}
+    """``{family: ancestry fingerprint}`` (the one most runs of the family record: the Table 2 ancestry; runs on
+    another one, e.g. Fig. 6's continually trained stages, name theirs) and ``{learngene key: folder fingerprint}`` of
+    the precomputed learngenes, as the committed runs record them."""
+    from collections import Counter
+
+    ancestries: dict[str, Counter] = {}
     learngenes = {}
     for _, record in harness_runs():
         spec = record["spec"]
-        ancestries.setdefault(spec["family"], set()).add(spec["ancestry"])
+        ancestries.setdefault(spec["family"], Counter())[spec["ancestry"]] += 1
         if "-file-" in spec["learngene"]:
             learngenes[spec["learngene"]] = spec["learngene"].rsplit("-", 1)[-1]
-    assert all(len(v) == 1 for v in ancestries.values()), ancestries  # one ancestry per family
-    return {family: next(iter(v)) for family, v in ancestries.items()}, learngenes
+    return {family: counts.most_common(1)[0][0] for family, counts in ancestries.items()}, learngenes
 
 
 @pytest.fixture
@@ -51,17 +53,21 @@ def committed_context(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     and precomputed-learngene fingerprints are the committed ones (the dataset: the default, ``mini-imagenet``)."""
     ancestries, learngenes = committed_fingerprints()
     monkeypatch.setenv("LEARNGENE_DATASET", str(tmp_path / "mini-imagenet"))
-    monkeypatch.setattr(harness.Context, "ancestry_fingerprint", lambda self, family: ancestries[family])
+    monkeypatch.setattr(harness.Context, "ancestry_fingerprint",
+                        lambda self, family: getattr(self, "_test_ancestry_fp", {}).get(family) or ancestries[family])
     monkeypatch.setattr(harness.context, "learngene_fingerprint", lambda folder: learngenes[Path(folder).name])
 
-    def make(profile: str = "cpu", learngene_keys: dict[str, str] | None = None, **overrides) -> harness.Context:
+    def make(profile: str = "cpu", learngene_keys: dict[str, str] | None = None,
+             ancestry_fingerprints: dict[str, str] | None = None, **overrides) -> harness.Context:
         paths = {}
         for name, key in (learngene_keys or {}).items():  # stand-in folders named by the learngene's key
             (tmp_path / key).mkdir(exist_ok=True)
             (tmp_path / key / "config.json").write_text("{}")
             paths[tuple(name.split(":"))] = tmp_path / key
-        return harness.Context(profile=harness.get_profile(profile), output=RESULTS, work_dir=tmp_path / "work",
-                               progress=False, learngene_paths=paths, **overrides)
+        ctx = harness.Context(profile=harness.get_profile(profile), output=RESULTS, work_dir=tmp_path / "work",
+                              progress=False, learngene_paths=paths, **overrides)
+        ctx._test_ancestry_fp = dict(ancestry_fingerprints or {})  # runs on another ancestry (Fig. 6's stages)
+        return ctx
 
     return make
 
@@ -94,9 +100,10 @@ def test_make_spec_rederives_every_committed_run(committed_context) -> None:
         keys = {key.split("-file-")[0].replace("-", ":", 1): key for key in sorted(learngenes)}  # dinov2:auto -> key
         if spec["learngene"] in learngenes:  # a run on another precomputed learngene (e.g. the main path's 7 layers)
             keys[spec["learngene"].split("-file-")[0].replace("-", ":", 1)] = spec["learngene"]
-        context_key = (spec["epochs"], tuple(sorted(keys.items())))
+        context_key = (spec["epochs"], tuple(sorted(keys.items())), spec["family"], spec["ancestry"])
         if context_key not in contexts:
-            contexts[context_key] = committed_context(epochs=spec["epochs"], learngene_keys=keys)
+            contexts[context_key] = committed_context(epochs=spec["epochs"], learngene_keys=keys,
+                                                      ancestry_fingerprints={spec["family"]: spec["ancestry"]})
         ctx = contexts[context_key]
         made = harness.make_spec(ctx, spec["family"], spec["method"], spec["task_seed"], spec["samples_per_class"],
                                  spec["learning_rate"], spec["weight_decay"], draw=spec.get("draw"))
@@ -106,9 +113,8 @@ def test_make_spec_rederives_every_committed_run(committed_context) -> None:
 def test_the_committed_summaries_find_all_their_runs(committed_context) -> None:
     """The plans of the committed summaries (``run.py`` with the overrides each summary records) find every run
     cached, and the condensed home-ancestry learngenes their metadata."""
-    summaries = sorted(p for p in (RESULTS / "cpu").glob("*.json") if p.stem != "table3") + sorted(
-        p for p in (RESULTS / "cpu" / "dinov2").glob("*.json")  # mainpath.json, table3.json: their own tests below
-        if p.stem not in ("mainpath", "table3"))
+    summaries = [p for p in sorted((RESULTS / "cpu").glob("*.json")) + sorted((RESULTS / "cpu" / "dinov2").glob("*.json"))
+                 if p.stem in harness.EXPERIMENTS]  # mainpath, table3, which_layers, fig6: their own tests
     assert {p.stem for p in summaries} == set(harness.EXPERIMENTS)
     assert len(summaries) == 2 * len(harness.EXPERIMENTS)
     for path in summaries:

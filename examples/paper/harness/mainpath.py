@@ -14,6 +14,12 @@ Each variant is a :class:`~harness.context.Context` of the ``cpu`` profile with 
 and epochs, so its runs live in the same run cache under their own keys. :func:`summarize_mainpath` writes
 ``<output>/cpu/dinov2/mainpath.{json,md,png}`` (a parameters-vs-accuracy plot); ``examples/paper/main_path.py`` runs and
 summarizes it in one command.
+
+The same measurement on the home-trained ResNet-18 (``--family resnet``, :data:`RESNET_VARIANTS`): the learngene is the
+one the harness condenses (Auto-Learngene, the Table 2 learngene), the input embedding is the ResNet stem, and the
+variants are From-Scratch, the paper's descendant, the stem at one learning rate, the default path (the recorded
+inherited lr scale), the default path at one learning rate (``default_path_lr1``: is the recorded scale right for a
+ResNet?) and the whole ancestry fine-tuned; summary ``<output>/cpu/mainpath.{json,md,png}``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from .summaries import _finish, _header, _plt
 from .utils import _mean_std
 
 FAMILY = "dinov2"
+MAINPATH_FAMILIES = ("dinov2", "resnet")
 SAMPLES = 100
 #: The target of the issue: the whole-ancestry fine-tune's level at <= 60 % of its parameters.
 TARGET_ACCURACY, TARGET_FRACTION = 0.89, 0.60
@@ -69,17 +76,32 @@ VARIANTS = (
 )
 
 
-def variant_context(base: Context, variant: Variant, learngenes: dict[int, str | Path]) -> Context:
-    """The :class:`Context` of ``variant``: ``base``'s folders, the ``cpu`` profile, its Auto learngene
-    (``learngenes[num_layers]``, a precomputed folder cut by ``select_top_k.py``), epochs and tasks."""
+#: The home-trained ResNet-18 (its Table 2 Auto learngene, condensed by the harness; the stem is its input embedding).
+RESNET_VARIANTS = (
+    Variant("scratch", "From-Scratch", "scratch", reference=True),
+    Variant("auto", "Paper's descendant (layers only, one lr)", "auto", reference=True),
+    Variant("auto_embed", "+ the ancestry's stem, one lr (by hand)", "auto_embed"),
+    Variant("default_path", "Library default path (learngene folder alone)", "default_path"),
+    Variant("default_path_lr1", "Default path at one learning rate (inherited lr x1)", "default_path_lr1"),
+    Variant("finetune_ancestry_lowlr", "Whole ancestry, lr x0.1 (head x1)", "finetune_ancestry_lowlr"),
+    Variant("finetune_ancestry", "Whole ancestry, one lr", "finetune_ancestry"),
+)
+FAMILY_VARIANTS = {"dinov2": VARIANTS, "resnet": RESNET_VARIANTS}
+
+
+def variant_context(base: Context, variant: Variant, learngenes: dict[int, str | Path], family: str = FAMILY
+                    ) -> Context:
+    """The :class:`Context` of ``variant``: ``base``'s folders, the ``cpu`` profile, its Auto learngene (DINOv2:
+    ``learngenes[num_layers]``, a precomputed folder cut by ``select_top_k.py``; ResNet: the harness's condensed one),
+    epochs and tasks."""
+    paths = {(family, "auto"): str(learngenes[variant.num_layers])} if family == "dinov2" else {}
     return Context(profile=get_profile("cpu"), output=base.output, work_dir=base.work_dir, dataset=base.dataset,
                    ancestries=dict(base.ancestries), progress=base.progress, methods=[variant.method],
-                   num_tasks=variant.num_tasks, epochs=variant.epochs,
-                   learngene_paths={(FAMILY, "auto"): str(learngenes[variant.num_layers])})
+                   num_tasks=variant.num_tasks, epochs=variant.epochs, learngene_paths=paths)
 
 
-def variant_specs(ctx: Context, variant: Variant) -> list[Any]:
-    return [make_spec(ctx, FAMILY, variant.method, task, SAMPLES) for task in range(variant.num_tasks)]
+def variant_specs(ctx: Context, variant: Variant, family: str = FAMILY) -> list[Any]:
+    return [make_spec(ctx, family, variant.method, task, SAMPLES) for task in range(variant.num_tasks)]
 
 
 def _paired(mine: dict[int, float], theirs: dict[int, float]) -> dict[str, Any] | None:
@@ -91,15 +113,15 @@ def _paired(mine: dict[int, float], theirs: dict[int, float]) -> dict[str, Any] 
             "wins": int(sum(d > 0 for d in diffs)), "ties": int(sum(d == 0 for d in diffs))}
 
 
-def summarize_mainpath(base: Context, learngenes: dict[int, str | Path]) -> dict[str, Any]:
-    """The table, findings and plot of the main-path measurement from the cached runs (variants without runs are
-    listed as missing)."""
+def summarize_mainpath(base: Context, learngenes: dict[int, str | Path], family: str = FAMILY) -> dict[str, Any]:
+    """The table, findings and plot of the main-path measurement on ``family`` from the cached runs (variants without
+    runs are listed as missing)."""
     rows: dict[str, dict[str, Any]] = {}
     per_task: dict[str, dict[int, float]] = {}
     ancestry_parameters = None
-    for variant in VARIANTS:
-        ctx = variant_context(base, variant, learngenes)
-        records = [r for r in (load_run(ctx, s) for s in variant_specs(ctx, variant)) if r is not None]
+    for variant in FAMILY_VARIANTS[family]:
+        ctx = variant_context(base, variant, learngenes, family)
+        records = [r for r in (load_run(ctx, s) for s in variant_specs(ctx, variant, family)) if r is not None]
         if not records:
             rows[variant.name] = {"label": variant.label, "missing": True}
             continue
@@ -110,7 +132,8 @@ def summarize_mainpath(base: Context, learngenes: dict[int, str | Path]) -> dict
         per_task[variant.name] = accuracies
         rows[variant.name] = {
             "label": variant.label, "method": variant.method, "num_layers": None if "finetune" in variant.method
-            else variant.num_layers, "epochs": variant.epochs, "tasks": sorted(accuracies), "mean": mean, "std": std,
+            else variant.num_layers if family == "dinov2" else len(records[0].get("learngene_layers") or []) or None,
+            "epochs": variant.epochs, "tasks": sorted(accuracies), "mean": mean, "std": std,
             "per_task": {str(t): a for t, a in sorted(accuracies.items())}, "num_parameters": parameters,
             "train_time_s": float(np.mean([r["result"]["wall_time_s"] for r in records])),
             "keys": [r["key"] for r in records], "reference": variant.reference}
@@ -118,14 +141,32 @@ def summarize_mainpath(base: Context, learngenes: dict[int, str | Path]) -> dict
         if row.get("missing"):
             continue
         row["parameter_fraction"] = row["num_parameters"] / ancestry_parameters if ancestry_parameters else None
-        for reference in ("auto_embed_lowlr", "finetune_ancestry_lowlr", "scratch"):
+        for reference in ("auto_embed_lowlr", "finetune_ancestry_lowlr", "scratch", "auto", "default_path"):
             if name != reference and reference in per_task:
                 row[f"vs_{reference}"] = _paired(per_task[name], per_task[reference])
-    findings = _findings(rows)
-    data = {**_header(base, "mainpath", [FAMILY]), "rows": rows, "findings": findings,
+    findings = _findings(rows) if family == "dinov2" else _resnet_findings(rows)
+    data = {**_header(base, "mainpath", [family]), "rows": rows, "findings": findings,
             "ancestry_num_parameters": ancestry_parameters,
-            "target": {"accuracy": TARGET_ACCURACY, "parameter_fraction": TARGET_FRACTION}}
-    return _finish(base, "mainpath", data, _markdown(rows, findings), _plot(rows))
+            "target": {"accuracy": TARGET_ACCURACY, "parameter_fraction": TARGET_FRACTION} if family == "dinov2"
+            else None,
+            "command": "python examples/paper/main_path.py" + ("" if family == "dinov2" else f" --family {family}")}
+    return _finish(base, "mainpath", data, _markdown(rows, findings, family), _plot(rows, family))
+
+
+def _resnet_findings(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What decides the ResNet families' defaults: the default path vs the paper's descendant and From-Scratch, and
+    the recorded inherited lr scale vs one learning rate."""
+    out: dict[str, Any] = {}
+    default = rows.get("default_path", {})
+    if default.get("missing"):
+        return out
+    for reference in ("scratch", "auto"):
+        if default.get(f"vs_{reference}"):
+            out[f"default_vs_{reference}"] = default[f"vs_{reference}"]
+    lr1 = rows.get("default_path_lr1", {})
+    if not lr1.get("missing") and lr1.get("vs_default_path"):
+        out["lr1_vs_default"] = lr1["vs_default_path"]
+    return out
 
 
 def _findings(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -150,7 +191,9 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-def _markdown(rows: dict[str, dict[str, Any]], findings: dict[str, Any]) -> str:
+def _markdown(rows: dict[str, dict[str, Any]], findings: dict[str, Any], family: str = FAMILY) -> str:
+    if family != "dinov2":
+        return _resnet_markdown(rows, findings)
     lines = ["# The library's main path on the shared DINOv2", "",
              ("5-way tasks of classes 80-99, 100 images/class, the `cpu` profile's training (AdamW, lr 2e-4, wd 0.05, "
               "cosine); paired differences on the tasks both rows have."), "",
@@ -189,7 +232,41 @@ def _markdown(rows: dict[str, dict[str, Any]], findings: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(rows: dict[str, dict[str, Any]]) -> Any:
+def _paired_cell(row: dict[str, Any], key: str) -> str:
+    p = row.get(key)
+    if not p:
+        return "-"
+    return f"{100 * p['mean_difference']:+.1f} ({p['wins']}/{len(p['tasks'])} won, {p['ties']} tied)"
+
+
+def _resnet_markdown(rows: dict[str, dict[str, Any]], findings: dict[str, Any]) -> str:
+    lines = ["# The library's main path on the home-trained ResNet-18", "",
+             ("5-way tasks of classes 80-99, 100 images/class, 20 epochs, the `cpu` profile's ResNet training (SGD "
+              "momentum 0.9, lr 0.05, wd 5e-4, cosine); the learngene is the Table 2 Auto-Learngene one, its input "
+              "embedding the ancestry's stem. Paired differences on the tasks both rows have. Command: "
+              "`python examples/paper/main_path.py --family resnet`."), "",
+             ("| | parameters (of the ancestry) | tasks | accuracy (%) | vs From-Scratch | vs paper's descendant | "
+              "vs default path | train time / run |"), "|---|---|---|---|---|---|---|---|"]
+    for row in rows.values():
+        if row.get("missing"):
+            lines.append(f"| {row['label']} | | not run | | | | | |")
+            continue
+        fraction = f" ({100 * row['parameter_fraction']:.0f} %)" if row.get("parameter_fraction") else ""
+        lines.append(f"| {row['label']} | {row['num_parameters'] / 1e6:.2f}M{fraction} | {len(row['tasks'])} | "
+                     f"{_pct(row['mean'])} ± {_pct(row['std'])} | {_paired_cell(row, 'vs_scratch')} | "
+                     f"{_paired_cell(row, 'vs_auto')} | {_paired_cell(row, 'vs_default_path')} | "
+                     f"{row['train_time_s']:.0f} s |")
+    lines.append("")
+    for key, text in (("default_vs_scratch", "Default path vs From-Scratch"),
+                      ("default_vs_auto", "Default path vs the paper's descendant"),
+                      ("lr1_vs_default", "One learning rate vs the recorded inherited lr scale (default path)")):
+        p = findings.get(key)
+        if p:
+            lines.append(f"- {text}: {100 * p['mean_difference']:+.1f} points, {p['wins']}/{len(p['tasks'])} tasks won.")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(rows: dict[str, dict[str, Any]], family: str = FAMILY) -> Any:
     plt = _plt()
     figure, axis = plt.subplots(figsize=(7.5, 4.8))
     for row in rows.values():
@@ -198,10 +275,12 @@ def _plot(rows: dict[str, dict[str, Any]]) -> Any:
         marker = "s" if row["reference"] else "o"
         axis.errorbar(row["num_parameters"] / 1e6, 100 * row["mean"], yerr=100 * row["std"], fmt=marker, capsize=3,
                       label=f"{row['label']} ({len(row['tasks'])} tasks)")
-    axis.axhline(100 * TARGET_ACCURACY, color="gray", linestyle=":", linewidth=1)
+    if family == "dinov2":
+        axis.axhline(100 * TARGET_ACCURACY, color="gray", linestyle=":", linewidth=1)
     axis.set_xlabel("parameters (M)")
     axis.set_ylabel("test accuracy (%)")
-    axis.set_title("DINOv2 ViT-S/14 descendants: parameters vs accuracy (5-way, 100/class)")
+    name = "DINOv2 ViT-S/14" if family == "dinov2" else "Home-trained ResNet-18"
+    axis.set_title(f"{name} descendants: parameters vs accuracy (5-way, 100/class)")
     axis.legend(fontsize=7, loc="lower right")
     axis.grid(alpha=0.3)
     return figure

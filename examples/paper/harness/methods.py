@@ -382,6 +382,9 @@ register_method(Method("default_path", "Library default path (layers + embedding
                        group="baseline", build=build_default_path, inherit_carried_embeddings=True))
 register_method(Method("default_path_norm", "Default path + the ancestry's final norm", "salmon", group="baseline",
                        build=build_default_path_norm, inherit_carried_embeddings=True))
+# Is the recorded inherited lr scale right for a family? The default path at one learning rate (ResNet main path)
+register_method(Method("default_path_lr1", "Default path at one learning rate (inherited lr x1)", "rosybrown",
+                       group="recipe", base="default_path", spec_fields={"inherited_lr_scale": 1.0}))
 
 # --------------------------------------------------------------------------------------------------
 # Derived tables (of the methods registered above)
