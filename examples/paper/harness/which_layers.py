@@ -39,7 +39,7 @@ import numpy as np
 
 from .context import Context
 from .methods import random_layer_indices
-from .profiles import REPO_ROOT, get_profile
+from .profiles import REPO_ROOT
 from .runs import RunSpec, claim_run, load_run, make_spec, method_specs
 from .summaries import _finish, _header, _plt
 from .utils import _hash, _mean_std, _now, _write_json
@@ -47,8 +47,6 @@ from .utils import _hash, _mean_std, _now, _write_json
 logger = logging.getLogger("paper_harness")
 
 FAMILY = "dinov2"
-SAMPLES = 100
-NUM_ANCESTRY_LAYERS = 12
 #: The committed condense runs of the shared DINOv2 (all 8000 condense images) whose top-k the study reads.
 COMMITTED_SCORES = {"auto": REPO_ROOT / "examples" / "results" / "condense_dinov2" / "default5",
                     "heur": REPO_ROOT / "examples" / "results" / "condense_dinov2" / "heur"}
@@ -123,6 +121,11 @@ def _selection_path(ctx: Context, config: dict[str, Any]) -> Path:
     return ctx.runs_dir / f"select-{FAMILY}-{config['method'].replace('@', '-')}-{_hash(config, 12)}.json"
 
 
+def _num_layers(ctx: Context) -> int:
+    """The ancestry's number of integral layers (12 for the shared DINOv2)."""
+    return int(ctx.ancestry(FAMILY).config.num_hidden_layers)
+
+
 def _committed_topk(method: str, k: int) -> dict[str, Any]:
     from hf_learngene.condensation import select_layers
 
@@ -139,7 +142,7 @@ def selection(ctx: Context, method: str, k: int, per_class: int | None = DEFAULT
     if method in ("auto@all", "heur@all"):
         return _committed_topk(method, k)
     if method == "random_k":
-        return {"layers": random_layer_indices(NUM_ANCESTRY_LAYERS, k, draw), "wall_time_s": 0.0, "draw": draw}
+        return {"layers": random_layer_indices(_num_layers(ctx), k, draw), "wall_time_s": 0.0, "draw": draw}
     config = selection_config(method, k, per_class, seed)
     path = _selection_path(ctx, config)
     if path.exists():
@@ -256,9 +259,9 @@ def learngene_folder(ctx: Context, layers: Sequence[int]) -> Path:
 
 
 def setting_context(base: Context, setting: Setting, folder: Path, method: str | None = None) -> Context:
-    """The :class:`Context` whose Auto learngene is ``folder`` (the cpu profile, the setting's epochs and tasks;
+    """The :class:`Context` whose Auto learngene is ``folder`` (``base``'s profile with the setting's epochs and tasks;
     ``method``: the harness method it trains, default the setting's recipe's)."""
-    return Context(profile=get_profile("cpu"), output=base.output, work_dir=base.work_dir, dataset=base.dataset,
+    return Context(profile=base.profile, output=base.output, work_dir=base.work_dir, dataset=base.dataset,
                    ancestries=dict(base.ancestries), progress=base.progress,
                    methods=[method or RECIPES[setting.recipe]],
                    num_tasks=setting.num_tasks, epochs=setting.epochs,
@@ -283,7 +286,7 @@ def method_cell(base: Context, setting: Setting, method: str, compute: bool = Tr
         layer_sets = [selection(base, method, setting.k, draw=d)["layers"] for d in RANDOM_DRAWS]
         folder = learngene_folder(base, _committed_topk("auto@all", setting.k)["layers"])
         ctx = setting_context(base, setting, folder, "random_k")
-        specs = [(ctx, s) for t in range(setting.num_tasks) for s in method_specs(ctx, FAMILY, "random_k", t, SAMPLES)]
+        specs = [(ctx, s) for t in range(setting.num_tasks) for s in method_specs(ctx, FAMILY, "random_k", t, ctx.profile.samples_per_class)]
         return Cell(method, setting, layer_sets, specs)
     if method == "random_k":  # one draw per task (draw = task seed), so the tasks see distinct draws
         per_task = {t: selection(base, method, setting.k, draw=t)["layers"] for t in range(setting.num_tasks)}
@@ -295,7 +298,7 @@ def method_cell(base: Context, setting: Setting, method: str, compute: bool = Tr
     layer_sets = [list(x) for x in dict.fromkeys(tuple(v) for v in per_task.values())]
     for t, layers in per_task.items():
         ctx = setting_context(base, setting, learngene_folder(base, layers))
-        specs.append((ctx, make_spec(ctx, FAMILY, RECIPES[setting.recipe], t, SAMPLES)))
+        specs.append((ctx, make_spec(ctx, FAMILY, RECIPES[setting.recipe], t, ctx.profile.samples_per_class)))
     return Cell(method, setting, layer_sets, specs)
 
 
