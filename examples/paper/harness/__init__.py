@@ -28,6 +28,9 @@ through ``pythonpath`` in ``pytest.ini``). The names below are also importable f
   path, ``examples/paper/main_path.py``) and :mod:`harness.table3` (Table 3, few-shot: 5-way 10/20-shot descendants
   beside a nearest-prototype and a linear-probe baseline on the frozen ancestry, with 95 % confidence intervals;
   ``examples/paper/table3.py``); :mod:`harness.summaries` holds what the summaries share.
+* :mod:`harness.fig6` - Sec. 5.3 / Fig. 6: the home ViT trained on a stream of tasks (classes 0-63 in stages, its
+  weights kept), a learngene condensed after every stage, their descendants vs From-Scratch
+  (``examples/paper/continual.py``; summary ``<output>/<profile>/fig6.{json,md,png}``).
 * :mod:`harness.estimate` - :func:`estimate_runtime`: measure training throughput for a few steps and extrapolate
   the remaining runs (condenses the Auto-Learngene learngenes first when they are not cached: the descendants' shape
   depends on them).
