@@ -248,8 +248,10 @@ class FloorStep(BareStep):
 def condense_config(args: argparse.Namespace, **overrides: Any) -> Any:
     from hf_learngene import CondenseConfig
 
+    # size_rule / max_images_per_class: what condensing did when the committed benchmark (examples/results/benchmark)
+    # was measured (the paper's 1/L rule; every image up to --compare-images), so a rerun measures the same work.
     base = {"batch_size": args.batch_size, "meta_batch_size": args.meta_batch_size, "num_repeats": 1,
-            "progress": False, "image_size": 84, "seed": 0}
+            "progress": False, "image_size": 84, "seed": 0, "size_rule": "threshold", "max_images_per_class": None}
     if getattr(args, "objective", None):
         base["objective"] = args.objective
     return CondenseConfig(**{**base, **overrides})

@@ -7,6 +7,9 @@
 #                                                   # (objective="paper", 1 repeat), heur (Heur-Learngene)
 #
 # Every run checkpoints under outputs/condense_dinov2/<run>.checkpoints and resumes when restarted.
+# --size-rule threshold --max-images-per-class 0: what condensing did when these reports were committed (the paper's
+# 1/L rule, every image of the 16 classes), so a rerun reproduces them; the library's defaults now keep half the
+# layers and draw a per-class budget.
 # Measured on a 2-core CPU shared with other jobs: see the wall times in each scores.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +25,8 @@ for run in $RUNS; do
   esac
   out=outputs/condense_dinov2/$run
   learngene condense --ancestry "$ANCESTRY" --dataset "$DATASET" --classes 64-79 --image-size 84 \
-      --output "$out" --checkpoint-dir "$out.checkpoints" --checkpoint-every 20 "${extra[@]}"
+      --output "$out" --checkpoint-dir "$out.checkpoints" --checkpoint-every 20 \
+      --size-rule threshold --max-images-per-class 0 "${extra[@]}"
   report=examples/results/condense_dinov2/$run
   mkdir -p "$report"
   for name in scores.json condense_config.json condense_log.json pair_scores.png layer_scores.png \

@@ -137,9 +137,12 @@ def main() -> None:
     del dynamic
     print(json.dumps({k: v["max_abs_diff_final_tokens"] for k, v in diffs.items()}), flush=True)
 
+    # size_rule / max_images_per_class: as when examples/results/timm_dinov2 was committed (the paper's 1/L rule,
+    # every image up to --max-images), so a rerun reproduces it.
     config = CondenseConfig(num_repeats=1, max_iterations=args.max_iterations, batch_size=args.batch_size,
                             meta_batch_size=args.batch_size, image_size=args.image_size, seed=args.seed,
-                            max_images=args.max_images, progress=False)
+                            max_images=args.max_images, progress=False, size_rule="threshold",
+                            max_images_per_class=None)
     runs = {}
     for name, ancestry in (("transformers", args.ancestry), ("timm", twin)):
         loaded = load_ancestry(ancestry)

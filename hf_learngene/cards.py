@@ -93,6 +93,56 @@ def _fmt_int(value: int | None) -> str:
     return f"{value:,}" if isinstance(value, int) else "unknown"
 
 
+def selection_size_text(config: Any) -> str:
+    """How the learngene's size was chosen, from its recorded condense config (``selection_arguments``): the layers
+    given (``manual``), the top ``num_layers``, or the size rule (a config recorded before size rules has none: the
+    paper's ``"threshold"``), plus the ``max_parameter_fraction`` cap; ``"-"`` when nothing was recorded.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> selection_size_text(SimpleNamespace(selection_method="auto", selection_arguments={"num_layers": 6}))
+        'the top 6 layers by score (`num_layers=6`)'
+    """
+    from .condensation.size_rules import PAPER_SIZE_RULE, available_size_rules, get_size_rule
+
+    args = getattr(config, "selection_arguments", None) or {}
+    if config.selection_method == "manual":
+        return "the layers given (`layer_indices`)"
+    if "num_layers" not in args:  # not a condense config (e.g. weight selection)
+        return "-"
+    if args.get("num_layers") is not None:
+        text = f"the top {args['num_layers']} layers by score (`num_layers={args['num_layers']}`)"
+    else:
+        rule = args.get("size_rule", PAPER_SIZE_RULE)
+        description = get_size_rule(rule).description if rule in available_size_rules() else ""
+        text = f"size rule `{rule}`" + (f": {description}" if description else "")
+    if args.get("max_parameter_fraction") is not None:
+        text += (f", capped at {args['max_parameter_fraction']:.0%} of the layer parameters "
+                 "(`max_parameter_fraction`)")
+    return text
+
+
+def image_budget_text(config: Any) -> str:
+    """The condense images drawn, from the recorded condense config: ``max_images_per_class`` (a config recorded
+    before it has none: every image) and ``max_images``; ``"-"`` when no condense data was read.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> image_budget_text(SimpleNamespace(condense_data={"num_images": 800},
+        ...                                   selection_arguments={"max_images_per_class": 50, "max_images": None}))
+        'at most 50 images per class (`max_images_per_class`), seeded'
+    """
+    args = getattr(config, "selection_arguments", None) or {}
+    if not getattr(config, "condense_data", None):
+        return "-"
+    per_class, total = args.get("max_images_per_class"), args.get("max_images")
+    text = (f"at most {per_class} images per class (`max_images_per_class`), seeded" if per_class
+            else "every image of the condense classes")
+    if total:
+        text += f"; at most {total} in all (`max_images`)"
+    return text
+
+
 def learngene_card(config: Any, repo_id: str | None = None, existing_text: str | None = None,
                    plots: list[str] | None = None) -> ModelCard:
     """The model card of a learngene described by ``config`` (a :class:`LearngeneConfig`).
@@ -179,6 +229,8 @@ def learngene_card(config: Any, repo_id: str | None = None, existing_text: str |
         layer_parameter_fraction=(f"{config.layer_parameter_fraction:.1%}" if config.layer_parameter_fraction
                                   else "unknown"),
         condense_data=condense,
+        selection_size=selection_size_text(config),
+        image_budget=image_budget_text(config),
         version=config.hf_learngene_version or __version__,
         repo_ref=repo_id or "path/to/learngene",
         descendant_class=family.descendant_class.__name__,

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from .condensation.config import BaseCondenseConfig
 from .condensation.methods import available_methods, config_class_for, get_condense_method
+from .condensation.size_rules import available_size_rules, get_size_rule
 from .errors import LearngeneError
 from .experiments.demo import add_demo_parser
 from .utils import check_output_folder
@@ -115,10 +116,15 @@ def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
             base = next((a for a in args if a is not type(None)), hint) if args else hint
             kind = {int: int, float: float, str: str, bool: bool}.get(base, str)
             flag = "--" + f.name.replace("_", "-")
-            help_text = f.metadata.get("help", "")
+            help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
             if kind is bool:
                 group.add_argument(flag, type=lambda v: v.lower() in ("1", "true", "yes"), default=f.default,
                                    help=help_text)
+            elif f.name == "size_rule":  # the registered rules, each with what it keeps
+                rules = [get_size_rule(name) for name in available_size_rules()]
+                group.add_argument(flag, default=f.default, choices=[rule.name for rule in rules], help=(
+                    help_text + " Rules: " + "; ".join(f"{rule.name}: {rule.description}" for rule in rules)
+                    + "."))
             else:
                 group.add_argument(flag, type=kind, default=f.default, help=help_text)
     parser.add_argument("--push-to-hub", default=None, metavar="REPO", help="also upload the learngene to this repo")

@@ -115,7 +115,8 @@ def test_auto_scores_shapes_normalisation_and_provenance(dataset: Dataset) -> No
     assert result.layer_scores.shape == (num_layers,)
     assert result.layer_scores.sum() == pytest.approx(1.0)
     assert np.all(result.pair_scores >= 0) and np.all(result.pair_scores <= 6)
-    assert result.selected_layers == [l for l in range(num_layers) if result.layer_scores[l] > 1 / num_layers]
+    # the default size rule: the top half of the layers by score (the paper's 1/L rule: size_rule="threshold")
+    assert result.selected_layers == sorted(np.argsort(-result.layer_scores, kind="stable")[:num_layers // 2].tolist())
     assert len(result.repeats) == 2 and {r.seed for r in result.repeats} == {0, 1}
     np.testing.assert_allclose(result.layer_scores, np.mean([r.layer_scores for r in result.repeats], axis=0))
     config = result.learngene.config
@@ -126,6 +127,7 @@ def test_auto_scores_shapes_normalisation_and_provenance(dataset: Dataset) -> No
     assert config.condense_data["classes"] == [0, 1, 2, 3]
     assert config.condense_data["num_train"] + config.condense_data["num_meta"] == len(dataset)
     assert config.selection_arguments["objective"] == "scale_free"  # the default
+    assert config.selection_arguments["size_rule"] == "half"  # the default
     assert config.selection_arguments["meta_learning_rate"] == 2.0  # the objective's default, recorded resolved
 
 
@@ -189,7 +191,7 @@ def test_heuristic_method_same_result_type(dataset: Dataset) -> None:
     result = condense(tiny_vit(), dataset, config)
     assert result.method == "heuristic" and result.pair_scores is None
     assert result.layer_scores.sum() == pytest.approx(1.0)
-    assert result.selected_layers == select_layers(result.layer_scores)
+    assert result.selected_layers == select_layers(result.layer_scores, size_rule="half")
     grads = np.asarray(result.repeats[0].log[-1]["relative_gradient_per_task"])
     assert grads.shape == (2, 4) and np.all(grads > 0)
     assert result.learngene.config.selection_method == "heuristic"

@@ -24,6 +24,7 @@ from hf_learngene.condensation import (
     get_condense_method,
     select_layers,
 )
+from hf_learngene.condensation.base import DEFAULT_MAX_IMAGES_PER_CLASS
 from hf_learngene.condensation.methods import SELECTION_METHODS
 from hf_learngene.condensation.repeats import repeat_seed
 from hf_learngene.families import get_family
@@ -42,6 +43,9 @@ LEGACY_DEFAULTS = json.loads("""{"batch_size": 32, "checkpoint_dir": null, "chec
  "meta_learning_rate": null, "meta_lr_scheduler": "cosine", "method": "auto", "mixed_precision": "no",
  "num_layers": null, "num_repeats": 3, "objective": "scale_free", "optimizer": "adamw", "pair_set": "all",
  "progress": true, "pseudo_descendant_layers": null, "resume": true, "seed": 0, "weight_decay": 0.05}""")
+#: The fields added since, at their defaults (at ``size_rule="threshold"``, ``max_images_per_class=None``, what condensing
+#: did before them, ``to_dict`` leaves them out: :data:`~hf_learngene.condensation.base.LEGACY_FIELD_VALUES`).
+NEW_DEFAULTS = {"size_rule": "half", "max_images_per_class": DEFAULT_MAX_IMAGES_PER_CLASS}
 HEURISTIC_FIELDS = ["heuristic_num_tasks", "heuristic_n_way", "heuristic_steps_per_task", "heuristic_learning_rate",
                     "heuristic_batch_size"]
 
@@ -66,11 +70,12 @@ def test_the_built_in_methods_are_three_registrations() -> None:
 
 
 def test_condense_config_keeps_every_field_and_key_it_had() -> None:
-    assert CondenseConfig().to_dict() == LEGACY_DEFAULTS
+    assert CondenseConfig().to_dict() == {**LEGACY_DEFAULTS, **NEW_DEFAULTS}
+    assert CondenseConfig(size_rule="threshold", max_images_per_class=None).to_dict() == LEGACY_DEFAULTS
     saved = {**LEGACY_DEFAULTS, "method": "heuristic", "heuristic_num_tasks": 2, "heuristic_n_way": 3}
     loaded = CondenseConfig.from_dict(json.loads(json.dumps(saved)))  # a condense_config.json of before
     assert loaded.to_dict() == saved and loaded.heuristic_num_tasks == 2
-    assert CondenseConfig(**saved) == loaded
+    assert CondenseConfig(**saved, size_rule="threshold", max_images_per_class=None) == loaded  # what it did
     with pytest.raises(LearngeneError, match=r"CondenseConfig: unknown fields \['nope'\]"):
         CondenseConfig.from_dict({**saved, "nope": 1})
 
@@ -121,7 +126,7 @@ def test_cli_builds_condense_config_with_the_heuristic_options() -> None:
     assert type(config) is CondenseConfig  # built-in methods: every field recorded, as before
     assert (config.method, config.heuristic_num_tasks, config.heuristic_n_way, config.batch_size) == (
         "heuristic", 2, 3, 8)
-    assert set(config.to_dict()) == set(LEGACY_DEFAULTS)
+    assert set(config.to_dict()) == set(LEGACY_DEFAULTS) | set(NEW_DEFAULTS)
 
 
 # ---------------------------------------------------------------------------------------------------- a new method

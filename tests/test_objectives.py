@@ -142,8 +142,8 @@ def test_warns_when_the_rule_keeps_most_parameters(dataset: Dataset, monkeypatch
 
     original = api.select_layers
     monkeypatch.setattr(api, "select_layers", lambda scores, **rule: original(scores, **{**rule, "num_layers": 3}))
-    with pytest.warns(UserWarning, match="max_parameter_fraction"):
-        condense(tiny_vit(), dataset, CondenseConfig(**FAST, image_size=16, feature_cache_mb=0))
+    with pytest.warns(UserWarning, match="max_parameter_fraction"):  # the paper's rule keeps as many as scores say
+        condense(tiny_vit(), dataset, CondenseConfig(**FAST, image_size=16, feature_cache_mb=0, size_rule="threshold"))
 
 
 # --------------------------------------------------------------------------- feature cache

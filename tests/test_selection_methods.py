@@ -88,8 +88,9 @@ def test_the_five_methods_register_like_the_built_ins() -> None:
 def test_set_pickers_refuse_a_config_without_a_size(name: str) -> None:
     with pytest.raises(LearngeneError, match=rf"^{CONFIGS[name].__name__}\.num_layers: method='{name}' keeps a set of "
                        r"k layers and needs its size: pass num_layers=k \(CLI --num-layers K\) or max_parameter_"):
-        CONFIGS[name]()
-    assert CONFIGS[name](max_parameter_fraction=0.5).method == name
+        CONFIGS[name](size_rule="threshold")  # the paper's rule gives no k
+    assert CONFIGS[name](size_rule="threshold", max_parameter_fraction=0.5).method == name
+    assert CONFIGS[name]().size_rule == "half"  # the default rule gives k (tests/test_size_rules.py)
 
 
 def test_block_influence_needs_no_size() -> None:
@@ -156,7 +157,7 @@ def test_block_influence_drops_identity_layers(dataset) -> None:
     influence = np.array(result.repeats[0].log[0]["block_influence"])
     assert influence[[1, 4]].max() < 1e-6 < influence[[0, 2, 3, 5]].min()
     assert result.repeats[1].log == [{"same_as_repeat": 0, "reason": "the method is deterministic"}]
-    rule = run(ancestry, BlockInfluenceConfig(**FAST), dataset)  # no size: above-average influence (> 1/L)
+    rule = run(ancestry, BlockInfluenceConfig(size_rule="threshold", **FAST), dataset)  # above-average influence
     assert not {1, 4} & set(rule.selected_layers)
 
 
@@ -234,7 +235,7 @@ def test_cli_condenses_with_first_k_and_no_dataset(tmp_path: Path, capsys: pytes
     assert "**first_k** condensing: selected layers [0, 1]" in out
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
     assert saved["layer_indices"] == [0, 1] and saved["selection_method"] == "first_k"
-    assert main(args[:5] + args[7:]) == 2  # no --num-layers
+    assert main(args[:5] + args[7:] + ["--size-rule", "threshold"]) == 2  # no --num-layers, a rule without k
     err = capsys.readouterr().err.strip()
     assert err.startswith("learngene condense: error: FirstKConfig.num_layers: method='first_k' keeps a set of k layers")
     assert "--num-layers K" in err and "\n" not in err
@@ -253,10 +254,12 @@ def test_cli_builds_the_probe_greedy_config() -> None:
 
 def test_condense_warns_when_the_1_over_l_rule_keeps_a_tiny_learngene(dataset) -> None:
     """The 1/L rule kept one layer of the shared DINOv2, whose descendants are far weaker than those of 6 or 7 layers
-    (docs/results/mainpath.md): condense says so and how to ask for a size; an explicit size gets no such warning."""
+    (docs/results/mainpath.md): condense says so and how to ask for a size; an explicit size (or the default rule,
+    half the layers) gets no such warning."""
     ancestry = with_identity_layers(tiny_vit(num_hidden_layers=8), [1, 2, 3, 4, 5, 6, 7])  # only layer 0 acts
     with pytest.warns(UserWarning, match=r"1/L rule keeps 1 of 8 layers .*--num-layers"):
-        assert run(ancestry, BlockInfluenceConfig(**FAST), dataset).selected_layers == [0]
+        assert run(ancestry, BlockInfluenceConfig(size_rule="threshold", **FAST), dataset).selected_layers == [0]
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         assert len(run(ancestry, BlockInfluenceConfig(num_layers=4, **FAST), dataset).selected_layers) == 4
+        assert len(run(ancestry, BlockInfluenceConfig(**FAST), dataset).selected_layers) == 4

@@ -37,6 +37,7 @@ from .methods import get_condense_method
 from .plots import plot_layer_scores, plot_pair_scores, plot_score_trajectory
 from .repeats import run_repeat
 from .selection import select_layers
+from .size_rules import PAPER_SIZE_RULE
 
 
 @dataclass
@@ -48,7 +49,9 @@ class CondenseResult:
         config: the :class:`CondenseConfig` used.
         pair_scores: ``alpha^{l,k}``, shape ``(L, K)``, mean over repeats (auto only).
         layer_scores: ``alpha~^l``, shape ``(L,)``, sums to 1 (mean over repeats).
-        selected_layers: ``[l for l in range(L) if layer_scores[l] > 1/L]``.
+        selected_layers: the learngene's layers: what ``config.size_rule`` keeps of ``layer_scores`` (default
+            ``"half"``: the top ``L // 2``; ``"threshold"``: ``[l for l in range(L) if layer_scores[l] > 1/L]``), or
+            the top ``num_layers``, capped by ``max_parameter_fraction``.
         selection_frequency: share of repeats that selected each layer.
         repeats: one :class:`RepeatResult` per pseudo-descendant initialisation / task sequence.
         learngene: the :class:`LearngeneModel` with all provenance filled in.
@@ -90,7 +93,8 @@ class CondenseResult:
             "threshold": None if self.layer_scores is None else 1.0 / len(self.layer_scores),
             "objective": self.config.objective if self.config.runs(AutoLearngeneConfig) else None,
             "selection_rule": {"num_layers": self.config.num_layers,
-                               "max_parameter_fraction": self.config.max_parameter_fraction},
+                               "max_parameter_fraction": self.config.max_parameter_fraction,
+                               "size_rule": self.config.size_rule},
             "parameter_fraction": self.parameter_fraction,
             "wall_time": self.wall_time,
             "images_per_second": self.images_per_second,
@@ -242,32 +246,39 @@ def condense(
     layers = family.integral_layers(model)
     sizes = layer_parameter_counts(layers)
     rule = {"num_layers": config.num_layers, "max_parameter_fraction": config.max_parameter_fraction,
-            "layer_parameters": sizes}
+            "layer_parameters": sizes, "size_rule": config.scores_size_rule()}
     for r in repeats:  # each repeat's own selection under the same rule (selection_frequency)
         r.selected_layers = select_layers(r.layer_scores, **rule)
     selected = select_layers(layer_scores, **rule)
     frequency = np.mean([[layer in r.selected_layers for layer in range(num_layers)] for r in repeats], axis=0)
     fraction = layer_parameter_fraction(layers, selected)
-    if fraction > 0.5 and config.num_layers is None and config.max_parameter_fraction is None:
+    # How many layers the 1/L rule keeps depends on the scores: say so when it keeps too many or too few (the other
+    # rules and the size controls keep what was asked for).
+    by_threshold = (config.size_rule == PAPER_SIZE_RULE and config.num_layers is None
+                    and config.max_parameter_fraction is None)
+    if by_threshold and fraction > 0.5:
         warnings.warn(
             f"The selection keeps {len(selected)} of {num_layers} layers, {fraction:.0%} of the ancestry's layer "
             "parameters: little is condensed. Cap it with CondenseConfig(num_layers=k) or "
-            "CondenseConfig(max_parameter_fraction=0.5) (CLI: --num-layers / --max-parameter-fraction).",
+            "CondenseConfig(max_parameter_fraction=0.5) (CLI: --num-layers / --max-parameter-fraction), or keep half "
+            "the layers with the default size_rule='half'.",
             UserWarning, stacklevel=2)
-    if (config.num_layers is None and config.max_parameter_fraction is None and 0 < len(selected) < num_layers // 4
-            and num_layers >= 4):
+    if by_threshold and 0 < len(selected) < num_layers // 4 and num_layers >= 4:
         warnings.warn(
             f"The 1/L rule keeps {len(selected)} of {num_layers} layers ({fraction:.0%} of the layer parameters): a "
             "learngene that small gives weak descendants (measured on the shared DINOv2: 1 and 3 layers far below 6 "
             "and 7, docs/results/mainpath.md). Ask for a size with CondenseConfig(num_layers=k) (CLI --num-layers K), "
-            "e.g. half the ancestry's layers.",
+            "or keep half the ancestry's layers with the default size_rule='half' (CLI --size-rule half).",
             UserWarning, stacklevel=2)
-    if not selected:
+    if not selected and config.scores_size_rule() == PAPER_SIZE_RULE:
         raise LearngeneError(
             f"No layer scored above 1/L = {1 / num_layers:.4f} (scores {np.round(layer_scores, 4).tolist()}): the "
             "scores are uniform, so the meta-network learned nothing. Condense longer (epochs / max_iterations) or "
-            "raise meta_learning_rate."
+            "raise meta_learning_rate, or keep the top layers with size_rule='half' or num_layers=k."
         )
+    if not selected:
+        raise LearngeneError(f"The size rule {config.size_rule!r} selected no layer (scores "
+                             f"{np.round(layer_scores, 4).tolist()}); pass num_layers=k or another size_rule.")
     learngene = LearngeneModel.from_ancestry(
         loaded, selected, selection_method=config.method,
         selection_arguments=config.recorded_dict(),

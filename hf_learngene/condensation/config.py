@@ -76,7 +76,8 @@ class AutoLearngeneConfig(BaseCondenseConfig):
     """``method="auto"``: Auto-Learngene, every hyperparameter of the paper's Algorithm 1.
 
     The names follow the paper (Sec. 4.2, Algorithm 1, Appendix A); defaults are the paper's where it gives
-    one (meta-data = 1/6 of the condense data, selection threshold 1/L, cosine-annealed meta learning rate) and
+    one (meta-data = 1/6 of the condense data, cosine-annealed meta learning rate; the selection threshold 1/L is
+    ``size_rule="threshold"``, the default keeps the top half) and
     otherwise chosen to run on a laptop CPU. The default ``objective="scale_free"`` deviates from the paper (see
     :mod:`hf_learngene.condensation.objectives` and ``docs/guide/condensing.md``); ``objective="paper"`` is Algorithm 1
     as written.
@@ -203,8 +204,9 @@ class CondenseConfig(AutoLearngeneConfig, HeuristicConfig, ManualConfig):
 register_condense_method(
     "auto", AutoLearngeneConfig, "hf_learngene.condensation.auto:run_auto_repeat", label="Auto-Learngene",
     description="Auto-Learngene (meta-network, paper Alg. 1)",
-    score_note=("Scores are the meta-network's normalised layer scores; layers scoring above 1/L = {threshold:.4f} "
-                "form the learngene (paper Eq. 10)."),
+    score_note=("Scores are the meta-network's normalised layer scores; the paper keeps the layers scoring above "
+                "1/L = {threshold:.4f} (Eq. 10), hf_learngene by default the top half (the size used is under "
+                "Provenance)."),
 )
 register_condense_method(
     "heuristic", HeuristicConfig, "hf_learngene.condensation.heuristic:run_heuristic_repeat", label="Heur-Learngene",

@@ -88,6 +88,26 @@ def _transform_for(ancestry_dir: Path | None, config: BaseCondenseConfig, ancest
     return ImageTransform(**kwargs, **common)
 
 
+def _draw_budget(per_class: dict[int, np.ndarray], config: BaseCondenseConfig, rng: np.random.Generator,
+                 ) -> dict[int, np.ndarray]:
+    """The images of each class that condensing uses (row indices), drawn with ``rng`` (seeded by ``config.seed``):
+
+    - ``max_images`` (a total cap): ``max(2, max_images // classes)`` of every class, the smaller of that and
+      ``max_images_per_class`` when both are set (drawn as before the per-class budget existed);
+    - ``max_images_per_class`` alone: that many of each class that has more; a class within the budget keeps every
+      image and draws nothing, so a budget that binds no class condenses exactly as with every image;
+    - neither: every image.
+    """
+    budget = config.max_images_per_class or None
+    if config.max_images is not None:
+        quota = max(2, config.max_images // len(per_class))
+        quota = quota if budget is None else min(quota, budget)
+        return {c: rng.permutation(idx)[:quota] for c, idx in per_class.items()}
+    if budget is None:
+        return per_class
+    return {c: rng.permutation(idx)[:budget] if len(idx) > budget else idx for c, idx in per_class.items()}
+
+
 def prepare_condense_data(
     dataset: Dataset | DatasetDict | str | os.PathLike,
     config: BaseCondenseConfig,
@@ -100,9 +120,12 @@ def prepare_condense_data(
     split: str = "train",
     revision: str | None = None,
 ) -> CondenseData:
-    """Load and check the condense data, keep ``classes``, and split it into D (5/6) and D-hat (1/6).
+    """Load and check the condense data, keep ``classes``, draw the image budget (``max_images_per_class``, by
+    default :data:`~hf_learngene.condensation.base.DEFAULT_MAX_IMAGES_PER_CLASS` per class, and ``max_images``; see
+    :func:`_draw_budget`), and split it into D (5/6) and D-hat (1/6).
 
-    The split is stratified per class and seeded by ``config.seed``, so D and D-hat never share an image.
+    The draw and the split are stratified per class and seeded by ``config.seed``, so D and D-hat never share an image
+    and the same seed draws the same images.
     """
     name = None
     if isinstance(dataset, (str, os.PathLike)):
@@ -136,9 +159,7 @@ def prepare_condense_data(
                              f"(classes={class_list}). Pick more classes with classes=...")
     rng = np.random.default_rng(config.seed)
     per_class = {c: np.flatnonzero(labels == c) for c in sorted(set(labels.tolist()))}
-    if config.max_images is not None:
-        quota = max(2, config.max_images // num_classes)
-        per_class = {c: rng.permutation(idx)[:quota] for c, idx in per_class.items()}
+    per_class = _draw_budget(per_class, config, rng)
     train_idx, meta_idx = [], []
     for c, idx in per_class.items():
         idx = rng.permutation(idx)

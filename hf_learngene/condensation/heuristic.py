@@ -5,7 +5,8 @@ its own fresh linear head on the pooled output of the last integral layer). Afte
 gradient size of each integral layer, ``||grad Theta^l|| / ||Theta^l||``, is recorded. Layers whose
 parameters barely need to move across tasks are the *stable* ones that carry task-independent knowledge:
 a layer's score is its inverse mean relative gradient, normalised to sum to 1, and, as for Auto-Learngene,
-the layers scoring above ``1/L`` are selected.
+the config's size rule selects from the scores (the conference version: the layers scoring above ``1/L``,
+``size_rule="threshold"``; by default the top half).
 """
 
 from __future__ import annotations

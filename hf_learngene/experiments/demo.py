@@ -66,7 +66,8 @@ class DemoConfig:
     family: str = "resnet"
     train_ancestry: bool = False
     image_size: int | None = None  # None: 84 px for a given ancestry (DINOv2: 6x6 patches), 32 px for a trained one
-    condense_num_layers: int | None = 6  # keep the 6 best-scoring layers (half of a 12-layer ancestry); None: rule
+    # keep the 6 best-scoring layers (half of a 12-layer ancestry); None: CondenseConfig's size rule (default "half")
+    condense_num_layers: int | None = 6
     ancestry_classes: str = "0-63"
     condense_classes: str = "64-79"
     descendant_classes: str = "80-99"
@@ -221,9 +222,11 @@ def run_demo(dataset: str | None = None, output: str | os.PathLike = "outputs/de
     print(f"\n[2/4] Condense: Auto-Learngene on classes {config.condense_classes}")
     result = condense(
         str(ancestry_dir), str(dataset_name),  # by path: the learngene records it (name + fingerprint)
+        # The demo's own image budget is condense_images (in all): no per-class budget on top, so it condenses the
+        # images its committed results (examples/results/demo) were made with.
         CondenseConfig(num_repeats=config.condense_repeats, epochs=config.condense_epochs,
-                       max_images=config.condense_images, image_size=config.size, seed=config.seed,
-                       num_layers=config.condense_num_layers, progress=progress),
+                       max_images=config.condense_images, max_images_per_class=None, image_size=config.size,
+                       seed=config.seed, num_layers=config.condense_num_layers, progress=progress),
         classes=config.condense_classes, split="train",
     )
     learngene_dir = result.save(output / "learngene")

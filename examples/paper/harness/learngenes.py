@@ -133,6 +133,13 @@ def _condense_learngene(method: str, family: str, ctx: Context, key: str, folder
         # The cached home-ancestry learngenes were condensed before objectives existed, i.e. with the paper's
         # literal Algorithm 1; a re-condense under the same key must do the same (the key predates the field).
         settings.setdefault("objective", "paper")
+    # The cached and committed learngenes were condensed before size rules and the image budget existed, i.e. with
+    # the paper's 1/L rule and every image: a re-condense under the same key must do the same. Pinned here, not in
+    # Context.condense_settings, so no key changes (the key predates the fields); at these values the fields also
+    # leave CondenseConfig.to_dict(), so the recorded condense_config and the learngene's selection_arguments (and its
+    # fingerprint, fingerprinted_config) are what they were. A profile or method that sets them keys them itself.
+    settings.setdefault("size_rule", "threshold")
+    settings.setdefault("max_images_per_class", None)
     # Checkpoints let a killed condense resume (they do not change the result, so they are not part of the key).
     settings["checkpoint_dir"] = str(ctx.work_dir / "learngenes" / f"{key}.checkpoints")
     config = CondenseConfig(**settings)

@@ -6,8 +6,9 @@ of the angular distance ``arccos(cos(x, y)) / pi`` between ``x``, the input of l
 layer ``l + n - 1``: token by token (averaged over the tokens) for hidden states ``(batch, tokens, width)``, of the
 flattened map of each image for ResNet maps. The block with the smallest distance is dropped (ties: the earlier one).
 
-- **k**: ``num_layers``, or the largest ``k`` whose pick fits ``max_parameter_fraction``; a config with neither is
-  refused (:class:`~hf_learngene.condensation.selection_methods.common.SizedPickConfig`). The distances of all blocks
+- **k**: ``num_layers``, or the largest ``k`` whose pick fits ``max_parameter_fraction``, else the size rule's ``k``
+  (default ``"half"``: ``L // 2``); ``size_rule="threshold"`` with neither is refused
+  (:class:`~hf_learngene.condensation.selection_methods.common.SizedPickConfig`). The distances of all blocks
   are measured in one pass (the repeat's log holds the matrix), so any ``k`` costs the same.
 - **Scores**: the kept layers above ``1/L``, then the dropped block, each in index order
   (:func:`~hf_learngene.condensation.selection_methods.common.pick_scores`).
@@ -107,7 +108,8 @@ def run_angular_block_repeat(ancestry: PreTrainedModel, family: ArchitectureFami
 
 register_condense_method(
     "angular_block", AngularBlockConfig, run_angular_block_repeat, label="Angular block",
-    description="drop the contiguous block of L - --num-layers layers whose ends are closest in angular distance",
+    description="drop the contiguous block of L - k layers whose ends are closest in angular distance (k: "
+                "--num-layers, else the size rule's)",
     score_note=("Angular block (Gromov et al.) drops the contiguous block of layers whose input and output are "
                 "closest in angular distance; these scores only encode the pick (the k kept layers score above "
                 "1/L = {threshold:.4f}); the distances are in the condense log."),

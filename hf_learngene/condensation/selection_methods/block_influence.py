@@ -10,8 +10,9 @@ its input has influence 0, one that turns it orthogonal has 1.
   output's shape), so its influence is set to **1**, as for an output orthogonal to its input: it ranks with the most
   influential layers (ties by the lower index). The log says which blocks were so scored.
 - **Scores**: the influences normalised to sum to 1; so ``num_layers=k`` keeps the ``k`` most influential layers,
-  and without a size control the paper's rule keeps the layers of above-average influence (score ``> 1/L``), then
-  ``max_parameter_fraction`` caps them, as for Auto-Learngene.
+  and without a size control the size rule chooses (default ``"half"``: the ``L // 2`` most influential;
+  ``"threshold"``: the layers of above-average influence, score ``> 1/L``), then ``max_parameter_fraction`` caps
+  them, as for Auto-Learngene.
 - **ResNet**: blocks are scored and chosen in global order; a descendant puts each inherited block in its stage.
 - **Cost**: one forward pass of the ancestry over the condense images; repeats reuse it (the method is
   deterministic).

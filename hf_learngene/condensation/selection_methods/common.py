@@ -1,8 +1,10 @@
 """What the layer-selection methods share: their size, scores that encode a pick, and the features they read.
 
 **Size.** ``first_k``, ``evenly_spaced``, ``angular_block`` and ``probe_greedy`` pick a set of ``k`` layers, so they
-need ``k`` (:class:`SizedPickConfig` refuses a config without a size):
+need ``k`` (:class:`SizedPickConfig` refuses a config that gives none):
 
+- neither size control: ``k`` from the config's size rule (:mod:`~hf_learngene.condensation.size_rules`; the default
+  ``"half"``: ``max(1, L // 2)``); ``"threshold"`` gives none, so it needs one of the two below;
 - ``num_layers=k``: the method's pick for ``k``;
 - ``max_parameter_fraction=f`` alone: the largest ``k < L`` whose pick holds at most ``f`` of the parameters of the
   ancestry's integral layers (at least one layer, as :func:`~hf_learngene.condensation.select_layers` keeps);
@@ -42,6 +44,7 @@ from ...errors import LearngeneError
 from ..base import BaseCondenseConfig, RepeatResult
 from ..repeats import repeat_seed
 from ..selection import select_layers
+from ..size_rules import PAPER_SIZE_RULE, get_size_rule
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -57,27 +60,39 @@ Ranking = Callable[[int], "list[int] | None"]
 
 @dataclass
 class SizedPickConfig(BaseCondenseConfig):
-    """The config of a method that picks a set of ``k`` layers: it needs ``num_layers`` or ``max_parameter_fraction``
-    (see the module docstring); the method's own config subclasses it."""
+    """The config of a method that picks a set of ``k`` layers: it needs ``num_layers``, ``max_parameter_fraction``
+    or a size rule that gives ``k`` (the default ``"half"`` does; see the module docstring); the method's own config
+    subclasses it."""
 
     def validate(self) -> None:
         super().validate()
-        if self.num_layers is None and self.max_parameter_fraction is None:
+        if (self.num_layers is None and self.max_parameter_fraction is None
+                and get_size_rule(self.size_rule).num_layers is None):
             self._fail("num_layers", f"method={self.method!r} keeps a set of k layers and needs its size: pass "
-                       "num_layers=k (CLI --num-layers K) or max_parameter_fraction=f (--max-parameter-fraction F).")
+                       "num_layers=k (CLI --num-layers K) or max_parameter_fraction=f (--max-parameter-fraction F), "
+                       f"or a size rule that gives k (size_rule='half'); size_rule={self.size_rule!r} gives none.")
+
+    def scores_size_rule(self) -> str:
+        """The method's scores already encode its pick of ``k`` layers above ``1/L`` (:func:`pick_scores`, ``k`` sized
+        by the config's rule or controls): the paper's rule reads that pick back."""
+        return PAPER_SIZE_RULE
 
 
 def resolve_size(config: BaseCondenseConfig, layers: Sequence[nn.Module], ranking: Ranking) -> int:
     """``k`` for ``config`` (see the module docstring): ``num_layers``, else the largest ``k < L`` whose pick (the
     first ``k`` of ``ranking(k)``) holds at most ``max_parameter_fraction`` of the layers' parameters (1 when none
-    does)."""
+    does), else the ``k`` of the config's size rule for ``L`` layers."""
     total = len(layers)
     if config.num_layers is not None:
         if not 1 <= config.num_layers <= total:
             raise LearngeneError(f"num_layers={config.num_layers} must be between 1 and the ancestry's {total} layers.")
         return config.num_layers
     if config.max_parameter_fraction is None:
-        raise LearngeneError(f"method={config.method!r} needs num_layers=k or max_parameter_fraction=f.")
+        k = get_size_rule(config.size_rule).size(total)
+        if k is None:
+            raise LearngeneError(f"method={config.method!r} needs num_layers=k or max_parameter_fraction=f: "
+                                 f"size_rule={config.size_rule!r} gives no k.")
+        return k
     sizes = [sum(p.numel() for p in layer.parameters()) for layer in layers]
     whole = max(1, sum(sizes))
     for k in range(total - 1, 0, -1):

@@ -4,8 +4,9 @@
   down), so each kept layer stands for the ``L/k`` layers that start at it. 12 layers: ``k=3`` -> 0, 4, 8;
   ``k=4`` -> 0, 3, 6, 9; ``k=5`` -> 0, 2, 4, 7, 9; ``k=6`` -> 0, 2, 4, 6, 8, 10. The last layer is kept only when
   ``k = L``.
-- **k**: ``num_layers``, or the largest ``k`` whose spread fits ``max_parameter_fraction``; a config with neither is
-  refused (:class:`~hf_learngene.condensation.selection_methods.common.SizedPickConfig`).
+- **k**: ``num_layers``, or the largest ``k`` whose spread fits ``max_parameter_fraction``, else the size rule's ``k``
+  (default ``"half"``: ``L // 2``); ``size_rule="threshold"`` with neither is refused
+  (:class:`~hf_learngene.condensation.selection_methods.common.SizedPickConfig`).
 - **Scores**: the picked layers above ``1/L``, then the others, each group in index order
   (:func:`~hf_learngene.condensation.selection_methods.common.pick_scores`); nothing is measured.
 - **ResNet**: the rule over the blocks in global order; a descendant puts each inherited block in its stage.
@@ -61,7 +62,8 @@ def run_evenly_spaced_repeat(ancestry: PreTrainedModel, family: ArchitectureFami
 
 register_condense_method(
     "evenly_spaced", EvenlySpacedConfig, run_evenly_spaced_repeat, label="Evenly spaced", uses_data=False,
-    description="--num-layers layers evenly spaced from the first, floor(i*L/k) (no data, no compute)",
+    description="k layers evenly spaced from the first, floor(i*L/k) (k: --num-layers, else the size rule's; no "
+                "data, no compute)",
     score_note=("Evenly spaced keeps layers floor(i*L/k), i = 0..k-1; these scores only encode that pick (the k kept "
                 "layers score above 1/L = {threshold:.4f}): no data was read."),
 )

@@ -3,7 +3,8 @@
 What Weight Selection (Xu et al., ICLR 2024) takes implicitly, and what layer-pruning studies find hard to beat once
 the network is fine-tuned (Lu et al., "Reassessing Layer Pruning"; Sajjad et al. 2023 for BERT).
 
-- **k**: ``num_layers``, or the most first layers within ``max_parameter_fraction``; a config with neither is refused
+- **k**: ``num_layers``, or the most first layers within ``max_parameter_fraction``, else the size rule's ``k``
+  (default ``"half"``: ``L // 2``); ``size_rule="threshold"`` with neither is refused
   (:class:`~hf_learngene.condensation.selection_methods.common.SizedPickConfig`).
 - **Scores**: they rank the layers in index order (layer 0 highest) with the first ``k`` above ``1/L``
   (:func:`~hf_learngene.condensation.selection_methods.common.pick_scores`); nothing is measured.
@@ -46,7 +47,7 @@ def run_first_k_repeat(ancestry: PreTrainedModel, family: ArchitectureFamily, da
 
 register_condense_method(
     "first_k", FirstKConfig, run_first_k_repeat, label="First-k", uses_data=False,
-    description="the first --num-layers layers (no data, no compute)",
+    description="the first k layers (--num-layers, else the size rule's k; no data, no compute)",
     score_note=("First-k keeps the first k layers; these scores only encode that pick (they fall with the layer "
                 "index, and the k kept layers score above 1/L = {threshold:.4f}): no data was read."),
 )

@@ -19,9 +19,9 @@ training part), accuracy measured on D-hat (its held-out part, ``meta_fraction``
 - **ResNet**: a block whose output has another shape than its input (a stage transition) cannot be removed (the next
   block needs its shape) and is never a candidate; such blocks rank above every removed one (in index order), so a
   ``k`` below their number keeps the first of them. Kept blocks are placed in their stages by a descendant.
-- **k**: ``num_layers``, or the largest ``k`` whose pick fits ``max_parameter_fraction``; a config with neither is
-  refused. Scores encode the ranking with the pick above ``1/L``
-  (:func:`~hf_learngene.condensation.selection_methods.common.pick_scores`).
+- **k**: ``num_layers``, or the largest ``k`` whose pick fits ``max_parameter_fraction``, else the size rule's ``k``
+  (default ``"half"``: ``L // 2``); ``size_rule="threshold"`` with neither is refused. Scores encode the ranking
+  with the pick above ``1/L`` (:func:`~hf_learngene.condensation.selection_methods.common.pick_scores`).
 - **Cost**: about ``L**3 / 6`` layer passes over the condense images (12 layers: some 360, as many as 30 forward
   passes of the ancestry); repeats reuse the result (the method is deterministic).
 """
