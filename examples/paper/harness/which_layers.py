@@ -92,6 +92,8 @@ SETTINGS = (Setting(3, "default_path"), Setting(6, "paper", num_tasks=5), Settin
 BUDGETS = (5, 20, 50)
 BUDGET_SEEDS = (0, 1, 2)
 PROBE_BUDGETS = (5, 20)
+#: Auto-Learngene condenses (1 epoch x 5 repeats of the committed settings): the budgets that fit the CPU.
+AUTO_BUDGETS = (5, 20)
 #: The budget of the comparison's selections (images per class of the condense classes) and its seed.
 DEFAULT_BUDGET = 20
 
@@ -167,8 +169,10 @@ def _condense_selection(ctx: Context, method: str, k: int, config: dict[str, Any
 
     num_classes = len(MINI_IMAGENET_SPLIT.condense)
     config_class = get_condense_method(method).config_class
+    # the budget is config["per_class"] through max_images (a total, split per class), as the first selections were
+    # made; the library's own per-class default budget is switched off so that it never applies on top
     fields: dict[str, Any] = {"method": method, "image_size": ctx.image_size(FAMILY), "seed": config["seed"],
-                              "include_embeddings": False, "progress": False}
+                              "include_embeddings": False, "progress": False, "max_images_per_class": None}
     if method == "auto":
         fields.update({k_: v for k_, v in config["settings"].items() if k_ in config_class.__dataclass_fields__})
         fields.update(checkpoint_dir=str(ctx.work_dir / "which_layers" / "auto-checkpoints" /
@@ -192,11 +196,15 @@ def _condense_selection(ctx: Context, method: str, k: int, config: dict[str, Any
 # --------------------------------------------------------------------------------------------------
 # Budget study
 # --------------------------------------------------------------------------------------------------
+def _budgets(method: str) -> tuple[int, ...]:
+    return {"probe_greedy": PROBE_BUDGETS, "auto": AUTO_BUDGETS}.get(method, BUDGETS)
+
+
 def budget_plan(ks: Sequence[int] = (3, 6)) -> list[tuple[str, int, int, int]]:
     """``(method, k, images per class, seed)`` of the budget study (Auto once for every k)."""
     plan = []
     for method in ("block_influence", "angular_block", "probe_greedy", "auto"):
-        budgets = PROBE_BUDGETS if method == "probe_greedy" else BUDGETS
+        budgets = _budgets(method)
         for k in (ks[:1] if method in ("auto", "probe_greedy") else ks):  # Auto: one condense for every k
             plan += [(method, k, n, s) for n in budgets for s in BUDGET_SEEDS]
     return plan
@@ -207,7 +215,7 @@ def budget_study(ctx: Context, ks: Sequence[int] = (3, 6), compute: bool = True)
     mean Jaccard overlap with it, and the mean wall time."""
     out: dict[str, Any] = {}
     for method in ("block_influence", "angular_block", "probe_greedy", "auto"):
-        budgets = PROBE_BUDGETS if method == "probe_greedy" else BUDGETS
+        budgets = _budgets(method)
         for k in ks:
             rows = {}
             for n in budgets:
