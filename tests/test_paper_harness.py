@@ -684,6 +684,138 @@ def test_update_readme_width_targets_are_computed_from_the_results(tmp_path: Pat
     assert "weight_selection_lowlr" not in text
 
 
+def test_update_readme_which_layers_resnet_mainpath_table3_fig6(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages and evidence rows of the which_layers, ResNet main-path, Table 3 and Fig. 6 summaries: computed from
+    their JSON (a changed number changes the row), each left out (page and row) while its files are missing."""
+    import update_readme
+
+    results = tmp_path / "examples" / "paper" / "results" / "cpu"
+    dinov2 = results / "dinov2"
+    dinov2.mkdir(parents=True)
+    monkeypatch.setattr(update_readme, "ROOT", tmp_path)
+
+    def rows(page: str) -> list[str]:
+        return [line for line in update_readme.evidence_section("cpu", {}).splitlines()
+                if line.endswith(f"[{page[:-3]}](docs/results/{page}) |")]
+
+    def write(path: Path, data: dict, markdown: str) -> None:
+        path.write_text(json.dumps(data))
+        path.with_suffix(".md").write_text(markdown)
+
+    def pair(mean: float, wins: int, same: bool = False) -> dict:
+        return {"mean_difference": mean, "wins": wins, "ties": 0, "tasks": [0, 1, 2, 3, 4], "same_layers": same}
+
+    new_pages = {"which_layers.md", "mainpath.md", "table3.md", "fig6.md"}
+    assert not new_pages & set(update_readme.pages("cpu")) and not any(rows(page) for page in new_pages)
+
+    # which_layers: the best method among those meeting the target (First-k's very layers left out), else the best
+    setting = {"k": 3, "recipe": "default_path", "epochs": 20, "num_tasks": 5}
+    which = {"table": {"k3-default_path-20ep": {"setting": setting, "rows": {
+        "first_k": {"layers": [0, 1, 2]}, "evenly_spaced": {"layers": [0, 1, 2], "vs_first_k": pair(0.10, 5, True)},
+        "block_influence": {"vs_first_k": pair(0.03, 4)}, "auto@all": {"vs_first_k": pair(0.05, 3)}}},
+        "k6-paper-20ep": {"setting": {**setting, "k": 6, "recipe": "paper"}, "rows": {
+            "first_k": {}, "probe_greedy": {"vs_first_k": pair(-0.011, 1)}}}},
+        "findings": {"k3-default_path-20ep": {"beats_first_k": ["block_influence"]},
+                     "k6-paper-20ep": {"beats_first_k": []}}}
+    write(dinov2 / "which_layers.json", which,
+          "# Which layers? Selection methods on the shared DINOv2\n\nintro\n\n## k = 3, default path\n\n| t |\n")
+    (dinov2 / "which_layers.png").write_bytes(b"png")
+    assert rows("which_layers.md") == [
+        ("| DINOv2, k = 3, default path: best selection method - First-k | `block_influence` +3.0 points (4/5 tasks won) "
+         "| +2 points, >= 4/5 wins | **met** | [which_layers](docs/results/which_layers.md) |"),
+        ("| DINOv2, k = 6, paper's recipe: best selection method - First-k | `probe_greedy` -1.1 points (1/5 tasks won) "
+         "| +2 points, >= 4/5 wins | **missed** | [which_layers](docs/results/which_layers.md) |")]
+    which["findings"]["k3-default_path-20ep"]["beats_first_k"] = []
+    which["table"]["k3-default_path-20ep"]["rows"]["auto@all"]["vs_first_k"]["mean_difference"] = 0.062
+    write(dinov2 / "which_layers.json", which, (dinov2 / "which_layers.md").read_text())
+    assert "| `auto@all` +6.2 points (3/5 tasks won) | +2 points, >= 4/5 wins | **missed** |" in rows("which_layers.md")[0]
+    page = update_readme.pages("cpu")["which_layers.md"]
+    assert page.startswith("# Which layers? Selection methods compared\n") and "\n## k = 3, default path\n" in page
+    assert "Regenerate: `python examples/paper/which_layers.py`" in page and "Selection methods on the shared" not in page
+    assert "(../../examples/paper/results/cpu/dinov2/which_layers.png)" in page
+
+    # the main path on the home-trained ResNet-18: > 0 with a majority of tasks; the recorded lr scale >= one lr
+    mainpath = {"families": ["resnet"], "rows": {}, "command": "python examples/paper/main_path.py --family resnet",
+                "findings": {"default_vs_scratch": pair(0.081, 4), "default_vs_auto": pair(0.004, 2),
+                             "lr1_vs_default": {**pair(-0.012, 1), "ties": 1}}}
+    write(results / "mainpath.json", mainpath, "# The library's main path on the home-trained ResNet-18\n\n| r |\n")
+    assert rows("mainpath.md") == [
+        ("| ResNet-18: default path - From-Scratch | +8.1 points (4/5 tasks won) | > 0, majority of tasks | **met** | "
+         "[mainpath](docs/results/mainpath.md) |"),
+        ("| ResNet-18: default path - the paper's descendant | +0.4 points (2/5 tasks won) | > 0, majority of tasks | "
+         "**missed** | [mainpath](docs/results/mainpath.md) |"),
+        ("| ResNet-18: recorded inherited lr scale (x0.1) - one lr | +1.2 points (3/5 tasks won) | >= 0 points | "
+         "**met** | [mainpath](docs/results/mainpath.md) |")]
+    mainpath["findings"]["lr1_vs_default"] = {**pair(0.02, 4), "ties": 0}
+    write(results / "mainpath.json", mainpath, (results / "mainpath.md").read_text())
+    assert "| -2.0 points (1/5 tasks won) | >= 0 points | **missed** |" in rows("mainpath.md")[2]
+    page = update_readme.pages("cpu")["mainpath.md"]
+    assert "## The home-trained ResNet-18\n" in page and "--family resnet` (source:" in page and "| r |" in page
+    (dinov2 / "mainpath.md").write_text("# The library's main path on the shared DINOv2\n\n| d |\n")
+    page = update_readme.pages("cpu")["mainpath.md"]
+    assert page.index("## The shared DINOv2 ViT-S/14") < page.index("| d |") < page.index(
+        "## The home-trained ResNet-18") < page.index("| r |")
+
+    # Table 3: the default path vs the best frozen-feature baseline at the largest shot count, per family
+    def table3(family: str, default: float) -> dict:
+        return {"settings": {"shots": [10, 20], "baselines": ["prototype_cosine", "linear_probe"]},
+                "command": "python examples/paper/table3.py", "cells": {family: {
+                    "prototype_cosine": {"10": {"mean": 0.9, "n": 20}, "20": {"mean": 0.61, "n": 20}},
+                    "linear_probe": {"20": {"mean": 0.655, "n": 20}}, "default_path": {"20": {"mean": default, "n": 5}}}}}
+
+    def table3_md(label: str) -> str:
+        return (f"# Table 3: few-shot (5-way)\n\nMade by `cmd`.\n\nIntro {label}.\n\n## {label}\n\n| {label} |\n\n"
+                "## The paper's Table 3 (citation, not our results)\n\n| paper |\n")
+
+    write(dinov2 / "table3.json", table3("dinov2", 0.702), table3_md("DINOv2"))
+    write(results / "table3.json", table3("resnet", 0.5), table3_md("ResNet"))
+    assert rows("table3.md") == [
+        ("| Table 3, DINOv2, 20-shot: default path vs best frozen-feature baseline | 70.2 % vs 65.5 % (`linear_probe`; 5 "
+         "vs 20 tasks) | report | reported | [table3](docs/results/table3.md) |"),
+        ("| Table 3, ResNet-18, 20-shot: default path vs best frozen-feature baseline | 50.0 % vs 65.5 % (`linear_probe`; "
+         "5 vs 20 tasks) | report | reported | [table3](docs/results/table3.md) |")]
+    write(results / "table3.json", table3("resnet", 0.431), table3_md("ResNet"))
+    assert "| 43.1 % vs 65.5 % (`linear_probe`; 5 vs 20 tasks) |" in rows("table3.md")[1]
+    page = update_readme.pages("cpu")["table3.md"]
+    assert page.startswith("# Table 3: few-shot\n") and page.count("## The paper's Table 3") == 1
+    assert page.index("## DINOv2\n\nSource: [examples/paper/results/cpu/dinov2/table3.md]") < page.index(
+        "Intro DINOv2") < page.index("| DINOv2 |") < page.index("## ResNet\n") < page.index("| ResNet |") < page.index(
+        "## The paper's Table 3")
+
+    # Fig. 6: the last stage's descendants - the first stage's, paired (the summary's trend)
+    fig6 = {"trend": {"auto": {"last_minus_first": 0.034, "tasks_improved": 4, "paired_tasks": 5, "first_stage": 0,
+                               "last_stage": 7}}, "command": "python examples/paper/continual.py --stages 8"}
+    write(results / "fig6.json", fig6, "# Fig. 6: an ancestry that keeps learning\n\n| stage |\n")
+    assert rows("fig6.md") == [("| Fig. 6: descendants, last stage's learngene - first stage's | +3.4 points (4/5 tasks "
+                                "improved; stage 7 vs 0) | report | reported | [fig6](docs/results/fig6.md) |")]
+    fig6["trend"]["auto"].update(last_minus_first=-0.02, tasks_improved=1, last_stage=3)
+    write(results / "fig6.json", fig6, (results / "fig6.md").read_text())
+    assert "| -2.0 points (1/5 tasks improved; stage 3 vs 0) |" in rows("fig6.md")[0]
+    page = update_readme.pages("cpu")["fig6.md"]
+    assert page.startswith("# Fig. 6: an ancestry that keeps learning\n") and page.count("an ancestry that keeps") == 1
+    assert "Regenerate: `python examples/paper/continual.py --stages 8`" in page and "| stage |" in page
+
+    # the index and the README's links: after the main path, in this order
+    pages = update_readme.pages("cpu")
+    links = update_readme.evidence_section("cpu", pages).split("Results: ", 1)[1]
+    order = ["mainpath.md", "which_layers.md", "table3.md", "fig6.md"]
+    assert [links.index(f"(docs/results/{name})") for name in order] == sorted(
+        links.index(f"(docs/results/{name})") for name in order)
+    assert "[Which layers? Selection methods compared](which_layers.md)" in pages["README.md"]
+
+    # missing files: no page, no row
+    for path in (results / "fig6.json", results / "fig6.md", results / "table3.json", results / "table3.md",
+                 results / "mainpath.json", results / "mainpath.md", dinov2 / "which_layers.json",
+                 dinov2 / "which_layers.md"):
+        path.unlink()
+    pages = update_readme.pages("cpu")
+    assert {"fig6.md", "which_layers.md"}.isdisjoint(pages) and "ResNet" not in pages["table3.md"] + pages["mainpath.md"]
+    assert rows("fig6.md") == rows("which_layers.md") == rows("mainpath.md") == [] and len(rows("table3.md")) == 1
+    (dinov2 / "table3.json").unlink()
+    (dinov2 / "table3.md").unlink()
+    assert "table3.md" not in update_readme.pages("cpu") and rows("table3.md") == []
+
+
 def test_a_new_method_is_one_registry_entry(tmp_path: Path) -> None:
     """Adding a method to the harness is one ``register_method`` entry in ``harness/methods.py``: the tables,
     ``Context``, ``make_spec`` and ``run.py --methods`` take it, and the keys of the other methods stay."""

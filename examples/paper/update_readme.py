@@ -11,11 +11,14 @@ Reads, when present:
 - ``examples/paper/results/<profile>/dinov2/`` (the same files for the real pretrained DINOv2 ancestry,
   ``run.py --family dinov2``; the JSON files name the ``--methods`` / ``--num_tasks`` / ``--epochs`` used),
 - ``examples/paper/results/<profile>/<family>_width/results.{md,json}`` (``examples/paper/width_reduction.py``),
+- ``examples/paper/results/<profile>/[dinov2/]mainpath.{json,md,png}`` (``examples/paper/main_path.py [--family
+  resnet]``), ``<profile>/dinov2/which_layers.*`` (``examples/paper/which_layers.py``), ``<profile>/[dinov2/]table3.*``
+  (``examples/paper/table3.py``), ``<profile>/fig6.*`` (``examples/paper/continual.py``),
 - ``examples/results/condense_dinov2/``, ``examples/results/benchmark*/condense_benchmark.json``
   (``examples/condense_dinov2.sh``, ``examples/benchmark_condense.py``),
 - ``examples/results/demo/demo_results.json`` (``learngene demo``),
 writes one page per kind of result under ``docs/results/`` (:func:`pages`: Table 2, Fig. 3-5, the DINOv2 runs, widths,
-condensing, benchmarks, the training recipe, the demo, and an index) and replaces, in README.md, the text between
+the training recipe, the main path, which layers, Table 3, Fig. 6, condensing, benchmarks, the demo, and an index) and replaces, in README.md, the text between
 ``<!-- evidence:begin -->`` and ``<!-- evidence:end -->`` (the "What the evidence says" table, one row per target,
 :func:`evidence_section`) and the links of the evidence blocks ``condense-dinov2`` and ``recipe-dinov2``.
 """
@@ -265,8 +268,14 @@ def _train_times(gap: dict) -> str:
     return f"; training {finetune:.0f} s vs {other:.0f} s per run" if finetune and other else ""
 
 
-def _target(ok: bool | None) -> str:
-    """``**met**`` / ``**missed**``, or ``not measured`` when ``ok`` is None."""
+#: The result of an informational row (target "report": a measurement stated without a target of the issues).
+REPORTED = "reported"
+
+
+def _target(ok: bool | str | None) -> str:
+    """``**met**`` / ``**missed**``, ``not measured`` when ``ok`` is None, ``reported`` for :data:`REPORTED`."""
+    if ok == REPORTED:
+        return REPORTED
     return "not measured" if ok is None else ("**met**" if ok else "**missed**")
 
 
@@ -277,7 +286,7 @@ class Claim:
     claim: str
     measured: str
     target: str
-    ok: bool | None  # met / missed / not measured
+    ok: bool | str | None  # met / missed / not measured, or REPORTED (an informational row, target "report")
     page: str  # the page of docs/results with the details
 
 
@@ -597,6 +606,112 @@ def width_claims(path: Path) -> list[Claim]:
     return claims
 
 
+#: Family names of the claims of the main path, Table 3 and Fig. 6.
+FAMILY_NAMES = {"dinov2": "DINOv2", "resnet": "ResNet-18", "vit": "home ViT"}
+#: Short names of the which_layers recipes (``harness.which_layers.RECIPES``).
+RECIPE_NAMES = {"default_path": "default path", "paper": "paper's recipe"}
+
+
+def _won(pair: dict) -> str:
+    """``"+3.0 points (4/5 tasks won)"`` from a paired record with ``mean_difference``, ``wins`` and ``tasks``."""
+    return f"{100 * pair['mean_difference']:+.1f} points ({pair['wins']}/{len(pair['tasks'])} tasks won)"
+
+
+def which_layers_claims(path: Path) -> list[Claim]:
+    """Per setting of ``which_layers.json`` (``python examples/paper/which_layers.py``): the best layer-selection
+    method - First-k on the same tasks (methods with First-k's very layers left out) against the issue's target (+2
+    points with >= 4/5 paired wins, all wins on 3 tasks: ``findings[setting]["beats_first_k"]``). The best is the
+    largest mean difference among the methods that meet the target, else among all."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    groups = data.get("table", {})
+    names = {name: f"k = {g['setting']['k']}, {RECIPE_NAMES.get(g['setting']['recipe'], g['setting']['recipe'])}"
+             for name, g in groups.items()}
+    claims = []
+    for name, group in groups.items():
+        label = names[name]
+        if list(names.values()).count(label) > 1:  # two settings differ only in epochs
+            label += f", {group['setting']['epochs']} epochs"
+        paired = {method: row["vs_first_k"] for method, row in group["rows"].items()
+                  if row.get("vs_first_k") and not row["vs_first_k"].get("same_layers")}
+        if not paired:
+            continue
+        winners = [m for m in data.get("findings", {}).get(name, {}).get("beats_first_k", []) if m in paired]
+        best = max(winners or paired, key=lambda m: paired[m]["mean_difference"])
+        claims.append(Claim(f"DINOv2, {label}: best selection method - First-k",
+                            f"`{best}` {_won(paired[best])}", "+2 points, >= 4/5 wins", best in winners,
+                            "which_layers.md"))
+    return claims
+
+
+def resnet_mainpath_claims(path: Path) -> list[Claim]:
+    """The main path on the home-trained ResNet-18 (``python examples/paper/main_path.py --family resnet``,
+    ``<profile>/mainpath.json``): the default path - From-Scratch and - the paper's descendant (target: > 0 with a
+    majority of tasks won), and the recorded inherited lr scale (x0.1) - one learning rate (target >= 0: whether the
+    recorded scale is right for a ResNet; ``findings["lr1_vs_default"]`` turned around)."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    name = FAMILY_NAMES.get((data.get("families") or ["resnet"])[0], "ResNet-18")
+    findings, claims = data.get("findings", {}), []
+    for key, label in (("default_vs_scratch", "default path - From-Scratch"),
+                       ("default_vs_auto", "default path - the paper's descendant")):
+        pair = findings.get(key)
+        if pair and pair.get("tasks"):
+            claims.append(Claim(f"{name}: {label}", _won(pair), "> 0, majority of tasks",
+                                pair["mean_difference"] > 0 and 2 * pair["wins"] > len(pair["tasks"]), "mainpath.md"))
+    lr1 = findings.get("lr1_vs_default")
+    if lr1 and lr1.get("tasks"):  # one lr - recorded scale: negated, the wins are the other side's losses
+        pair = {"mean_difference": -lr1["mean_difference"], "tasks": lr1["tasks"],
+                "wins": len(lr1["tasks"]) - lr1["wins"] - lr1.get("ties", 0)}
+        claims.append(Claim(f"{name}: recorded inherited lr scale (x0.1) - one lr", _won(pair),
+                            ">= 0 points", pair["mean_difference"] >= 0, "mainpath.md"))
+    return claims
+
+
+def table3_claims(*paths: Path) -> list[Claim]:
+    """Informational rows of Table 3 (few-shot, ``python examples/paper/table3.py``), one per family of each
+    ``table3.json``: the library's default path vs the best baseline on the frozen ancestry's features (by mean) at
+    the largest shot count (20 in the ``cpu`` profile). No target: "report"."""
+    claims = []
+    for path in paths:
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        settings = data.get("settings", {})
+        if not settings.get("shots"):
+            continue
+        shots = str(max(settings["shots"]))
+        for family, cells in data.get("cells", {}).items():
+            default = cells.get("default_path", {}).get(shots)
+            baselines = [(cells[b][shots], b) for b in settings.get("baselines", [])
+                         if cells.get(b, {}).get(shots, {}).get("n")]
+            if not default or not default.get("n") or not baselines:
+                continue
+            best, name = max(baselines, key=lambda item: item[0]["mean"])
+            claims.append(Claim(
+                f"Table 3, {FAMILY_NAMES.get(family, family)}, {shots}-shot: default path vs best frozen-feature "
+                "baseline",
+                f"{100 * default['mean']:.1f} % vs {100 * best['mean']:.1f} % (`{name}`; {default['n']} vs "
+                f"{best['n']} tasks)", "report", REPORTED, "table3.md"))
+    return claims
+
+
+def fig6_claims(path: Path) -> list[Claim]:
+    """The informational row of Fig. 6 (``python examples/paper/continual.py``, ``fig6.json``): the paper's descendant
+    of the last stage's learngene - of the first stage's, paired on the same tasks (``trend["auto"]``). No target."""
+    if not path.exists():
+        return []
+    trend = (json.loads(path.read_text()).get("trend") or {}).get("auto")
+    if not trend or trend.get("last_minus_first") is None:
+        return []
+    return [Claim("Fig. 6: descendants, last stage's learngene - first stage's",
+                  f"{100 * trend['last_minus_first']:+.1f} points ({trend['tasks_improved']}/{trend['paired_tasks']} "
+                  f"tasks improved; stage {trend['last_stage']} vs {trend['first_stage']})", "report", REPORTED,
+                  "fig6.md")]
+
+
 def _anchor(heading: str) -> str:
     """GitHub's anchor of a Markdown heading."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
@@ -622,6 +737,68 @@ def _relink(markdown: str) -> str:
     return re.sub(r"\]\(([^)\s]+)\)", fix, markdown)
 
 
+def _body(markdown: str, top: int = 2) -> str:
+    """A summary's Markdown without its title (its first line, ``# ...``), headings shifted to start at ``top``."""
+    lines = markdown.strip().splitlines()
+    rest = "\n".join(lines[1:] if lines and lines[0].startswith("# ") else lines).strip()
+    return _promote(rest, top)
+
+
+def _command_of(path: Path, default: str) -> str:
+    """The command a summary JSON records (``command``), else ``default``."""
+    command = json.loads(path.read_text()).get("command") if path.exists() else None
+    return command or default
+
+
+def _source(md: Path, command: str) -> str:
+    rel = md.relative_to(ROOT)
+    return f"Regenerate: `{command}` (source: [{rel}]({rel})).\n"
+
+
+def _plot_link(md: Path, title: str) -> str:
+    png = md.with_suffix(".png")
+    return f"\n![{title}]({png.relative_to(ROOT)})\n" if png.exists() else ""
+
+
+def mainpath_sections(results: Path) -> list[str]:
+    """The main-path summaries (``dinov2/mainpath.md``, the home-trained ResNet-18's ``mainpath.md``), each with its
+    command and plot; with both, each under its own heading (the DINOv2 alone keeps its page as it was)."""
+    parts = []
+    for md, heading, default in (
+            (results / "dinov2" / "mainpath.md", "## The shared DINOv2 ViT-S/14", "python examples/paper/main_path.py"),
+            (results / "mainpath.md", "## The home-trained ResNet-18",
+             "python examples/paper/main_path.py --family resnet")):
+        if not md.exists():
+            continue
+        body = _promote(md.read_text(), 2).split("\n", 1)[1]
+        if md.parent == results / "dinov2":  # the wording of the page before the ResNet section existed
+            text = ("Regenerate: `python examples/paper/main_path.py` (trains what is missing, then summarizes; "
+                    f"source: [{md.relative_to(ROOT)}]({md.relative_to(ROOT)})).\n\n" + body
+                    + f"\n![parameters vs accuracy]({md.with_suffix('.png').relative_to(ROOT)})\n")
+        else:
+            text = (_source(md, _command_of(md.with_suffix(".json"), default)) + "\n" + body
+                    + _plot_link(md, "parameters vs accuracy"))
+        parts.append((heading, text))
+    if len(parts) == 1 and parts[0][0].startswith("## The shared DINOv2"):
+        return [parts[0][1]]
+    return [f"{heading}\n\n{text}" for heading, text in parts]
+
+
+def table3_section(md: Path) -> tuple[str, str]:
+    """A Table 3 summary (``table3.md``): its family sections (``## <family>``), the first with the command, the
+    source and the summary's introduction, and the plot; and, apart, its citation of the paper's Table 3."""
+    sections = re.split(r"^(?=## )", _body(md.read_text()), flags=re.MULTILINE)
+    intro, sections = sections[0].strip(), sections[1:]
+    paper = next((x for x in sections if x.startswith("## The paper's Table 3")), "")
+    families = [x.strip() for x in sections if x is not paper]
+    source = f"Source: [{md.relative_to(ROOT)}]({md.relative_to(ROOT)})."
+    if not families:
+        return f"{source}\n\n{intro}\n", paper
+    heading, _, rest = families[0].partition("\n")
+    families[0] = f"{heading}\n\n{source} {intro}\n\n{rest.strip()}"
+    return "\n\n".join(families) + "\n" + _plot_link(md, "Table 3"), paper
+
+
 def _page(title: str, *parts: str) -> str:
     """A page of ``docs/results``: the title, the note that it is generated, and the non-empty ``parts``."""
     body = "\n".join(part.strip() + "\n" for part in parts if part.strip())
@@ -639,6 +816,10 @@ PAGES = {  # name: (title in the index, what it holds)
     "recipe.md": ("Training recipe: the evidence", "descendants with and without the recipe options"),
     "mainpath.md": ("The library's main path, measured", ("the default path from a learngene folder alone, the options "
                                                           "toward the whole-ancestry fine-tune, parameters vs accuracy")),
+    "which_layers.md": ("Which layers? Selection methods compared",
+                        "layer-selection methods vs First-k per setting, the condense images a selection needs"),
+    "table3.md": ("Table 3: few-shot", "10/20-shot descendants beside baselines on the frozen ancestry, the paper's Table 3"),
+    "fig6.md": ("Fig. 6: an ancestry that keeps learning", "descendants of each stage's learngene as the ancestry learns"),
     "condensing.md": ("Condensing: the layers chosen", "the default objective on the DINOv2, the home ancestries"),
     "benchmarks.md": ("Condensing speed and memory", "throughput and overhead of condensing"),
     "demo.md": ("`learngene demo`", "the demo's run"),
@@ -666,13 +847,23 @@ def pages(profile: str) -> dict[str, str]:
     if recipe:
         out["recipe.md"] = _page(PAGES["recipe.md"][0], f"What the README's [Training recipe]({README_RECIPE}) "
                                  "describes, measured on the shared DINOv2.", recipe)
-    mainpath = dinov2 / "mainpath.md"
-    if mainpath.exists():
-        plot = (dinov2 / "mainpath.png").relative_to(ROOT)
-        out["mainpath.md"] = _page(PAGES["mainpath.md"][0], (
-            "Regenerate: `python examples/paper/main_path.py` (trains what is missing, then summarizes; "
-            f"source: [{mainpath.relative_to(ROOT)}]({mainpath.relative_to(ROOT)})).\n\n"
-            + _promote(mainpath.read_text(), 2).split("\n", 1)[1] + f"\n![parameters vs accuracy]({plot})\n"))
+    mainpath = mainpath_sections(results)
+    if mainpath:
+        out["mainpath.md"] = _page(PAGES["mainpath.md"][0], *mainpath)
+    which = dinov2 / "which_layers.md"
+    if which.exists():
+        out["which_layers.md"] = _page(PAGES["which_layers.md"][0], _source(which, _command_of(
+            which.with_suffix(".json"), "python examples/paper/which_layers.py")), _body(which.read_text()),
+            _plot_link(which, "accuracy per selection method"))
+    table3 = [table3_section(md) for md in (dinov2 / "table3.md", results / "table3.md") if md.exists()]
+    if table3:
+        out["table3.md"] = _page(PAGES["table3.md"][0], *(part for part, _ in table3),
+                                 next((paper for _, paper in table3 if paper), ""))
+    fig6 = results / "fig6.md"
+    if fig6.exists():
+        out["fig6.md"] = _page(PAGES["fig6.md"][0], _source(fig6, _command_of(
+            fig6.with_suffix(".json"), "python examples/paper/continual.py")), _body(fig6.read_text()),
+            _plot_link(fig6, "Fig. 6"))
     default = condense_dinov2_section(ROOT / "examples" / "results" / "condense_dinov2")
     home = condense_section(results / "condense")
     if default or home:
@@ -704,9 +895,13 @@ def evidence_section(profile: str, available: dict[str, str] | None = None) -> s
     from the result JSON, with a link to the page that holds the details; ``available``: the pages of :func:`pages`."""
     results = ROOT / "examples" / "paper" / "results" / profile
     available = pages(profile) if available is None else available
-    claims = dinov2_claims(results / "dinov2") + mainpath_claims(results / "dinov2") + [
-        claim for name in WIDTH_SECTIONS for claim in width_claims(results / name / "results.json")] + (
-        width_default_claims(results / "dinov2_width" / "results.json"))
+    claims = (dinov2_claims(results / "dinov2") + mainpath_claims(results / "dinov2")
+              + resnet_mainpath_claims(results / "mainpath.json")
+              + which_layers_claims(results / "dinov2" / "which_layers.json")
+              + [claim for name in WIDTH_SECTIONS for claim in width_claims(results / name / "results.json")]
+              + width_default_claims(results / "dinov2_width" / "results.json")
+              + table3_claims(results / "dinov2" / "table3.json", results / "table3.json")
+              + fig6_claims(results / "fig6.json"))
     lines = [EVIDENCE_BEGIN, "## What the evidence says", "",
              (f"The targets of the issues against what the committed runs of the `{profile}` profile measured "
               "(see [Reproducing the paper](#reproducing-the-paper-examplespaper)), computed from their JSON by `python examples/paper/update_readme.py`. "
