@@ -17,9 +17,10 @@ summarizes it in one command.
 
 The same measurement on the home-trained ResNet-18 (``--family resnet``, :data:`RESNET_VARIANTS`): the learngene is the
 one the harness condenses (Auto-Learngene, the Table 2 learngene), the input embedding is the ResNet stem, and the
-variants are From-Scratch, the paper's descendant, the stem at one learning rate, the default path (the recorded
-inherited lr scale), the default path at one learning rate (``default_path_lr1``: is the recorded scale right for a
-ResNet?) and the whole ancestry fine-tuned; summary ``<output>/cpu/mainpath.{json,md,png}``.
+variants are From-Scratch, the paper's descendant, the default path (the recorded inherited lr scale), the default path
+at one learning rate (``default_path_lr1``: is the recorded scale right for a ResNet? The same descendant as the
+paper's plus the ancestry's stem at one lr) and the whole ancestry fine-tuned (3 tasks: what the CPU allowed); summary
+``<output>/cpu/mainpath.{json,md,png}``.
 """
 
 from __future__ import annotations
@@ -81,11 +82,10 @@ VARIANTS = (
 RESNET_VARIANTS = (
     Variant("scratch", "From-Scratch", "scratch"),
     Variant("auto", "Paper's descendant (layers only, one lr)", "auto"),
-    Variant("auto_embed", "+ the ancestry's stem, one lr (by hand)", "auto_embed"),
     Variant("default_path", "Library default path (learngene folder alone)", "default_path"),
-    Variant("default_path_lr1", "Default path at one learning rate (inherited lr x1)", "default_path_lr1"),
-    Variant("finetune_ancestry_lowlr", "Whole ancestry, lr x0.1 (head x1)", "finetune_ancestry_lowlr"),
-    Variant("finetune_ancestry", "Whole ancestry, one lr", "finetune_ancestry"),
+    Variant("default_path_lr1", "Default path at one learning rate (= the stem by hand, one lr)", "default_path_lr1"),
+    Variant("finetune_ancestry_lowlr", "Whole ancestry, lr x0.1 (head x1)", "finetune_ancestry_lowlr", num_tasks=3),
+    Variant("finetune_ancestry", "Whole ancestry, one lr", "finetune_ancestry", num_tasks=3),
 )
 FAMILY_VARIANTS = {"dinov2": VARIANTS, "resnet": RESNET_VARIANTS}
 
