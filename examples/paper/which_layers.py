@@ -83,9 +83,10 @@ def main(argv: list[str] | None = None) -> dict:
                     for draw in (wl.RANDOM_DRAWS if method == "random_k" else (0,)):
                         pick = wl.selection(base, method, k, draw=draw)
                         print(f"{method} k={k}: {pick['layers']} ({pick['wall_time_s']:.0f} s)")
-        if "budget" in phases:
+        if "budget" in phases:  # the budget study of the data-reading methods among --methods
             for method, k, n, seed in wl.budget_plan(sorted({s.k for s in settings})):
-                wl.selection(base, method, k, n, seed)
+                if method in methods:
+                    wl.selection(base, method, k, n, seed)
         if "train" in phases:
             for ctx, spec in wl.unique_runs(wl.plan(base, settings, methods)):
                 if harness.run_path(ctx, spec).exists():
