@@ -10,6 +10,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from .condensation.base import DEFAULT_CONDENSE_METHOD
 from .condensation.config import BaseCondenseConfig
 from .condensation.methods import available_methods, config_class_for, get_condense_method
 from .condensation.size_rules import available_size_rules, get_size_rule
@@ -92,7 +93,7 @@ def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--image-column", default="image", help="name of the image column")
     parser.add_argument("--label-column", default="label", help="name of the label column")
     parser.add_argument("--output", required=True, help="output folder for the learngene and its reports")
-    parser.add_argument("--method", default="auto", choices=[m.name for m in methods],
+    parser.add_argument("--method", default=DEFAULT_CONDENSE_METHOD, choices=[m.name for m in methods],
                         help="; ".join(f"{m.name}: {m.description or m.label}" for m in methods))
     parser.add_argument("--layer-indices", type=_int_list, default=None,
                         help="layers to keep with --method manual, e.g. '0-5' or '0,1,6,7'")

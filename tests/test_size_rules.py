@@ -302,3 +302,23 @@ def test_the_paper_harness_condenses_as_its_committed_learngenes_were(tmp_path: 
         assert (config.size_rule, config.max_images_per_class) == ("threshold", None)
         assert not {"size_rule", "max_images_per_class"} & set(config.recorded_dict())
         assert not {"size_rule", "max_images_per_class"} & set(ctx.condense_settings(family, method))
+
+
+# ---------------------------------------------------------------------------------------------------- default method
+def test_condense_without_a_config_and_the_cli_use_the_default_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``condense(ancestry)`` without a config and ``learngene condense`` without ``--method`` run
+    ``DEFAULT_CONDENSE_METHOD`` with its defaults (switched here to ``first_k`` to see it move), while
+    ``CondenseConfig()`` stays Auto-Learngene's config."""
+    from hf_learngene import cli
+    from hf_learngene.condensation import base, methods
+
+    assert CondenseConfig().method == "auto"
+    assert methods.default_condense_config().method == base.DEFAULT_CONDENSE_METHOD
+    assert build_parser().parse_args(["condense", "--ancestry", "a", "--output", "o"]).method == (
+        base.DEFAULT_CONDENSE_METHOD)
+    monkeypatch.setattr(methods, "DEFAULT_CONDENSE_METHOD", "first_k")
+    monkeypatch.setattr(cli, "DEFAULT_CONDENSE_METHOD", "first_k")
+    result = condense(tiny_vit(num_hidden_layers=8))  # first_k reads no data: the first half of the layers
+    assert result.method == "first_k" and result.selected_layers == [0, 1, 2, 3]
+    assert methods.default_condense_config(num_layers=2).num_layers == 2
+    assert build_parser().parse_args(["condense", "--ancestry", "a", "--output", "o"]).method == "first_k"

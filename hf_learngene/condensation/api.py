@@ -31,9 +31,9 @@ from ..hub import LoadedAncestry, load_ancestry
 from ..modeling_learngene import LearngeneModel, layer_parameter_counts, layer_parameter_fraction
 from ..utils import atomic_directory
 from .base import BaseCondenseConfig, RepeatResult
-from .config import AutoLearngeneConfig, CondenseConfig
+from .config import AutoLearngeneConfig
 from .data import prepare_condense_data
-from .methods import get_condense_method
+from .methods import default_condense_config, get_condense_method
 from .plots import plot_layer_scores, plot_pair_scores, plot_score_trajectory
 from .repeats import run_repeat
 from .selection import select_layers
@@ -175,7 +175,8 @@ def condense(
         dataset: the condense data: a ``datasets.Dataset``/``DatasetDict``, a local path or a Hub id, with an
             image and a label column (not needed for ``method="manual"`` and the methods that read none, e.g.
             ``"first_k"``, ``"evenly_spaced"``).
-        config: :class:`CondenseConfig` (default: Auto-Learngene with its defaults), or the config class of a
+        config: :class:`CondenseConfig` (default: :func:`~hf_learngene.condensation.methods.default_condense_config`,
+            the library's default method, ``DEFAULT_CONDENSE_METHOD``, with its defaults), or the config class of a
             registered method (e.g. :class:`~hf_learngene.condensation.config.HeuristicConfig`).
         image_column, label_column: column names.
         classes: which labels to condense on, e.g. ``"64-79"`` or ``[64, 65, ...]`` (default: all).
@@ -191,7 +192,7 @@ def condense(
         >>> result.selected_layers, result.layer_scores  # doctest: +SKIP
         >>> result.save("vit-learngene")  # doctest: +SKIP
     """
-    config = config or CondenseConfig()
+    config = config or default_condense_config()
     config.validate()
     method = get_condense_method(config.method)
     loaded: LoadedAncestry = load_ancestry(ancestry, revision=revision, token=token)

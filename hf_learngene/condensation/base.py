@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 #: changing its layers; the final value is set from that measurement). ``None`` there: every image.
 DEFAULT_MAX_IMAGES_PER_CLASS = 50
 
+#: The method of ``condense(ancestry, dataset)`` without a config and of ``learngene condense`` without ``--method``:
+#: the best measured one, or the cheapest of those tied with it (examples/paper/results/cpu/dinov2/which_layers.md).
+#: ``CondenseConfig()`` itself stays Auto-Learngene's config (the paper's method).
+DEFAULT_CONDENSE_METHOD = "auto"
+
 #: Fields added after configs were recorded, with the value that does what condensing did before they existed (the
 #: paper's 1/L rule, every image). :meth:`BaseCondenseConfig.to_dict` leaves a field out at that value, so the
 #: recorded configs of earlier runs (``condense_config.json``, a learngene's ``selection_arguments`` and the

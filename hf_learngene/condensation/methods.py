@@ -29,7 +29,10 @@ This module imports nothing heavy (no accelerate or datasets; torch and transfor
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import (
+    DEFAULT_CONDENSE_METHOD,
     BaseCondenseConfig,
     CondenseMethod,
     Runner,
@@ -46,6 +49,7 @@ __all__ = [
     "Runner",
     "available_methods",
     "config_class_for",
+    "default_condense_config",
     "get_condense_method",
     "register_condense_method",
 ]
@@ -56,3 +60,14 @@ def config_class_for(method: str) -> type[BaseCondenseConfig]:
     fields), else the method's own config class."""
     own = get_condense_method(method).config_class
     return CondenseConfig if issubclass(CondenseConfig, own) else own
+
+
+def default_condense_config(**fields: Any) -> BaseCondenseConfig:
+    """The config of ``condense(ancestry, dataset)`` without one: :data:`DEFAULT_CONDENSE_METHOD` with its defaults
+    (the default size rule and image budget), ``fields`` on top.
+
+    Example:
+        >>> default_condense_config(num_layers=4).num_layers
+        4
+    """
+    return config_class_for(DEFAULT_CONDENSE_METHOD)(**{"method": DEFAULT_CONDENSE_METHOD, **fields})
