@@ -86,7 +86,8 @@ def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", default=None,
                         help="condense data: a local dataset folder or a Hub dataset id (default: "
                         "$LEARNGENE_DATASET or ../shared/datasets/mini-imagenet); not needed for --method "
-                        + ", ".join(m.name for m in methods if not m.needs_data))
+                        + ", ".join(m.name + (" (the default method)" if m.name == DEFAULT_CONDENSE_METHOD else "")
+                                    for m in methods if not m.needs_data))
     parser.add_argument("--dataset-revision", default=None, help="Hub revision of the dataset")
     parser.add_argument("--split", default="train", help="dataset split to condense on")
     parser.add_argument("--classes", default=None, help="labels to condense on, e.g. '64-79' or '1,2,5-9'")
@@ -94,7 +95,9 @@ def _add_condense_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--label-column", default="label", help="name of the label column")
     parser.add_argument("--output", required=True, help="output folder for the learngene and its reports")
     parser.add_argument("--method", default=DEFAULT_CONDENSE_METHOD, choices=[m.name for m in methods],
-                        help="; ".join(f"{m.name}: {m.description or m.label}" for m in methods))
+                        help=f"the default, {DEFAULT_CONDENSE_METHOD}, is the cheapest of the methods tied on the "
+                        "shared DINOv2 (none beat First-k: docs/results/which_layers.md); auto is the paper's "
+                        "Auto-Learngene. " + "; ".join(f"{m.name}: {m.description or m.label}" for m in methods))
     parser.add_argument("--layer-indices", type=_int_list, default=None,
                         help="layers to keep with --method manual, e.g. '0-5' or '0,1,6,7'")
     parser.add_argument("--pair-set", default="all",
@@ -167,7 +170,12 @@ def _run_condense(args: argparse.Namespace) -> int:
     check_output_folder(args.output, "--output")  # before any work: the learngene must be writable there
     config = config_from_args(args)
     dataset = args.dataset
-    if dataset is None and get_condense_method(config.method).needs_data:
+    needs_data = get_condense_method(config.method).needs_data
+    if dataset is not None and not needs_data:  # one line, not Python's warning with its source line
+        print(f"learngene condense: warning: --method {config.method} reads no condense data: --dataset is not used "
+              "(--method auto, Auto-Learngene, condenses on it)", file=sys.stderr)
+        dataset = None
+    if dataset is None and needs_data:
         try:
             dataset = default_dataset_path()
         except FileNotFoundError as err:

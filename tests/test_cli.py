@@ -3,6 +3,7 @@ with exit code 2 and no traceback, before any output is written."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -32,9 +33,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _args(inputs: dict[str, Path], out_folder: Path, **overrides: str) -> list[str]:
-    """``learngene condense`` arguments for a tiny, fast run, with ``overrides`` (``flag_name=value``) applied."""
+    """``learngene condense`` arguments for a tiny, fast Auto-Learngene run (it reads the dataset, unlike the default
+    method), with ``overrides`` (``flag_name=value``) applied."""
     values = {"ancestry": str(inputs["vit"]), "dataset": str(inputs["data"]), "classes": "0-3", "output": str(out_folder),
-              "max_iterations": "1", "batch_size": "4", "meta_batch_size": "4"}
+              "method": "auto", "max_iterations": "1", "batch_size": "4", "meta_batch_size": "4"}
     values.update({k: v.format(**{name: str(path) for name, path in inputs.items()}) for k, v in overrides.items()})
     args = ["condense", "--no-progress"]
     for name, value in values.items():
@@ -123,3 +125,26 @@ def test_missing_hub_repos(local_hub: LocalHub, inputs: dict[str, Path], tmp_pat
     assert_one_line_error(code, capsys.readouterr().err,
                           r"Dataset 'test-user/no-such-data' is neither a local folder nor a Hub dataset")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_default_method_needs_no_dataset_and_says_in_one_line_when_one_is_given(
+        inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``--method``, First-k: no dataset needed (none found is fine); one given is not used, and one warning
+    line (not Python's warning with its source line) names ``--method auto`` as the way to condense on it."""
+    import warnings
+
+    monkeypatch.delenv(data_module.DATASET_ENV_VAR, raising=False)
+    monkeypatch.setattr(data_module, "_REPO_ROOT", tmp_path / "repo")  # no shared dataset either
+    assert _run(["condense", "--ancestry", str(inputs["vit"]), "--output", str(tmp_path / "no-data"),
+                 "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err.lower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the library's warning is not raised on top
+        code = _run(["condense", "--ancestry", str(inputs["vit"]), "--dataset", str(inputs["data"]),
+                     "--output", str(tmp_path / "with-data"), "--no-progress"])
+    assert code == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line.lower()]
+    assert lines == [("learngene condense: warning: --method first_k reads no condense data: --dataset is not used "
+                      "(--method auto, Auto-Learngene, condenses on it)")]
+    for name in ("no-data", "with-data"):
+        assert json.loads((tmp_path / name / "config.json").read_text())["layer_indices"] == [0, 1]

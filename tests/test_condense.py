@@ -342,7 +342,7 @@ def test_cli_condense_end_to_end(saved: tuple[Path, Path], tmp_path: Path, capsy
     model_dir, data_dir = saved
     out = tmp_path / "learngene"
     code = main(["condense", "--ancestry", str(model_dir), "--dataset", str(data_dir), "--classes", "0-3",
-                 "--output", str(out), "--max-iterations", "3", "--batch-size", "8", "--meta-batch-size", "4",
+                 "--output", str(out), "--method", "auto", "--max-iterations", "3", "--batch-size", "8", "--meta-batch-size", "4",
                  "--num-repeats", "1", "--no-progress"])
     assert code == 0
     names = {p.name for p in out.iterdir()}
@@ -364,7 +364,7 @@ def test_cli_bad_input_leaves_no_output(saved: tuple[Path, Path], tmp_path: Path
     model_dir, data_dir = saved
     out = tmp_path / "never"
     code = main(["condense", "--ancestry", str(model_dir), "--dataset", str(data_dir), "--classes", "2",
-                 "--output", str(out), "--no-progress"])
+                 "--output", str(out), "--method", "auto", "--no-progress"])  # a method that reads the data
     assert code == 2
     assert "at least 2 classes" in capsys.readouterr().err
     assert not out.exists()

@@ -173,8 +173,8 @@ def test_cli_size_controls(tmp_path, dataset: Dataset, capsys: pytest.CaptureFix
     model_dir, data_dir = tmp_path / "ancestry", tmp_path / "data"
     tiny_vit().save_pretrained(model_dir)
     dataset.save_to_disk(str(data_dir))
-    common = ["condense", "--ancestry", str(model_dir), "--dataset", str(data_dir), "--no-progress",
-              "--max-iterations", "2", "--batch-size", "8", "--meta-batch-size", "4", "--num-repeats", "1",
+    common = ["condense", "--ancestry", str(model_dir), "--dataset", str(data_dir), "--method", "auto",
+              "--no-progress", "--max-iterations", "2", "--batch-size", "8", "--meta-batch-size", "4", "--num-repeats", "1",
               "--image-size", "16"]
     assert main([*common, "--output", str(tmp_path / "top1"), "--num-layers", "1"]) == 0
     config = json.loads((tmp_path / "top1" / "config.json").read_text())

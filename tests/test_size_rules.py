@@ -236,8 +236,8 @@ def test_cli_help_lists_the_size_rule_and_the_image_budget_with_their_defaults()
     assert "(default: half)" in rule_help and "threshold: the paper's rule" in rule_help and "85.7 %" in rule_help
     budget_help = text.split("--max-images-per-class MAX_IMAGES_PER_CLASS", 1)[1].split(" --gradient-", 1)[0]
     assert f"(default: {DEFAULT_MAX_IMAGES_PER_CLASS})" in budget_help and "0 on the command line" in budget_help
-    args = build_parser().parse_args(["condense", "--ancestry", "a", "--output", "o", "--size-rule", "threshold",
-                                      "--max-images-per-class", "0"])
+    args = build_parser().parse_args(["condense", "--ancestry", "a", "--output", "o", "--method", "auto",
+                                      "--size-rule", "threshold", "--max-images-per-class", "0"])
     config = config_from_args(args)
     assert (config.size_rule, config.max_images_per_class) == ("threshold", None)
 
@@ -307,18 +307,31 @@ def test_the_paper_harness_condenses_as_its_committed_learngenes_were(tmp_path: 
 # ---------------------------------------------------------------------------------------------------- default method
 def test_condense_without_a_config_and_the_cli_use_the_default_method(monkeypatch: pytest.MonkeyPatch) -> None:
     """``condense(ancestry)`` without a config and ``learngene condense`` without ``--method`` run
-    ``DEFAULT_CONDENSE_METHOD`` with its defaults (switched here to ``first_k`` to see it move), while
-    ``CondenseConfig()`` stays Auto-Learngene's config."""
+    ``DEFAULT_CONDENSE_METHOD`` with its defaults: First-k (no method measured beat it on the shared DINOv2), the first
+    half of the layers and the input embedding, without data. ``CondenseConfig()`` stays Auto-Learngene's config, and
+    the constant drives both (switched here to ``evenly_spaced`` to see it move)."""
     from hf_learngene import cli
     from hf_learngene.condensation import base, methods
 
-    assert CondenseConfig().method == "auto"
-    assert methods.default_condense_config().method == base.DEFAULT_CONDENSE_METHOD
-    assert build_parser().parse_args(["condense", "--ancestry", "a", "--output", "o"]).method == (
-        base.DEFAULT_CONDENSE_METHOD)
-    monkeypatch.setattr(methods, "DEFAULT_CONDENSE_METHOD", "first_k")
-    monkeypatch.setattr(cli, "DEFAULT_CONDENSE_METHOD", "first_k")
-    result = condense(tiny_vit(num_hidden_layers=8))  # first_k reads no data: the first half of the layers
-    assert result.method == "first_k" and result.selected_layers == [0, 1, 2, 3]
-    assert methods.default_condense_config(num_layers=2).num_layers == 2
+    assert base.DEFAULT_CONDENSE_METHOD == "first_k" and CondenseConfig().method == "auto"
+    assert methods.default_condense_config().method == "first_k"
     assert build_parser().parse_args(["condense", "--ancestry", "a", "--output", "o"]).method == "first_k"
+    result = condense(tiny_vit(num_hidden_layers=8))  # no dataset, no config: reads no data
+    assert result.method == "first_k" and result.selected_layers == [0, 1, 2, 3]
+    assert result.learngene.carries_embeddings and result.learngene.config.condense_data is None
+    assert methods.default_condense_config(num_layers=2).num_layers == 2
+    monkeypatch.setattr(methods, "DEFAULT_CONDENSE_METHOD", "evenly_spaced")
+    monkeypatch.setattr(cli, "DEFAULT_CONDENSE_METHOD", "evenly_spaced")
+    moved = condense(tiny_vit(num_hidden_layers=8))
+    assert moved.method == "evenly_spaced" and moved.selected_layers == [0, 2, 4, 6]
+    assert build_parser().parse_args(["condense", "--ancestry", "a", "--output", "o"]).method == "evenly_spaced"
+
+
+def test_cli_help_states_the_default_method_and_that_it_needs_no_dataset() -> None:
+    sub = build_parser()._subparsers._group_actions[0].choices["condense"]
+    text = " ".join(sub.format_help().split()).split("options:", 1)[1]  # past the usage line
+    method_help = text.split("--method {", 1)[1].split(" --layer-indices LAYER_INDICES", 1)[0]
+    assert "the default, first_k" in method_help and "docs/results/which_layers.md" in method_help
+    assert "auto is the paper's Auto-Learngene" in method_help and "(default: first_k)" in method_help
+    dataset_help = text.split("--dataset DATASET", 1)[1].split(" --dataset-revision", 1)[0]
+    assert "not needed for --method" in dataset_help and "first_k (the default method)" in dataset_help

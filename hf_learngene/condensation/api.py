@@ -1,5 +1,6 @@
-"""`condense()`: turn an ancestry into a learngene with a registered condensing method (Auto-Learngene, Heur-Learngene,
-a manual pick, or one of yours: see :mod:`hf_learngene.condensation.methods`)."""
+"""`condense()`: turn an ancestry into a learngene with a registered condensing method (First-k, the default;
+Auto-Learngene, Heur-Learngene, the other layer-selection methods, a manual pick, or one of yours: see
+:mod:`hf_learngene.condensation.methods`)."""
 
 from __future__ import annotations
 
@@ -173,11 +174,13 @@ def condense(
     Args:
         ancestry: a `transformers` ViT/DeiT/DINOv2/ResNet model, a local directory or a Hub id.
         dataset: the condense data: a ``datasets.Dataset``/``DatasetDict``, a local path or a Hub id, with an
-            image and a label column (not needed for ``method="manual"`` and the methods that read none, e.g.
-            ``"first_k"``, ``"evenly_spaced"``).
-        config: :class:`CondenseConfig` (default: :func:`~hf_learngene.condensation.methods.default_condense_config`,
-            the library's default method, ``DEFAULT_CONDENSE_METHOD``, with its defaults), or the config class of a
-            registered method (e.g. :class:`~hf_learngene.condensation.config.HeuristicConfig`).
+            image and a label column (not needed for the default method, ``"first_k"``, for ``method="manual"``
+            and the other methods that read none, e.g. ``"evenly_spaced"``).
+        config: :class:`CondenseConfig` (``CondenseConfig()``: Auto-Learngene, the paper's method), or the config
+            class of a registered method (e.g. :class:`~hf_learngene.condensation.config.HeuristicConfig`). Default:
+            :func:`~hf_learngene.condensation.methods.default_condense_config`, the library's default method
+            ``DEFAULT_CONDENSE_METHOD`` (``"first_k"``: the first half of the layers, no data; no method measured
+            beat it, docs/results/which_layers.md) with its defaults.
         image_column, label_column: column names.
         classes: which labels to condense on, e.g. ``"64-79"`` or ``[64, 65, ...]`` (default: all).
         split: split to use when ``dataset`` has several.
@@ -209,8 +212,9 @@ def condense(
     data = None
     if not method.needs_data:  # e.g. first_k: the runner gets data=None
         if dataset is not None:
-            warnings.warn(f"method={config.method!r} reads no condense data: the dataset is not used (nor recorded).",
-                          UserWarning, stacklevel=2)
+            warnings.warn(f"method={config.method!r} reads no condense data: the dataset is not used (nor recorded); "
+                          "CondenseConfig() (Auto-Learngene, CLI --method auto) condenses on it.", UserWarning,
+                          stacklevel=2)
     elif dataset is None:
         raise LearngeneError(f"method={config.method!r} needs condense data: pass dataset=... (a datasets.Dataset, "
                              "a local folder or a Hub id) with an image and a label column.")

@@ -15,8 +15,8 @@ from, because importing it also registers the three built-in methods (at the bot
   runner);
 
 and the layer-selection methods of :mod:`~hf_learngene.condensation.selection_methods`, one module each, registered
-when this module imports that package: ``"first_k"``, ``"evenly_spaced"`` (no data), ``"block_influence"``,
-``"angular_block"`` and ``"probe_greedy"``.
+when this module imports that package: ``"first_k"`` (the library's default, :data:`DEFAULT_CONDENSE_METHOD`),
+``"evenly_spaced"`` (both read no data), ``"block_influence"``, ``"angular_block"`` and ``"probe_greedy"``.
 
 A runner scores the ancestry's layers once: ``runner(ancestry, family, data, config, accelerator, repeat)`` returns a
 :class:`~hf_learngene.condensation.base.RepeatResult` with ``layer_scores`` (one per integral layer, summing to 1).
