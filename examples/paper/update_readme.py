@@ -37,6 +37,7 @@ EVIDENCE_BEGIN, EVIDENCE_END = "<!-- evidence:begin -->", "<!-- evidence:end -->
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 CONDENSE_BEGIN, CONDENSE_END = "<!-- condense-dinov2:begin -->", "<!-- condense-dinov2:end -->"
 RECIPE_BEGIN, RECIPE_END = "<!-- recipe-dinov2:begin -->", "<!-- recipe-dinov2:end -->"
+WHICH_BEGIN, WHICH_END = "<!-- which-layers:begin -->", "<!-- which-layers:end -->"
 #: The Table 2 rows of the recipe block: the paper's recipe, the options, and the references they are compared with.
 RECIPE_ROWS = ("scratch", "auto", "auto_embed", "auto_embed_lowlr", "finetune_ancestry", "finetune_ancestry_lowlr")
 CONDENSE_DINOV2 = ROOT / "examples" / "results" / "condense_dinov2"
@@ -645,6 +646,46 @@ def which_layers_claims(path: Path) -> list[Claim]:
     return claims
 
 
+#: Short method names of the README's which-layers table (the page has the full labels).
+WHICH_SHORT = {"first_k": "First-k", "evenly_spaced": "evenly spaced", "block_influence": "block influence",
+               "angular_block": "angular block", "probe_greedy": "probe greedy", "auto": "Auto (20/class)",
+               "auto@all": "Auto (all images)", "heur@all": "Heur (all images)", "random_k": "Random-k"}
+
+
+def which_layers_table(path: Path) -> str:
+    """The README's "which layers should I keep?" table from ``which_layers.json``: one column per setting, one row
+    per method (its accuracy, and its paired difference / wins vs First-k), the selection wall time."""
+    if not path.exists():
+        return ""
+    data = json.loads(path.read_text())
+    groups = list(data.get("table", {}).values())
+    if not groups:
+        return ""
+    methods = list(dict.fromkeys(m for g in groups for m in g["rows"]))
+    heads = [f"k = {g['setting']['k']}, {RECIPE_NAMES.get(g['setting']['recipe'], g['setting']['recipe'])} "
+             f"({len(g['rows'].get('first_k', {}).get('tasks', []))} tasks)" for g in groups]
+    lines = ["| method | " + " | ".join(heads) + " | selection time |", "|---|" + "---|" * (len(groups) + 1)]
+    for method in methods:
+        cells, wall = [], None
+        for group in groups:
+            row = group["rows"].get(method)
+            if not row or "mean" not in row:
+                cells.append("not run")
+                continue
+            wall = row.get("wall_time_s") if row.get("wall_time_s") is not None else wall
+            paired = row.get("vs_first_k")
+            extra = ""
+            if paired and paired.get("same_layers"):
+                extra = " (= First-k)"
+            elif paired:
+                extra = f" ({100 * paired['mean_difference']:+.1f}, {paired['wins']}/{len(paired['tasks'])})"
+            cells.append(f"{100 * row['mean']:.1f}{extra}")
+        label = WHICH_SHORT.get(method) or next(g["rows"][method]["label"] for g in groups if method in g["rows"])
+        time_cell = "-" if wall is None else (f"{wall:.0f} s" if wall < 600 else f"{wall / 60:.0f} min")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {time_cell} |")
+    return "\n".join(lines) + "\n"
+
+
 def resnet_mainpath_claims(path: Path) -> list[Claim]:
     """The main path on the home-trained ResNet-18 (``python examples/paper/main_path.py --family resnet``,
     ``<profile>/mainpath.json``): the default path - From-Scratch and - the paper's descendant (target: > 0 with a
@@ -903,16 +944,15 @@ def evidence_section(profile: str, available: dict[str, str] | None = None) -> s
               + table3_claims(results / "dinov2" / "table3.json", results / "table3.json")
               + fig6_claims(results / "fig6.json"))
     lines = [EVIDENCE_BEGIN, "## What the evidence says", "",
-             (f"The targets of the issues against what the committed runs of the `{profile}` profile measured "
-              "(see [Reproducing the paper](#reproducing-the-paper-examplespaper)), computed from their JSON by `python examples/paper/update_readme.py`. "
-              "Every result table and figure, with the command that regenerates it, is in "
+             (f"The issues' targets against the committed runs of the `{profile}` profile, computed from their JSON by "
+              "`python examples/paper/update_readme.py`; every table and figure, with its command: "
               "[docs/results/](docs/results/README.md)."), ""]
     if claims:
         lines += ["| claim | measured | target | result | details |", "|---|---|---|---|---|"]
         lines += [f"| {c.claim} | {c.measured} | {c.target} | {_target(c.ok)} | "
                   f"[{c.page[:-3]}](docs/results/{c.page}) |" for c in claims]
         lines.append("")
-    links = [f"[{PAGES[name][0]}](docs/results/{name})" for name in PAGES if name in available]
+    links = [f"[{name[:-3]}](docs/results/{name})" for name in PAGES if name in available]
     if links:
         lines += ["Results: " + " · ".join(links) + ".", ""]
     lines.append(EVIDENCE_END)
@@ -926,6 +966,12 @@ def evidence_links(profile: str, available: dict[str, str]) -> dict[tuple[str, s
         blocks[(CONDENSE_BEGIN, CONDENSE_END)] = (
             "**Evidence**: condensing the shared DINOv2 with each objective (selected layers, scores, the repeats that "
             "agree, wall time) in [docs/results/condensing.md](docs/results/condensing.md).\n")
+    results = ROOT / "examples" / "paper" / "results" / profile
+    which = which_layers_table(results / "dinov2" / "which_layers.json")
+    if which and "which_layers.md" in available:
+        blocks[(WHICH_BEGIN, WHICH_END)] = (
+            "Accuracy (%) of the descendants of each method's layers, paired difference (points) and tasks won vs "
+            "First-k ([docs/results/which_layers.md](docs/results/which_layers.md)):\n\n" + which)
     if "recipe.md" in available:
         blocks[(RECIPE_BEGIN, RECIPE_END)] = (
             "**Evidence**: the DINOv2 descendants with and without these options, paired per task, in "

@@ -11,7 +11,9 @@ tasks; identical selections once, committed runs reused), then writes
 
 Settings are ``k:recipe:epochs:tasks`` (recipe ``default_path`` or ``paper``); the default is
 ``harness.which_layers.SETTINGS`` (what the 2-core CPU allowed: k = 3 under the default path on 3 tasks, k = 6 under
-the paper's recipe on 5 (mostly committed Table 2 runs) and under the default path on 3).
+the paper's recipe on 5, the committed Table 2 runs). The default trains every method's layers of every setting: the
+k = 6 picks that differ from First-k (evenly spaced, block influence, angular block) were not trained in the committed
+summary (``--phases select,budget,summary`` writes it from what is cached).
 """
 
 from __future__ import annotations
