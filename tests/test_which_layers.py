@@ -118,9 +118,10 @@ def test_the_committed_summary_is_its_committed_selections_and_runs() -> None:
     if not path.exists():
         pytest.skip("which_layers.py was not run")
     data = json.loads(path.read_text())
-    runs = {json.loads(p.read_text())["key"]: json.loads(p.read_text()) for p in (RESULTS / "runs").glob("dinov2-*")}
+    runs = {p.stem for p in (RESULTS / "runs").glob("dinov2-*.json")}
     selections = [json.loads(p.read_text()) for p in (RESULTS / "runs").glob("select-dinov2-*.json")]
-    picked = {(s["config"]["method"], s["config"]["k"]): s["layers"] for s in selections if s["config"]["k"]}
+    picked = {(s["config"]["method"], s["config"]["k"]): s["layers"] for s in selections
+              if s["config"]["k"] and s["config"]["seed"] == 0 and s["config"]["per_class"] in (None, wl.DEFAULT_BUDGET)}
     for group in data["table"].values():
         k = group["setting"]["k"]
         for method, row in group["rows"].items():
