@@ -109,7 +109,8 @@ def test_psi_fast_path_equals_definition() -> None:
 
 # --------------------------------------------------------------------------- Auto-Learngene end to end
 def test_auto_scores_shapes_normalisation_and_provenance(dataset: Dataset) -> None:
-    result = condense(tiny_vit(), dataset, CondenseConfig(**{**FAST, "num_repeats": 2}), classes=[0, 1, 2, 3])
+    result = condense(tiny_vit(), dataset, CondenseConfig(**{**FAST, "num_repeats": 2, "max_images_per_class": None}),
+                      classes=[0, 1, 2, 3])
     num_layers, num_pseudo = 4, 2  # pseudo-descendant: half the ancestry's layers
     assert result.pair_scores.shape == (num_layers, num_pseudo)
     assert result.layer_scores.shape == (num_layers,)
@@ -134,7 +135,8 @@ def test_auto_scores_shapes_normalisation_and_provenance(dataset: Dataset) -> No
 def test_train_and_meta_data_are_disjoint_and_one_sixth(dataset: Dataset) -> None:
     from hf_learngene.condensation.data import prepare_condense_data
 
-    data = prepare_condense_data(dataset, CondenseConfig(**FAST), ancestry_config=tiny_vit().config)
+    data = prepare_condense_data(dataset, CondenseConfig(**FAST, max_images_per_class=None),  # every image
+                                 ancestry_config=tiny_vit().config)
     train_ids = {tuple(np.asarray(img).ravel()[:32]) for img in data.train.with_format(None)["image"]}
     meta_ids = {tuple(np.asarray(img).ravel()[:32]) for img in data.meta.with_format(None)["image"]}
     assert not train_ids & meta_ids
