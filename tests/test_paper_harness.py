@@ -422,7 +422,7 @@ def test_update_readme_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     readme = "# x\n\n<!-- results:begin -->\n## Results\nold tables\n<!-- results:end -->\n\n## File formats\n"
     updated = update_readme.update_readme(readme, "cpu", pages)
     assert "old tables" not in updated and updated.endswith("<!-- evidence:end -->\n\n## File formats\n")
-    assert "## What the evidence says" in updated and "[Table 2: accuracy of descendants](docs/results/table2.md)" \
+    assert "## What the evidence says" in updated and "[table2](docs/results/table2.md)" \
         in updated
     assert update_readme.update_readme(updated, "cpu", pages) == updated
 

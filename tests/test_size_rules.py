@@ -142,7 +142,9 @@ def third_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "my_third_rule.py").write_text(
         "from hf_learngene.condensation import register_size_rule\n\n"
         "register_size_rule('third', num_layers=lambda total: max(1, total // 3), description='the top L // 3')\n")
-    monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))
+    # the registry (the dict base.SIZE_RULES) gets its entries back on teardown: "third" is removed again
+    monkeypatch.setitem(registry._RULES, "third", None)
+    monkeypatch.delitem(registry._RULES, "third")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "my_third_rule", raising=False)
     import my_third_rule  # noqa: F401

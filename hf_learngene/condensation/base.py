@@ -22,10 +22,26 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import LearngeneError
-from .size_rules import DEFAULT_SIZE_RULE, PAPER_SIZE_RULE, available_size_rules
 
 if TYPE_CHECKING:
     import torch
+
+#: The size rule of ``BaseCondenseConfig.size_rule`` by default (measured: docs/results/mainpath.md; see
+#: :mod:`hf_learngene.condensation.size_rules`).
+DEFAULT_SIZE_RULE = "half"
+#: The rule that reproduces what condensing did before size rules existed (the paper's Eq. 10).
+PAPER_SIZE_RULE = "threshold"
+#: The registry of size rules, ``{name: SizeRule}``: kept here so that configs can check their ``size_rule`` without
+#: importing the rules; :func:`hf_learngene.condensation.size_rules.register_size_rule` fills it, and importing
+#: :mod:`hf_learngene.condensation.size_rules` (which :mod:`~hf_learngene.condensation.config` does) registers the
+#: built-in rules.
+SIZE_RULES: dict[str, Any] = {}
+
+
+def available_size_rules() -> tuple[str, ...]:
+    """Names of the registered size rules, in registration order."""
+    return tuple(SIZE_RULES)
+
 
 #: Condense images drawn per class by default (``BaseCondenseConfig.max_images_per_class``): the measured budget
 #: (examples/paper/results/cpu/dinov2/which_layers.md, "How many condense images a selection needs"): on the shared

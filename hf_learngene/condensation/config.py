@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import size_rules  # noqa: F401  (registers the built-in size rules that configs check size_rule against)
 from .base import BaseCondenseConfig, _is_int, _method_field, register_condense_method
 
 

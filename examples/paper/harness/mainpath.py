@@ -243,8 +243,9 @@ def _paired_cell(row: dict[str, Any], key: str) -> str:
 def _resnet_markdown(rows: dict[str, dict[str, Any]], findings: dict[str, Any]) -> str:
     lines = ["# The library's main path on the home-trained ResNet-18", "",
              ("5-way tasks of classes 80-99, 100 images/class, 20 epochs, the `cpu` profile's ResNet training (SGD "
-              "momentum 0.9, lr 0.05, wd 5e-4, cosine); the learngene is the Table 2 Auto-Learngene one, its input "
-              "embedding the ancestry's stem. Paired differences on the tasks both rows have. Command: "
+              "momentum 0.9, lr 0.05, wd 5e-4, cosine); the learngene is Auto-Learngene's, condensed as for Table 2 "
+              "(the ancestry retrained with examples/paper/train_ancestries.sh: its fingerprint is in every run), its "
+              "input embedding the ancestry's stem. Paired differences on the tasks both rows have. Command: "
               "`python examples/paper/main_path.py --family resnet`."), "",
              ("| | parameters (of the ancestry) | tasks | accuracy (%) | vs From-Scratch | vs paper's descendant | "
               "vs default path | train time / run |"), "|---|---|---|---|---|---|---|---|"]

@@ -21,10 +21,7 @@ from .registry import SizeRule, available_size_rules, get_size_rule, register_si
 # Importing a rule module registers it.
 from . import half, threshold  # noqa: F401  isort: skip
 
-#: The rule of ``CondenseConfig.size_rule`` by default (measured: docs/results/mainpath.md, see :mod:`.half`).
-DEFAULT_SIZE_RULE = "half"
-#: The rule that reproduces what condensing did before size rules existed (the paper's Eq. 10).
-PAPER_SIZE_RULE = "threshold"
+from ..base import DEFAULT_SIZE_RULE, PAPER_SIZE_RULE  # isort: skip
 
 __all__ = ["DEFAULT_SIZE_RULE", "PAPER_SIZE_RULE", "SizeRule", "available_size_rules", "get_size_rule",
            "register_size_rule", "top_k"]

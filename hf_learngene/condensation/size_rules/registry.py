@@ -1,5 +1,6 @@
 """The registry of size rules: :class:`SizeRule`, :func:`register_size_rule`, :func:`get_size_rule`,
-:func:`available_size_rules` (see the package docstring). Imports only numpy."""
+:func:`available_size_rules` (see the package docstring). Imports only numpy; the registry's dict lives in
+:mod:`~hf_learngene.condensation.base`, so that configs can check a name without importing the rules."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import LearngeneError
+from ..base import SIZE_RULES as _RULES
+from ..base import available_size_rules  # noqa: F401  (re-exported)
 
 #: ``select(scores, layer_parameters) -> layers``: the selected layer indices for normalised layer scores (one per
 #: integral layer; ``layer_parameters``: the parameter count of each layer, or ``None`` where it is not known).
 Select = Callable[[np.ndarray, "Sequence[int] | None"], Sequence[int]]
-
-_RULES: dict[str, SizeRule] = {}
 
 
 def top_k(scores: Sequence[float] | np.ndarray, k: int) -> list[int]:
@@ -100,11 +101,6 @@ def register_size_rule(name: str, select: Select | None = None, *, num_layers: C
     rule = SizeRule(name=name, select=select, num_layers=num_layers, description=description)
     _RULES[name] = rule
     return rule
-
-
-def available_size_rules() -> tuple[str, ...]:
-    """Names of the registered size rules, in registration order."""
-    return tuple(_RULES)
 
 
 def get_size_rule(name: str) -> SizeRule:
