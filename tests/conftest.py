@@ -62,6 +62,19 @@ def local_hub(tmp_path: Path, local_hub_home: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.fixture
+def one_thread_frozen_gc(one_torch_thread: None) -> Iterator[None]:
+    """One torch thread (:func:`one_torch_thread`) and ``gc.freeze()``: freezing gc makes Trainer's gc cheap (the
+    harness tests train many tiny runs)."""
+    import gc
+
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """Tiny models run fastest on one thread (and the machine is shared): ``torch.set_num_threads(1)`` for the test."""
     import torch

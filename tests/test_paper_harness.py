@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import sys
@@ -17,14 +16,7 @@ from hf_learngene import CondenseConfig
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_frozen_gc(one_torch_thread):
-    """One torch thread (see conftest); freezing gc makes Trainer's gc cheap."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("one_thread_frozen_gc")
 
 
 def _ctx(tmp_path: Path, **kwargs) -> harness.Context:

@@ -4,7 +4,6 @@ smoke profile: the plan, the baselines on planted features, the confidence inter
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import math
 from pathlib import Path
@@ -18,13 +17,7 @@ from harness import table3
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_frozen_gc(one_torch_thread):
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("one_thread_frozen_gc")
 
 
 def _ctx(tmp_path: Path, **kwargs) -> harness.Context:

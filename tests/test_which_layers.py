@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
@@ -15,13 +14,7 @@ from harness import which_layers as wl
 RESULTS = Path(__file__).resolve().parents[1] / "examples" / "paper" / "results"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_frozen_gc(one_torch_thread):
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("one_thread_frozen_gc")
 
 
 @pytest.fixture

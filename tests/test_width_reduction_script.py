@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import shutil
 from pathlib import Path
@@ -15,13 +14,7 @@ import width_reduction
 PAPER_DIR = Path(__file__).resolve().parent.parent / "examples" / "paper"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_frozen_gc(one_torch_thread):
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("one_thread_frozen_gc")
 
 
 def _args(tmp_path: Path, *extra: str) -> list[str]:
