@@ -201,12 +201,6 @@ def _markdown(rows: dict[str, dict[str, Any]], findings: dict[str, Any], family:
              ("| | layers | epochs | parameters (of the ancestry) | tasks | accuracy (%) | vs `auto_embed_lowlr` | "
               "vs whole ancestry lr x0.1 | train time / run |"), "|---|---|---|---|---|---|---|---|---|"]
 
-    def paired(row: dict[str, Any], key: str) -> str:
-        p = row.get(key)
-        if not p:
-            return "-"
-        return f"{100 * p['mean_difference']:+.1f} ({p['wins']}/{len(p['tasks'])} won, {p['ties']} tied)"
-
     for row in rows.values():
         if row.get("missing"):
             lines.append(f"| {row['label']} | | | | not run | | | | |")
@@ -214,8 +208,8 @@ def _markdown(rows: dict[str, dict[str, Any]], findings: dict[str, Any], family:
         fraction = f" ({100 * row['parameter_fraction']:.0f} %)" if row.get("parameter_fraction") else ""
         lines.append(f"| {row['label']} | {row['num_layers'] or 'all'} | {row['epochs']} | "
                      f"{row['num_parameters'] / 1e6:.1f}M{fraction} | {len(row['tasks'])} | "
-                     f"{_pct(row['mean'])} ± {_pct(row['std'])} | {paired(row, 'vs_auto_embed_lowlr')} | "
-                     f"{paired(row, 'vs_finetune_ancestry_lowlr')} | {row['train_time_s']:.0f} s |")
+                     f"{_pct(row['mean'])} ± {_pct(row['std'])} | {_paired_cell(row, 'vs_auto_embed_lowlr')} | "
+                     f"{_paired_cell(row, 'vs_finetune_ancestry_lowlr')} | {row['train_time_s']:.0f} s |")
     lines.append("")
     same = findings.get("default_vs_recipe")
     if same:
