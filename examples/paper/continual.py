@@ -70,14 +70,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def command_line(argv: list[str]) -> str:
-    """The command as recorded in the summary: absolute paths relative to the repository when they are beside it
-    (``../shared/...``), else by their name only (as :func:`harness.utils.portable_path` records paths)."""
+    """The command as recorded in the summary: absolute paths relative to the repository when they are in it or in the
+    shared folder beside it (``../shared/...``), else by their name only (a temporary folder, wherever the clone is)."""
     words = []
     for word in argv:
         if word.startswith(("/", "~")):  # no absolute path of this machine in committed results
             path = Path(word).expanduser().resolve()
-            word = os.path.relpath(path, harness.REPO_ROOT) if path.is_relative_to(harness.REPO_ROOT.parent) \
-                else path.name
+            beside = path.is_relative_to(harness.REPO_ROOT) or path.is_relative_to(harness.REPO_ROOT.parent / "shared")
+            word = os.path.relpath(path, harness.REPO_ROOT) if beside else path.name
         words.append(word)
     return shlex.join(["python", "examples/paper/continual.py", *words])
 
